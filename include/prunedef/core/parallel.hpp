@@ -1,0 +1,48 @@
+#pragma once
+// OpenMP helpers. Work is always split into tasks whose boundaries do not depend on the thread
+// count, so that every result is bit-identical with 1 or N threads.
+
+#include <cstddef>
+
+#if defined(_OPENMP)
+#include <omp.h>
+#endif
+
+namespace prunedef {
+
+/// The number of threads prunedef's parallel loops use (OpenMP's current setting).
+inline int thread_count() {
+#if defined(_OPENMP)
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+/// Sets the number of threads for prunedef's parallel loops (no effect without OpenMP).
+inline void set_thread_count(int n) {
+#if defined(_OPENMP)
+    if (n > 0) omp_set_num_threads(n);
+#else
+    (void)n;
+#endif
+}
+
+namespace detail {
+
+/// Calls body(task) for task in [0, count) on all threads, each task on exactly one thread,
+/// with dynamic scheduling (tasks may have unequal cost).
+template <class Body>
+void parallel_for(std::ptrdiff_t count, Body&& body) {
+#if defined(_OPENMP)
+    if (count > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+#pragma omp parallel for schedule(dynamic, 1)
+        for (std::ptrdiff_t task = 0; task < count; ++task) body(task);
+        return;
+    }
+#endif
+    for (std::ptrdiff_t task = 0; task < count; ++task) body(task);
+}
+
+}  // namespace detail
+}  // namespace prunedef

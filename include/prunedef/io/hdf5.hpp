@@ -1,0 +1,294 @@
+#pragma once
+// Small RAII handles over the HDF5 C API. Every call is checked; a failure throws io_error or
+// format_error naming the file and the HDF5 path. HDF5's own error printing is silenced.
+
+#include <prunedef/core/error.hpp>
+#include <prunedef/core/shape.hpp>
+
+#include <hdf5.h>
+
+#include <cstdint>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace prunedef {
+namespace detail {
+
+/// Turns off HDF5's automatic error stack printing (once per process).
+inline void silence_hdf5() {
+    static const bool done = [] {
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+        return true;
+    }();
+    (void)done;
+}
+
+/// Owns one HDF5 identifier and closes it with the matching H5?close function.
+class H5Handle {
+public:
+    using Closer = herr_t (*)(hid_t);
+    H5Handle() = default;
+    H5Handle(hid_t id, Closer close) : id_(id), close_(close) {}
+    H5Handle(const H5Handle&) = delete;
+    H5Handle& operator=(const H5Handle&) = delete;
+    H5Handle(H5Handle&& o) noexcept : id_(std::exchange(o.id_, H5I_INVALID_HID)), close_(o.close_) {}
+    H5Handle& operator=(H5Handle&& o) noexcept {
+        if (this != &o) {
+            reset();
+            id_ = std::exchange(o.id_, H5I_INVALID_HID);
+            close_ = o.close_;
+        }
+        return *this;
+    }
+    ~H5Handle() { reset(); }
+    hid_t id() const { return id_; }
+    bool valid() const { return id_ >= 0; }
+    void reset() {
+        if (id_ >= 0 && close_) close_(id_);
+        id_ = H5I_INVALID_HID;
+    }
+
+private:
+    hid_t id_ = H5I_INVALID_HID;
+    Closer close_ = nullptr;
+};
+
+/// An open HDF5 object (file, group or dataset) together with the names used in messages.
+struct H5Object {
+    H5Handle handle;
+    std::string file;  // path on disk
+    std::string path;  // HDF5 path inside the file, "/" for the root
+
+    hid_t id() const { return handle.id(); }
+    std::string where() const { return file + ": " + path; }
+    std::string child_path(const std::string& name) const { return path == "/" ? "/" + name : path + "/" + name; }
+};
+
+inline H5Object open_h5_file(const std::string& file) {
+    silence_hdf5();
+    std::error_code ec;
+    if (!std::filesystem::exists(file, ec)) throw io_error(file + ": no such file");
+    if (std::filesystem::is_directory(file, ec)) throw io_error(file + ": is a directory, expected an HDF5 file");
+    const htri_t is_h5 = H5Fis_hdf5(file.c_str());
+    if (is_h5 <= 0) throw io_error(file + ": not an HDF5 file");
+    hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (id < 0) throw io_error(file + ": cannot open as HDF5 (truncated or corrupt file)");
+    return {H5Handle(id, H5Fclose), file, "/"};
+}
+
+inline H5Object create_h5_file(const std::string& file) {
+    silence_hdf5();
+    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) throw io_error(file + ": cannot create file");
+    return {H5Handle(id, H5Fclose), file, "/"};
+}
+
+inline bool h5_has_link(const H5Object& loc, const std::string& name) {
+    return H5Lexists(loc.id(), name.c_str(), H5P_DEFAULT) > 0;
+}
+inline bool h5_has_attribute(const H5Object& loc, const std::string& name) {
+    return H5Aexists(loc.id(), name.c_str()) > 0;
+}
+
+inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
+    if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": group not found");
+    hid_t id = H5Gopen2(loc.id(), name.c_str(), H5P_DEFAULT);
+    if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a group");
+    return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
+}
+
+inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
+    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (id < 0) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group");
+    return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
+}
+
+inline H5Object open_h5_dataset(const H5Object& loc, const std::string& name) {
+    if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": dataset not found");
+    hid_t id = H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT);
+    if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a dataset");
+    return {H5Handle(id, H5Dclose), loc.file, loc.child_path(name)};
+}
+
+/// The dimensions of a dataset's (or attribute's) dataspace.
+inline std::vector<std::size_t> h5_space_dims(hid_t space, const std::string& where) {
+    const int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0) throw format_error(where + ": cannot read dataspace");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    if (rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0)
+        throw format_error(where + ": cannot read dataspace");
+    return {dims.begin(), dims.end()};
+}
+
+inline std::vector<std::size_t> h5_dataset_dims(const H5Object& ds) {
+    H5Handle space(H5Dget_space(ds.id()), H5Sclose);
+    if (!space.valid()) throw format_error(ds.where() + ": cannot read dataspace");
+    return h5_space_dims(space.id(), ds.where());
+}
+
+/// The HDF5 type class of a dataset (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...).
+inline H5T_class_t h5_dataset_class(const H5Object& ds) {
+    H5Handle type(H5Dget_type(ds.id()), H5Tclose);
+    if (!type.valid()) throw format_error(ds.where() + ": cannot read datatype");
+    return H5Tget_class(type.id());
+}
+
+inline const char* h5_class_name(H5T_class_t c) {
+    switch (c) {
+        case H5T_INTEGER: return "integer";
+        case H5T_FLOAT: return "float";
+        case H5T_STRING: return "string";
+        case H5T_COMPOUND: return "compound";
+        case H5T_ENUM: return "enum";
+        case H5T_ARRAY: return "array";
+        case H5T_OPAQUE: return "opaque";
+        case H5T_REFERENCE: return "reference";
+        case H5T_VLEN: return "variable-length";
+        case H5T_BITFIELD: return "bitfield";
+        default: return "unknown";
+    }
+}
+
+template <class T>
+hid_t h5_native_type();
+template <>
+inline hid_t h5_native_type<float>() { return H5T_NATIVE_FLOAT; }
+template <>
+inline hid_t h5_native_type<double>() { return H5T_NATIVE_DOUBLE; }
+template <>
+inline hid_t h5_native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+
+/// Reads a numeric (integer or float) dataset's hyperslab [start, start+count) along the first
+/// axis into out, converting to T. The whole dataset when count is 0 and start is 0.
+template <class T>
+void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start = 0, std::size_t count = 0) {
+    const H5T_class_t cls = h5_dataset_class(ds);
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        throw format_error(ds.where() + ": expected a numeric dataset, found " + h5_class_name(cls));
+    H5Handle file_space(H5Dget_space(ds.id()), H5Sclose);
+    std::vector<std::size_t> dims = h5_space_dims(file_space.id(), ds.where());
+    std::vector<hsize_t> hstart(dims.size(), 0), hcount(dims.begin(), dims.end());
+    if (!dims.empty() && (start != 0 || count != 0)) {
+        hstart[0] = start;
+        hcount[0] = count;
+        if (H5Sselect_hyperslab(file_space.id(), H5S_SELECT_SET, hstart.data(), nullptr, hcount.data(), nullptr) < 0)
+            throw format_error(ds.where() + ": cannot select rows " + std::to_string(start) + ".." +
+                               std::to_string(start + count));
+    }
+    std::size_t total = 1;
+    for (auto c : hcount) total *= static_cast<std::size_t>(c);
+    out.resize(total);
+    if (total == 0) return;
+    H5Handle mem_space(H5Screate_simple(static_cast<int>(hcount.size()), hcount.data(), nullptr), H5Sclose);
+    if (dims.empty()) mem_space = H5Handle(H5Screate(H5S_SCALAR), H5Sclose);
+    if (H5Dread(ds.id(), h5_native_type<T>(), mem_space.id(), file_space.id(), H5P_DEFAULT, out.data()) < 0)
+        throw io_error(ds.where() + ": read failed (truncated or corrupt file?)");
+}
+
+/// Reads a string attribute or an array of strings (fixed or variable length). An attribute
+/// that is an empty numeric array (Keras' weightless layers) gives an empty vector.
+inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, const std::string& name) {
+    const std::string where = loc.where() + " attribute " + name;
+    if (!h5_has_attribute(loc, name)) throw format_error(where + ": not found");
+    H5Handle attr(H5Aopen(loc.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw format_error(where + ": cannot open");
+    H5Handle type(H5Aget_type(attr.id()), H5Tclose);
+    H5Handle space(H5Aget_space(attr.id()), H5Sclose);
+    if (!type.valid() || !space.valid()) throw format_error(where + ": cannot read type");
+    const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);
+    std::size_t count = 1;
+    for (auto d : dims) count *= d;
+    const H5T_class_t cls = H5Tget_class(type.id());
+    if (cls != H5T_STRING) {
+        if (count == 0) return {};
+        throw format_error(where + ": expected strings, found " + h5_class_name(cls));
+    }
+    if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " strings is too many");
+    std::vector<std::string> out;
+    out.reserve(count);
+    if (H5Tis_variable_str(type.id()) > 0) {
+        std::vector<char*> ptrs(count, nullptr);
+        H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
+        H5Tset_size(mem.id(), H5T_VARIABLE);
+        if (H5Aread(attr.id(), mem.id(), ptrs.data()) < 0) throw io_error(where + ": read failed");
+        for (char* p : ptrs) out.emplace_back(p ? p : "");
+        H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data());
+    } else {
+        const std::size_t size = H5Tget_size(type.id());
+        if (size == 0 || size > (1u << 20)) throw format_error(where + ": string size " + std::to_string(size));
+        std::vector<char> buffer(count * size);
+        if (H5Aread(attr.id(), type.id(), buffer.data()) < 0) throw io_error(where + ": read failed");
+        for (std::size_t i = 0; i < count; ++i) {
+            const char* s = buffer.data() + i * size;
+            out.emplace_back(s, strnlen(s, size));
+        }
+    }
+    return out;
+}
+
+/// Reads a numeric attribute (scalar or array) converted to double.
+inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const std::string& name) {
+    const std::string where = loc.where() + " attribute " + name;
+    if (!h5_has_attribute(loc, name)) throw format_error(where + ": not found");
+    H5Handle attr(H5Aopen(loc.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    H5Handle type(H5Aget_type(attr.id()), H5Tclose);
+    H5Handle space(H5Aget_space(attr.id()), H5Sclose);
+    if (!attr.valid() || !type.valid() || !space.valid()) throw format_error(where + ": cannot open");
+    const H5T_class_t cls = H5Tget_class(type.id());
+    if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+        throw format_error(where + ": expected a number, found " + h5_class_name(cls));
+    std::size_t count = 1;
+    for (auto d : h5_space_dims(space.id(), where)) count *= d;
+    if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
+    std::vector<double> out(count);
+    if (count > 0 && H5Aread(attr.id(), H5T_NATIVE_DOUBLE, out.data()) < 0) throw io_error(where + ": read failed");
+    return out;
+}
+
+/// Writes an attribute holding fixed-length, NUL-padded strings (as h5py writes numpy 'S'
+/// arrays); a scalar when scalar is true and there is one string.
+inline void h5_write_string_attribute(const H5Object& loc, const std::string& name,
+                                      const std::vector<std::string>& values, bool scalar = false) {
+    std::size_t size = 1;
+    for (const auto& v : values) size = std::max(size, v.size());
+    H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(type.id(), size);
+    H5Tset_strpad(type.id(), H5T_STR_NULLPAD);
+    const hsize_t n = values.size();
+    H5Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+    H5Handle attr(H5Acreate2(loc.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw io_error(loc.where() + ": cannot create attribute " + name);
+    std::vector<char> buffer(values.size() * size, '\0');
+    for (std::size_t i = 0; i < values.size(); ++i) std::memcpy(buffer.data() + i * size, values[i].data(), values[i].size());
+    if (H5Awrite(attr.id(), type.id(), buffer.data()) < 0) throw io_error(loc.where() + ": cannot write attribute " + name);
+}
+
+/// Writes a numeric attribute as float64 (a 1-D array, or a scalar when scalar is true).
+inline void h5_write_numeric_attribute(const H5Object& loc, const std::string& name,
+                                       const std::vector<double>& values, bool scalar = false) {
+    const hsize_t n = values.size();
+    H5Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+    H5Handle attr(H5Acreate2(loc.id(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw io_error(loc.where() + ": cannot create attribute " + name);
+    if (n > 0 && H5Awrite(attr.id(), H5T_NATIVE_DOUBLE, values.data()) < 0)
+        throw io_error(loc.where() + ": cannot write attribute " + name);
+}
+
+/// Writes a dataset of the given dimensions from native values of type T, stored as file_type.
+template <class T>
+void h5_write_dataset(const H5Object& loc, const std::string& name, const std::vector<std::size_t>& dims,
+                      const T* values, hid_t file_type) {
+    std::vector<hsize_t> hd(dims.begin(), dims.end());
+    H5Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
+    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+                H5Dclose);
+    if (!ds.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset");
+    if (H5Dwrite(ds.id(), h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
+        throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot write dataset");
+}
+
+}  // namespace detail
+}  // namespace prunedef

@@ -1,0 +1,34 @@
+#pragma once
+// Flatten: an NHWC image already lies in Keras' (H, W, C) flatten order, so this only relabels
+// the shape as 1 x 1 x (H*W*C).
+
+#include <prunedef/core/tensor.hpp>
+
+#include <string>
+#include <utility>
+
+namespace prunedef {
+
+class Flatten {
+public:
+    static constexpr bool has_weights = false;
+
+    explicit Flatten(std::string name = "flatten") : name_(std::move(name)) {}
+    const std::string& name() const { return name_; }
+
+    ImageShape output_shape(const ImageShape& in) const { return {1, 1, in.size()}; }
+    void forward(const Tensor& in, Tensor& out) const {
+        out = in;
+        out.reshape({1, 1, in.image_size()});
+    }
+
+    template <class F>
+    void visit(F&& f) { f(*this); }
+    template <class F>
+    void visit(F&& f) const { f(*this); }
+
+private:
+    std::string name_;
+};
+
+}  // namespace prunedef

@@ -1,0 +1,32 @@
+#pragma once
+// prunedef: repair backdoored neural networks with the pruning defense (Liu, Dolan-Gavitt and
+// Garg, "Fine-Pruning", RAID 2018). Include this one header for the whole library.
+
+#include <prunedef/core/activation.hpp>
+#include <prunedef/core/error.hpp>
+#include <prunedef/core/parallel.hpp>
+#include <prunedef/core/shape.hpp>
+#include <prunedef/core/tensor.hpp>
+
+#include <prunedef/kernels/conv2d.hpp>
+#include <prunedef/kernels/dense.hpp>
+#include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/kernels/maxpool2d.hpp>
+
+#include <prunedef/layers/activation.hpp>
+#include <prunedef/layers/conv2d.hpp>
+#include <prunedef/layers/dense.hpp>
+#include <prunedef/layers/flatten.hpp>
+#include <prunedef/layers/identity.hpp>
+#include <prunedef/layers/maxpool2d.hpp>
+#include <prunedef/layers/sequential.hpp>
+#include <prunedef/layers/sum.hpp>
+#include <prunedef/layers/weights.hpp>
+
+#include <prunedef/model/deepid.hpp>
+#include <prunedef/model/network.hpp>
+
+#include <prunedef/io/atomic_output.hpp>
+#include <prunedef/io/dataset.hpp>
+#include <prunedef/io/hdf5.hpp>
+#include <prunedef/io/keras_weights.hpp>
