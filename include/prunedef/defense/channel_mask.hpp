@@ -1,0 +1,85 @@
+#pragma once
+// ChannelMask: which channels of the pruned layer are removed. Applying it to features zeroes
+// those channels; prune_channels() bakes it into a network by zeroing the channels' kernel
+// slices and biases, which gives exactly the same outputs (ReLU(0) = 0 and max-pooling of zeros
+// is zero).
+
+#include <prunedef/core/error.hpp>
+#include <prunedef/core/tensor.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace prunedef {
+
+class ChannelMask {
+public:
+    ChannelMask() = default;
+    explicit ChannelMask(std::size_t channels) : pruned_(channels, 0) {}
+
+    std::size_t channels() const { return pruned_.size(); }
+    bool is_pruned(std::size_t c) const { return pruned_.at(c) != 0; }
+    void prune(std::size_t c) {
+        if (c >= pruned_.size())
+            throw argument_error("channel " + std::to_string(c) + " out of range: the layer has " +
+                                 std::to_string(pruned_.size()) + " channels");
+        pruned_[c] = 1;
+    }
+    std::size_t pruned_count() const {
+        std::size_t n = 0;
+        for (auto p : pruned_) n += p;
+        return n;
+    }
+    /// The pruned channels in increasing index order.
+    std::vector<std::size_t> pruned_channels() const {
+        std::vector<std::size_t> out;
+        for (std::size_t c = 0; c < pruned_.size(); ++c)
+            if (pruned_[c]) out.push_back(c);
+        return out;
+    }
+    /// The mask that prunes the first k channels of an order.
+    static ChannelMask from_order(std::size_t channels, const std::vector<std::size_t>& order, std::size_t k) {
+        if (k > order.size())
+            throw argument_error("cannot prune " + std::to_string(k) + " channels of an order of " +
+                                 std::to_string(order.size()));
+        ChannelMask m(channels);
+        for (std::size_t i = 0; i < k; ++i) m.prune(order[i]);
+        return m;
+    }
+
+    /// Zeroes the pruned channels (the last axis) of every position of every image.
+    void apply(Tensor& features) const {
+        if (features.channels() != pruned_.size())
+            throw shape_error("channel mask for " + std::to_string(pruned_.size()) + " channels applied to features with " +
+                              std::to_string(features.channels()));
+        const std::size_t C = pruned_.size();
+        float* p = features.data();
+        for (std::size_t i = 0, n = features.size(); i < n; i += C)
+            for (std::size_t c = 0; c < C; ++c)
+                if (pruned_[c]) p[i + c] = 0.0f;
+    }
+
+private:
+    std::vector<std::uint8_t> pruned_;
+};
+
+/// A copy of net whose pruned layer has the masked channels' kernel slices and biases zeroed.
+template <class Net>
+Net prune_channels(const Net& net, const ChannelMask& mask) {
+    if (mask.channels() != net.prunable_channels())
+        throw shape_error("channel mask for " + std::to_string(mask.channels()) + " channels, but layer " +
+                          net.pruned_layer().name() + " has " + std::to_string(net.prunable_channels()));
+    Net out = net;
+    auto& layer = out.pruned_layer();
+    const std::size_t cout = layer.out_channels();
+    auto& kernel = layer.kernel();
+    for (std::size_t c = 0; c < cout; ++c) {
+        if (!mask.is_pruned(c)) continue;
+        for (std::size_t row = 0; row < kernel.size() / cout; ++row) kernel[row * cout + c] = 0.0f;
+        layer.bias()[c] = 0.0f;
+    }
+    return out;
+}
+
+}  // namespace prunedef

@@ -1,0 +1,153 @@
+#pragma once
+// GoodNet<B, Bprime>: the repaired classifier of the CSAW-HackML lab. For an input, if B and B'
+// agree on class i it outputs i, otherwise N, the extra class "backdoor detected" (classes 0..N).
+//
+// Masked<Net> is B with a channel mask: B' without a copy of its weights. GoodNet<Net,
+// Masked<Net>> is specialised so that the shared trunk (everything up to the pruned layer's
+// features) runs once per input, and B's head runs a second time only for inputs in which a
+// pruned channel is active.
+
+#include <prunedef/core/error.hpp>
+#include <prunedef/core/tensor.hpp>
+#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/kernels/elementwise.hpp>
+
+#include <cstring>
+#include <utility>
+#include <vector>
+
+namespace prunedef {
+
+/// A network with some channels of its pruned layer masked out. Behaves like
+/// prune_channels(net, mask) without copying the weights.
+template <class Net>
+class Masked {
+public:
+    using network_type = Net;
+    Masked(Net net, ChannelMask mask) : net_(std::move(net)), mask_(std::move(mask)) {
+        if (mask_.channels() != net_.prunable_channels())
+            throw shape_error("channel mask for " + std::to_string(mask_.channels()) + " channels, but layer " +
+                              net_.pruned_layer().name() + " has " + std::to_string(net_.prunable_channels()));
+    }
+    const Net& base() const { return net_; }
+    const ChannelMask& mask() const { return mask_; }
+    const ImageShape& input_shape() const { return net_.input_shape(); }
+    std::size_t num_classes() const { return net_.num_classes(); }
+
+    void logits(const Tensor& images, Tensor& out) const {
+        Tensor f;
+        net_.features(images, f);
+        mask_.apply(f);
+        net_.head_logits(f, out);
+    }
+    Tensor logits(const Tensor& images) const {
+        Tensor out;
+        logits(images, out);
+        return out;
+    }
+    std::vector<int> predict(const Tensor& images) const { return argmax(logits(images)); }
+
+private:
+    Net net_;
+    ChannelMask mask_;
+};
+
+namespace detail {
+inline void check_goodnet_pair(std::size_t classes_b, std::size_t classes_bp, const ImageShape& in_b,
+                               const ImageShape& in_bp) {
+    if (classes_b != classes_bp)
+        throw shape_error("GoodNet: B has " + std::to_string(classes_b) + " classes but B' has " +
+                          std::to_string(classes_bp));
+    if (in_b != in_bp)
+        throw shape_error("GoodNet: B takes " + in_b.str() + " inputs but B' takes " + in_bp.str());
+}
+}  // namespace detail
+
+/// Two independent classifiers combined. Both must expose input_shape(), num_classes() and
+/// predict(const Tensor&).
+template <class B, class Bprime>
+class GoodNet {
+public:
+    GoodNet(B b, Bprime bprime) : b_(std::move(b)), bprime_(std::move(bprime)) {
+        detail::check_goodnet_pair(b_.num_classes(), bprime_.num_classes(), b_.input_shape(), bprime_.input_shape());
+    }
+    const B& original() const { return b_; }
+    const Bprime& repaired() const { return bprime_; }
+    /// N: the number of classes of B; GoodNet outputs classes 0..N, N meaning "backdoor detected".
+    std::size_t num_classes() const { return b_.num_classes(); }
+    int detected_class() const { return static_cast<int>(b_.num_classes()); }
+    const ImageShape& input_shape() const { return b_.input_shape(); }
+
+    /// Predictions of B and B' for each input.
+    void predict_both(const Tensor& images, std::vector<int>& pb, std::vector<int>& pbp) const {
+        pb = b_.predict(images);
+        pbp = bprime_.predict(images);
+    }
+    std::vector<int> predict(const Tensor& images) const {
+        std::vector<int> pb, pbp;
+        predict_both(images, pb, pbp);
+        for (std::size_t i = 0; i < pb.size(); ++i) pb[i] = pb[i] == pbp[i] ? pb[i] : detected_class();
+        return pb;
+    }
+
+private:
+    B b_;
+    Bprime bprime_;
+};
+
+/// B and B = B with a channel mask: the trunk runs once per input.
+template <class Net>
+class GoodNet<Net, Masked<Net>> {
+public:
+    GoodNet(Net b, ChannelMask mask) : bprime_(std::move(b), std::move(mask)) {}
+    explicit GoodNet(Masked<Net> bprime) : bprime_(std::move(bprime)) {}
+
+    const Net& original() const { return bprime_.base(); }
+    const Masked<Net>& repaired() const { return bprime_; }
+    std::size_t num_classes() const { return original().num_classes(); }
+    int detected_class() const { return static_cast<int>(num_classes()); }
+    const ImageShape& input_shape() const { return original().input_shape(); }
+
+    void predict_both(const Tensor& images, std::vector<int>& pb, std::vector<int>& pbp) const {
+        const Net& net = original();
+        const ChannelMask& mask = bprime_.mask();
+        Tensor features, logits;
+        net.features(images, features);
+        net.head_logits(features, logits);
+        pb = argmax(logits);
+        pbp = pb;
+        // Only inputs in which a pruned channel is non-zero can change.
+        const std::size_t C = features.channels(), fsize = features.image_size();
+        std::vector<std::size_t> affected;
+        for (std::size_t n = 0; n < features.batch(); ++n) {
+            const float* f = features.image(n);
+            for (std::size_t i = 0; i < fsize; ++i)
+                if (f[i] != 0.0f && mask.is_pruned(i % C)) {
+                    affected.push_back(n);
+                    break;
+                }
+        }
+        if (affected.empty()) return;
+        Tensor subset(affected.size(), features.shape());
+        for (std::size_t j = 0; j < affected.size(); ++j)
+            std::memcpy(subset.image(j), features.image(affected[j]), fsize * sizeof(float));
+        mask.apply(subset);
+        net.head_logits(subset, logits);
+        const std::vector<int> changed = argmax(logits);
+        for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
+    }
+    std::vector<int> predict(const Tensor& images) const {
+        std::vector<int> pb, pbp;
+        predict_both(images, pb, pbp);
+        for (std::size_t i = 0; i < pb.size(); ++i) pb[i] = pb[i] == pbp[i] ? pb[i] : detected_class();
+        return pb;
+    }
+
+private:
+    Masked<Net> bprime_;
+};
+
+template <class Net>
+GoodNet(Net, ChannelMask) -> GoodNet<Net, Masked<Net>>;
+
+}  // namespace prunedef

@@ -1,0 +1,185 @@
+#pragma once
+// repair(): the whole pruning defense from a backdoored network B and clean validation data.
+//
+//  1. one streamed pass over D_valid: features cached, per-channel mean activation;
+//  2. the policy turns activations into an order of channels;
+//  3. one sweep over every data set given (validation decides, test and poisoned are reported);
+//  4. for each threshold X, B' = B with the first k_X channels pruned, G = GoodNet<B, B'>, and
+//     their metrics, all computed from the sweep's per-image predictions.
+
+#include <prunedef/core/error.hpp>
+#include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/metrics.hpp>
+#include <prunedef/defense/pruning_policy.hpp>
+#include <prunedef/defense/stopping_rule.hpp>
+#include <prunedef/defense/sweep.hpp>
+#include <prunedef/io/dataset.hpp>
+
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prunedef {
+
+struct RepairOptions {
+    std::vector<AccuracyDrop> drops{{2.0, false}, {4.0, false}, {10.0, false}};
+    ActivationSite site = ActivationSite::pooled;
+    std::size_t batch_size = 1024;
+};
+
+/// The data sets of a repair: validation decides; test (clean) and poisoned are only reported.
+struct RepairData {
+    const DatasetReader* valid = nullptr;
+    const DatasetReader* test = nullptr;
+    const DatasetReader* poisoned = nullptr;
+};
+
+/// One point of the pruning curve (percentages; empty where a set was not given).
+struct CurvePoint {
+    std::size_t k = 0;
+    std::optional<std::size_t> channel;  // the channel removed at this step; none for k = 0
+    double fraction_pruned = 0;
+    double valid_accuracy = 0;
+    std::optional<double> test_accuracy;
+    std::optional<double> attack_success;
+};
+
+/// Results for one threshold X.
+struct ThresholdResult {
+    AccuracyDrop drop;
+    bool reached = false;   // false: no step reached the drop, k is the last step
+    std::size_t k = 0;      // channels pruned in B'
+    double fraction_pruned = 0;
+    std::vector<std::size_t> pruned_channels;  // in pruning order
+    // B'
+    double repaired_valid_accuracy = 0;
+    std::optional<double> repaired_test_accuracy;
+    std::optional<double> repaired_attack_success;
+    // G = GoodNet<B, B'>
+    GoodNetCounts goodnet_valid;
+    std::optional<GoodNetCounts> goodnet_test;
+    std::optional<GoodNetCounts> goodnet_poisoned;
+};
+
+struct RepairResult {
+    std::string policy;
+    ActivationSite site = ActivationSite::pooled;
+    std::string pruned_layer;
+    std::size_t channels = 0;
+    std::size_t classes = 0;
+    std::size_t valid_images = 0, test_images = 0, poisoned_images = 0;
+    ChannelActivations activations;
+    std::vector<std::size_t> order;
+    std::vector<CurvePoint> curve;
+    std::vector<ThresholdResult> thresholds;
+
+    /// B's figures are the curve's first point.
+    const CurvePoint& baseline() const { return curve.front(); }
+    /// The clean set a report quotes: test when given, else validation.
+    bool has_test() const { return test_images > 0; }
+    bool has_poisoned() const { return poisoned_images > 0; }
+};
+
+namespace detail {
+
+inline std::vector<int> goodnet_column(const SweepPredictions& p, std::size_t k, int classes) {
+    std::vector<int> out(p.images);
+    for (std::size_t i = 0; i < p.images; ++i) out[i] = goodnet_output(p.at(i, 0), p.at(i, k), classes);
+    return out;
+}
+
+inline std::vector<std::size_t> matches_per_step(const SweepPredictions& p) {
+    std::vector<std::size_t> m(p.steps + 1);
+    for (std::size_t k = 0; k <= p.steps; ++k) m[k] = p.matches(k);
+    return m;
+}
+
+}  // namespace detail
+
+/// Runs the pruning defense. Policy is IncreasingActivation, DecreasingActivation, KernelL1Norm,
+/// UserRanking or any type with the same order() member.
+template <class Policy = IncreasingActivation, class Net>
+RepairResult repair(const Net& net, const RepairData& data, const RepairOptions& options = {},
+                    const Policy& policy = {}) {
+    if (!data.valid) throw argument_error("repair: a validation set is required");
+    for (const auto& d : options.drops) check_drop(d);
+    const DatasetReader& valid = *data.valid;
+    valid.check_image_shape(net.input_shape());
+    valid.check_labels(net.num_classes());
+    for (const DatasetReader* other : {data.test, data.poisoned})
+        if (other) {
+            other->check_image_shape(net.input_shape());
+            other->check_labels(net.num_classes());
+        }
+
+    RepairResult r;
+    r.policy = std::string(Policy::name);
+    r.site = options.site;
+    r.pruned_layer = net.pruned_layer().name();
+    r.channels = net.prunable_channels();
+    r.classes = net.num_classes();
+
+    // 1. One pass over validation: features cached, activations accumulated.
+    Tensor valid_features(valid.size(), net.feature_shape());
+    {
+        ChannelActivationAccumulator acc(r.channels, options.site);
+        Tensor conv, pooled;
+        for_each_batch(valid, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
+            net.conv_output(images, conv);
+            net.reduce().forward(conv, pooled);
+            acc.add(options.site == ActivationSite::pooled ? pooled : conv);
+            std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
+        });
+        r.activations = acc.result();
+    }
+    // 2. The order.
+    r.order = policy.order(net, r.activations);
+    // 3. The sweep on every set.
+    const SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
+    valid_features = Tensor();
+    std::optional<SweepPredictions> pt, pp;
+    if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size);
+    if (data.poisoned) pp = sweep_dataset(net, *data.poisoned, r.order, options.batch_size);
+    r.valid_images = pv.images;
+    r.test_images = pt ? pt->images : 0;
+    r.poisoned_images = pp ? pp->images : 0;
+
+    const auto valid_correct = detail::matches_per_step(pv);
+    std::vector<std::size_t> test_correct, attack;
+    if (pt) test_correct = detail::matches_per_step(*pt);
+    if (pp) attack = detail::matches_per_step(*pp);
+    for (std::size_t k = 0; k <= r.order.size(); ++k) {
+        CurvePoint p;
+        p.k = k;
+        if (k > 0) p.channel = r.order[k - 1];
+        p.fraction_pruned = double(k) / double(r.channels);
+        p.valid_accuracy = percent_of(valid_correct[k], pv.images);
+        if (pt) p.test_accuracy = percent_of(test_correct[k], pt->images);
+        if (pp) p.attack_success = percent_of(attack[k], pp->images);
+        r.curve.push_back(p);
+    }
+
+    // 4. B' and G for every threshold.
+    const int classes = static_cast<int>(r.classes);
+    for (const auto& drop : options.drops) {
+        ThresholdResult t;
+        t.drop = drop;
+        const auto k = first_step_reaching(valid_correct, pv.images, drop);
+        t.reached = k.has_value();
+        t.k = k ? *k : r.order.size();
+        t.fraction_pruned = double(t.k) / double(r.channels);
+        t.pruned_channels.assign(r.order.begin(), r.order.begin() + static_cast<std::ptrdiff_t>(t.k));
+        t.repaired_valid_accuracy = r.curve[t.k].valid_accuracy;
+        t.repaired_test_accuracy = r.curve[t.k].test_accuracy;
+        t.repaired_attack_success = r.curve[t.k].attack_success;
+        t.goodnet_valid = count_goodnet(detail::goodnet_column(pv, t.k, classes), pv.labels, classes);
+        if (pt) t.goodnet_test = count_goodnet(detail::goodnet_column(*pt, t.k, classes), pt->labels, classes);
+        if (pp) t.goodnet_poisoned = count_goodnet(detail::goodnet_column(*pp, t.k, classes), pp->labels, classes);
+        r.thresholds.push_back(std::move(t));
+    }
+    return r;
+}
+
+}  // namespace prunedef
