@@ -30,3 +30,16 @@
 #include <prunedef/io/dataset.hpp>
 #include <prunedef/io/hdf5.hpp>
 #include <prunedef/io/keras_weights.hpp>
+#include <prunedef/io/goodnet_file.hpp>
+
+#include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/goodnet.hpp>
+#include <prunedef/defense/metrics.hpp>
+#include <prunedef/defense/pruning_policy.hpp>
+#include <prunedef/defense/repair.hpp>
+#include <prunedef/defense/stopping_rule.hpp>
+#include <prunedef/defense/sweep.hpp>
+
+// Not included here: <prunedef/io/image.hpp> (needs stb; link prunedef::image) and the report
+// writers under <prunedef/report/>.

@@ -17,6 +17,7 @@
 #include <prunedef/io/dataset.hpp>
 
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -27,6 +28,9 @@ struct RepairOptions {
     std::vector<AccuracyDrop> drops{{2.0, false}, {4.0, false}, {10.0, false}};
     ActivationSite site = ActivationSite::pooled;
     std::size_t batch_size = 1024;
+    /// Called after each batch with a stage name, images done and images in the stage (for a
+    /// progress bar); may be empty.
+    std::function<void(const std::string& stage, std::size_t done, std::size_t total)> progress;
 };
 
 /// The data sets of a repair: validation decides; test (clean) and poisoned are only reported.
@@ -131,6 +135,7 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
             net.reduce().forward(conv, pooled);
             acc.add(options.site == ActivationSite::pooled ? pooled : conv);
             std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
+            if (options.progress) options.progress("validation", start + images.batch(), valid.size());
         });
         r.activations = acc.result();
     }
@@ -140,8 +145,12 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     const SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
     valid_features = Tensor();
     std::optional<SweepPredictions> pt, pp;
-    if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size);
-    if (data.poisoned) pp = sweep_dataset(net, *data.poisoned, r.order, options.batch_size);
+    auto progress_of = [&](const std::string& stage) -> SweepProgress {
+        if (!options.progress) return {};
+        return [&options, stage](std::size_t done, std::size_t total) { options.progress(stage, done, total); };
+    };
+    if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size, progress_of("test"));
+    if (data.poisoned) pp = sweep_dataset(net, *data.poisoned, r.order, options.batch_size, progress_of("poisoned"));
     r.valid_images = pv.images;
     r.test_images = pt ? pt->images : 0;
     r.poisoned_images = pp ? pp->images : 0;

@@ -6,6 +6,7 @@
 
 #include <prunedef/core/error.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 #include <string>
@@ -34,7 +35,9 @@ inline void check_drop(const AccuracyDrop& d) {
 /// True when an accuracy of correct_k / images is at least the drop below correct_0 / images.
 inline bool drop_reached(std::size_t correct_0, std::size_t correct_k, std::size_t images, const AccuracyDrop& d) {
     const double lost = 100.0 * (double(correct_0) - double(correct_k));
-    return lost >= d.x * (d.relative ? double(correct_0) : double(images));
+    const double needed = d.x * (d.relative ? double(correct_0) : double(images));
+    // X is usually a decimal (1.9 is not exact in binary): allow for its rounding error only.
+    return lost >= needed - 1e-9 * std::max(1.0, needed);
 }
 
 /// The first step k (>= 1) whose accuracy reaches the drop; empty when no step does.

@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 namespace prunedef {
@@ -109,9 +110,11 @@ SweepPredictions sweep_features(const Net& net, const Tensor& features, const in
 
 /// Streams a data set: features batch by batch, each swept along the order. Memory: one batch of
 /// images and features plus the predictions.
+using SweepProgress = std::function<void(std::size_t done, std::size_t total)>;
+
 template <class Net>
 SweepPredictions sweep_dataset(const Net& net, const DatasetReader& data, const std::vector<std::size_t>& order,
-                               std::size_t batch_size = 1024) {
+                               std::size_t batch_size = 1024, const SweepProgress& progress = {}) {
     data.check_image_shape(net.input_shape());
     data.check_labels(net.num_classes());
     SweepPredictions all;
@@ -120,6 +123,7 @@ SweepPredictions sweep_dataset(const Net& net, const DatasetReader& data, const 
     for_each_batch(data, batch_size, [&](const Tensor& images, const int* labels, std::size_t) {
         net.features(images, features);
         all.append(sweep_features(net, features, labels, order));
+        if (progress) progress(all.images, data.size());
     });
     return all;
 }

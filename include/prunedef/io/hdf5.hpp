@@ -213,6 +213,7 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
         std::vector<char*> ptrs(count, nullptr);
         H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
         H5Tset_size(mem.id(), H5T_VARIABLE);
+        H5Tset_cset(mem.id(), H5Tget_cset(type.id()));  // ASCII or UTF-8, as stored
         if (H5Aread(attr.id(), mem.id(), ptrs.data()) < 0) throw io_error(where + ": read failed");
         for (char* p : ptrs) out.emplace_back(p ? p : "");
         H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data());

@@ -1,0 +1,347 @@
+// prunedef: the command-line tool. Subcommands:
+//   eval      accuracy and attack success rate of a model or a GoodNet (the challenge's eval.py)
+//   predict   pre-softmax logits of a data set, written to HDF5
+//   repair    the pruning defense: sweep, B' and GoodNet per threshold, reports
+//   classify  one image through a GoodNet: a class in [0, N]
+
+#include "cli_args.hpp"
+#include "progress_bar.hpp"
+
+#include <prunedef/io/image.hpp>
+#include <prunedef/prunedef.hpp>
+#include <prunedef/report/markdown_report.hpp>
+#include <prunedef/report/write_report.hpp>
+
+#include <charconv>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+using namespace prunedef;
+using prunedef_cli::Args;
+using prunedef_cli::usage_error;
+
+namespace {
+
+const char* const main_help = R"(usage: prunedef <command> [options]
+
+Repair backdoored networks with the pruning defense (Liu et al., Fine-Pruning, RAID 2018).
+
+commands:
+  eval      clean accuracy and attack success rate of a model or a GoodNet
+  predict   write a model's pre-softmax logits for a data set
+  repair    prune, choose B' for each accuracy drop X, build GoodNets, write reports
+  classify  classify one image with a GoodNet (prints a class in [0, N])
+
+Run 'prunedef <command> --help' for the options of a command.
+)";
+
+const char* const eval_help = R"(usage: prunedef eval --model M.h5 --scale S --clean C.h5 [--poisoned P.h5]
+       prunedef eval --goodnet G.h5 --clean C.h5 [--poisoned P.h5]
+
+Prints, as the CSAW-HackML eval.py does:
+  Clean Classification accuracy: <percent>
+  Attack Success Rate: <percent>            (with --poisoned: inputs classified as their label)
+With --goodnet, the output N ("backdoor detected") counts as wrong on clean data, and the
+detection rate (poisoned inputs given N) and false-positive rate (clean inputs given N) follow.
+
+options:
+  --model M.h5      Keras weights of a DeepID network
+  --scale S         input scale: 1 for raw pixels, 0.00392157 (1/255) for pixels / 255
+                    (default: the value stored in the file, else 1)
+  --goodnet G.h5    a GoodNet file written by 'prunedef repair'
+  --clean C.h5      clean data set (data, label)
+  --poisoned P.h5   poisoned data set (label = the attacker's target)
+  --batch N         images per batch (default 256)
+  --threads N       OpenMP threads (default: all)
+)";
+
+const char* const predict_help = R"(usage: prunedef predict --model M.h5 --scale S --data D.h5 --out L.h5
+
+Writes dataset 'logits' (N x classes, float32, pre-softmax) to L.h5.
+
+options:
+  --model M.h5   Keras weights of a DeepID network
+  --scale S      input scale (default: the value stored in the file, else 1)
+  --data D.h5    data set in the challenge layout
+  --out L.h5     output file (written atomically)
+  --batch N      images per batch (default 256)
+  --threads N    OpenMP threads (default: all)
+)";
+
+const char* const repair_help = R"(usage: prunedef repair --model B.h5 --scale S --valid V.h5 [--test T.h5 --poisoned P.h5]
+                      [--drops 2,4,10] [--relative] [--order increasing|decreasing|l1]
+                      [--site pooled|conv] --out DIR
+
+Ranks the channels of conv_3 by mean activation over V.h5, prunes them one at a time, and for
+each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.
+Only the validation set decides; test and poisoned sets are reported.
+
+Writes DIR/sweep.csv, DIR/report.md, DIR/report.json, DIR/curve.svg, and for each X
+DIR/repaired_X<x>.h5 (B', Keras layout) and DIR/goodnet_X<x>.h5 (B and B').
+
+options:
+  --model B.h5     Keras weights of the backdoored DeepID network
+  --scale S        input scale (default: the value stored in the file, else 1)
+  --valid V.h5     clean validation set (decides where to stop)
+  --test T.h5      clean test set (reported)
+  --poisoned P.h5  poisoned test set, label = attacker's target (reported as ASR)
+  --drops LIST     accuracy drops X, comma-separated (default 2,4,10)
+  --relative       X is a percentage of B's accuracy instead of percentage points
+  --order O        increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)
+  --site S         pooled (default: pool_3, the dense layers' input) or conv (conv_3 output)
+  --out DIR        output directory (created if missing)
+  --batch N        images per batch (default 1024)
+  --threads N      OpenMP threads (default: all)
+)";
+
+const char* const classify_help = R"(usage: prunedef classify --goodnet G.h5 IMAGE.png|jpg
+
+Prints the GoodNet's class for the image: 0..N-1, or N when B and B' disagree (backdoor
+detected). The image must have the model's input size (55x47 for the CSAW networks).
+)";
+
+/// Python's repr of a float, as eval.py prints it (shortest round-trip digits).
+std::string python_float(double v) {
+    char buf[64];
+    auto res = std::to_chars(buf, buf + sizeof buf, v);
+    std::string s(buf, res.ptr);
+    if (s.find_first_of(".en") == std::string::npos) s += ".0";
+    return s;
+}
+
+void apply_threads(const Args& args) {
+    if (args.has("threads")) {
+        const double t = args.number("threads", 0);
+        if (t < 1 || t != static_cast<int>(t)) throw usage_error("--threads must be a positive integer");
+        set_thread_count(static_cast<int>(t));
+    }
+}
+
+std::size_t batch_size(const Args& args, std::size_t fallback) {
+    const double b = args.number("batch", double(fallback));
+    if (b < 1 || b > 65536 || b != static_cast<std::size_t>(b)) throw usage_error("--batch must be in 1..65536");
+    return static_cast<std::size_t>(b);
+}
+
+/// Loads a DeepID, applies --scale (else the stored scale), binds it to the data's image shape.
+DeepID load_model(const Args& args, const DatasetReader& data) {
+    DeepID net = make_deepid();
+    const std::string path = args.required("model");
+    load_keras_weights(path, net);
+    if (args.has("scale")) net.set_input_scale(static_cast<float>(args.number("scale", 1)));
+    const ImageShape& shape = data.image_shape();
+    const std::size_t model_channels = net.stem().layer<0>().in_channels();
+    if (model_channels != shape.channels)
+        throw shape_error(data.file() + ": /data: images have " + std::to_string(shape.channels) +
+                          " channel(s), model " + path + " (conv_1) expects " + std::to_string(model_channels));
+    if (net.bound()) {
+        data.check_image_shape(net.input_shape());
+    } else {
+        try {
+            net.bind(shape);
+        } catch (const shape_error& e) {
+            throw shape_error(data.file() + ": /data: images of " + shape.str() + " do not fit model " + path + ": " +
+                              e.what());
+        }
+    }
+    return net;
+}
+
+/// Refuses to write over one of the inputs.
+void check_not_input(const std::string& out, const std::vector<std::string>& inputs) {
+    std::error_code ec;
+    const fs::path o = fs::weakly_canonical(out, ec);
+    for (const auto& in : inputs)
+        if (!in.empty() && fs::weakly_canonical(in, ec) == o)
+            throw argument_error(out + ": output path is also an input; refusing to overwrite it");
+}
+
+int cmd_eval(int argc, char** argv) {
+    Args args({"model", "scale", "goodnet", "clean", "poisoned", "batch", "threads"}, {});
+    args.parse(argc, argv, 2);
+    if (args.help()) return std::cout << eval_help, 0;
+    apply_threads(args);
+    const std::size_t batch = batch_size(args, 256);
+    const DatasetReader clean(args.required("clean"));
+    std::optional<DatasetReader> poisoned;
+    if (args.has("poisoned")) poisoned.emplace(args.get("poisoned"));
+
+    if (args.has("goodnet")) {
+        if (args.has("model")) throw usage_error("give either --model or --goodnet, not both");
+        auto g = load_goodnet(args.get("goodnet"), make_deepid);
+        if (args.has("scale")) throw usage_error("--scale is stored in the GoodNet file; do not pass it");
+        const int N = g.detected_class();
+        auto run = [&](const DatasetReader& data) {
+            data.check_image_shape(g.input_shape());
+            data.check_labels(g.num_classes());
+            std::vector<int> outputs;
+            for_each_batch(data, batch, [&](const Tensor& images, const int*, std::size_t) {
+                auto p = g.predict(images);
+                outputs.insert(outputs.end(), p.begin(), p.end());
+            });
+            return count_goodnet(outputs, data.labels(), N);
+        };
+        const GoodNetCounts c = run(clean);
+        std::cout << "Clean Classification accuracy: " << python_float(c.matched_percent()) << "\n";
+        if (poisoned) {
+            const GoodNetCounts p = run(*poisoned);
+            std::cout << "Attack Success Rate: " << python_float(p.matched_percent()) << "\n";
+            std::cout << "Backdoor Detection Rate: " << python_float(p.flagged_percent()) << "\n";
+        }
+        std::cout << "Clean False Positive Rate: " << python_float(c.flagged_percent()) << "\n";
+        return 0;
+    }
+
+    const DeepID net = load_model(args, clean);
+    auto accuracy = [&](const DatasetReader& data) {
+        data.check_image_shape(net.input_shape());
+        data.check_labels(net.num_classes());
+        std::size_t correct = 0;
+        for_each_batch(data, batch, [&](const Tensor& images, const int* labels, std::size_t) {
+            const auto p = net.predict(images);
+            for (std::size_t i = 0; i < p.size(); ++i) correct += p[i] == labels[i];
+        });
+        return percent_of(correct, data.size());
+    };
+    std::cout << "Clean Classification accuracy: " << python_float(accuracy(clean)) << "\n";
+    if (poisoned) std::cout << "Attack Success Rate: " << python_float(accuracy(*poisoned)) << "\n";
+    return 0;
+}
+
+int cmd_predict(int argc, char** argv) {
+    Args args({"model", "scale", "data", "out", "batch", "threads"}, {});
+    args.parse(argc, argv, 2);
+    if (args.help()) return std::cout << predict_help, 0;
+    apply_threads(args);
+    const std::size_t batch = batch_size(args, 256);
+    const std::string out_path = args.required("out");
+    check_not_input(out_path, {args.get("model"), args.get("data")});
+    const DatasetReader data(args.required("data"));
+    const DeepID net = load_model(args, data);
+    std::vector<float> logits;
+    logits.reserve(data.size() * net.num_classes());
+    Tensor out;
+    for_each_batch(data, batch, [&](const Tensor& images, const int*, std::size_t) {
+        net.logits(images, out);
+        logits.insert(logits.end(), out.data(), out.data() + out.size());
+    });
+    AtomicOutput file(out_path);
+    {
+        detail::H5Object h5 = detail::create_h5_file(file.path());
+        h5.file = out_path;
+        detail::h5_write_dataset(h5, "logits", {data.size(), net.num_classes()}, logits.data(), H5T_IEEE_F32LE);
+    }
+    file.commit();
+    return 0;
+}
+
+std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
+    std::vector<AccuracyDrop> drops;
+    std::stringstream ss(text);
+    std::string item;
+    while (std::getline(ss, item, ',')) {
+        const double x = Args::parse_number("drops", item);
+        if (!(x > 0) || x > 100) throw usage_error("--drops: each X must be in (0, 100], got " + item);
+        drops.push_back({x, relative});
+    }
+    if (drops.empty()) throw usage_error("--drops: no thresholds given");
+    return drops;
+}
+
+int cmd_repair(int argc, char** argv) {
+    Args args({"model", "scale", "valid", "test", "poisoned", "drops", "order", "site", "out", "batch", "threads"},
+              {"relative"});
+    args.parse(argc, argv, 2);
+    if (args.help()) return std::cout << repair_help, 0;
+    apply_threads(args);
+    const std::string dir = args.required("out");
+    RepairOptions options;
+    options.batch_size = batch_size(args, 1024);
+    options.drops = parse_drops(args.get("drops", "2,4,10"), args.flag("relative"));
+    const std::string site = args.get("site", "pooled");
+    if (site != "pooled" && site != "conv") throw usage_error("--site must be pooled or conv");
+    options.site = site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
+    const std::string order = args.get("order", "increasing");
+    if (order != "increasing" && order != "decreasing" && order != "l1")
+        throw usage_error("--order must be increasing, decreasing or l1");
+
+    const DatasetReader valid(args.required("valid"));
+    std::optional<DatasetReader> test, poisoned;
+    if (args.has("test")) test.emplace(args.get("test"));
+    if (args.has("poisoned")) poisoned.emplace(args.get("poisoned"));
+    const DeepID net = load_model(args, valid);
+
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!fs::is_directory(dir)) throw io_error(dir + ": cannot create output directory");
+    for (const char* name : {"sweep.csv", "report.md", "report.json", "curve.svg"})
+        check_not_input((fs::path(dir) / name).string(),
+                        {args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned")});
+
+    prunedef_cli::ProgressBar bar;
+    options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
+    const RepairData data{&valid, test ? &*test : nullptr, poisoned ? &*poisoned : nullptr};
+    RepairResult result;
+    if (order == "increasing") result = repair<IncreasingActivation>(net, data, options);
+    else if (order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
+    else result = repair<KernelL1Norm>(net, data, options);
+
+    const ReportContext context{args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned"),
+                                net.input_scale()};
+    for (const auto& t : result.thresholds) {
+        const std::string tag = "X" + t.drop.label() + (t.drop.relative ? "rel" : "");
+        const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
+        const DeepID repaired = prune_channels(net, mask);
+        const std::string repaired_path = (fs::path(dir) / ("repaired_" + tag + ".h5")).string();
+        const std::string goodnet_path = (fs::path(dir) / ("goodnet_" + tag + ".h5")).string();
+        check_not_input(repaired_path, {args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned")});
+        check_not_input(goodnet_path, {args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned")});
+        save_keras_weights(repaired_path, repaired);
+        save_goodnet(goodnet_path, net, repaired, t.pruned_channels);
+    }
+    write_repair_report(dir, result, context);
+    std::cout << markdown_report(result, context);
+    return 0;
+}
+
+int cmd_classify(int argc, char** argv) {
+    Args args({"goodnet", "threads"}, {});
+    args.parse(argc, argv, 2);
+    if (args.help()) return std::cout << classify_help, 0;
+    apply_threads(args);
+    if (args.positional().size() != 1) throw usage_error("expected exactly one image file");
+    auto g = load_goodnet(args.required("goodnet"), make_deepid);
+    const Tensor image = load_image(args.positional()[0], g.input_shape());
+    std::cout << g.predict(image).at(0) << "\n";
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    const std::string command = argc > 1 ? argv[1] : "";
+    try {
+        if (command == "eval") return cmd_eval(argc, argv);
+        if (command == "predict") return cmd_predict(argc, argv);
+        if (command == "repair") return cmd_repair(argc, argv);
+        if (command == "classify") return cmd_classify(argc, argv);
+        if (command == "--help" || command == "-h" || command == "help") return std::cout << main_help, 0;
+        std::cerr << (command.empty() ? std::string("prunedef: no command given") : "prunedef: unknown command '" + command + "'")
+                  << "\n" << main_help;
+        return 2;
+    } catch (const usage_error& e) {
+        std::cerr << "prunedef " << command << ": " << e.what() << " (see 'prunedef " << command << " --help')\n";
+        return 2;
+    } catch (const prunedef::error& e) {
+        std::cerr << "prunedef " << command << ": error: " << e.what() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        std::cerr << "prunedef " << command << ": error: " << e.what() << "\n";
+        return 1;
+    }
+}

@@ -1,0 +1,167 @@
+#pragma once
+// markdown_report(): a one-page Markdown summary of a repair for a person to read.
+//
+// What was run (model, sets, policy, pruned layer), B's baseline, then one table with a row per
+// threshold X: the repaired network B' and the GoodNet G = GoodNet<B, B'>. "Clean" figures are
+// on the test set when one was given, else on the validation set; the page says which. Paths and
+// names are written as code spans, so Markdown characters in them are shown as they are.
+
+#include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/metrics.hpp>
+#include <prunedef/defense/repair.hpp>
+#include <prunedef/defense/stopping_rule.hpp>
+#include <prunedef/report/report_context.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+namespace prunedef {
+
+namespace detail {
+
+/// A percentage with 2 decimals, locale-independent; "–" when absent or not finite.
+inline std::string md_percent(const std::optional<double>& value) {
+    if (!value || !std::isfinite(*value)) return "–";
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, *value, std::chars_format::fixed, 2);
+    return std::string(buf, r.ptr);
+}
+
+inline std::string md_fixed(double value, int decimals) {
+    if (!std::isfinite(value)) return "–";
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
+    return std::string(buf, r.ptr);
+}
+
+inline std::string md_float(float value) {
+    if (!std::isfinite(value)) return "–";
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value);
+    return std::string(buf, r.ptr);
+}
+
+/// text as a Markdown code span: the fence is one backtick longer than the longest run of
+/// backticks inside, padded with spaces when the text starts or ends with one. Line breaks
+/// become spaces (a code span cannot hold them).
+inline std::string md_code(std::string text) {
+    if (text.empty()) return "(unnamed)";
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+    std::size_t longest = 0, run = 0;
+    for (char c : text) {
+        run = c == '`' ? run + 1 : 0;
+        longest = std::max(longest, run);
+    }
+    const std::string fence(longest + 1, '`');
+    const bool pad = text.front() == '`' || text.back() == '`';
+    return fence + (pad ? " " : "") + text + (pad ? " " : "") + fence;
+}
+
+/// "2 pts" for an absolute drop, "10 % rel." for a relative one.
+inline std::string md_drop(const AccuracyDrop& d) { return d.label() + (d.relative ? " % rel." : " pts"); }
+
+inline std::string md_images(std::size_t n) { return std::to_string(n) + (n == 1 ? " image" : " images"); }
+
+/// One "- <name>: <path> (<n> images)" line, or "none" when the set was not used.
+inline std::string md_set_line(const char* name, const std::string& path, std::size_t images, bool used) {
+    std::string line = std::string("- ") + name + ": ";
+    if (!used) return line + "none\n";
+    return line + md_code(path) + " (" + md_images(images) + ")\n";
+}
+
+}  // namespace detail
+
+/// The report as Markdown text.
+inline std::string markdown_report(const RepairResult& result, const ReportContext& context) {
+    using detail::md_code;
+    using detail::md_percent;
+    const bool test = result.has_test(), poisoned = result.has_poisoned();
+    std::string out;
+
+    out += "# Pruning defense: " + md_code(result.pruned_layer) + "\n\n";
+
+    out += "## What was run\n\n";
+    out += "- Model B: " + md_code(context.model) + "\n";
+    out += "- Input scale: " + detail::md_float(context.input_scale) + "\n";
+    out += detail::md_set_line("Validation set (decides the thresholds)", context.valid, result.valid_images, true);
+    out += detail::md_set_line("Clean test set", context.test, result.test_images, test);
+    out += detail::md_set_line("Poisoned set", context.poisoned, result.poisoned_images, poisoned);
+    out += "- Policy: " + md_code(result.policy) + ", activation site: " + std::string(to_string(result.site)) + "\n";
+    out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
+           " channels\n\n";
+
+    out += "## B, the original network\n\n";
+    if (result.curve.empty()) {
+        out += "No pruning curve was recorded.\n\n";
+    } else {
+        const CurvePoint& b = result.baseline();
+        out += "- Validation accuracy: " + md_percent(b.valid_accuracy) + " %\n";
+        out += "- Test accuracy: " + (b.test_accuracy ? md_percent(b.test_accuracy) + " %" : "– (no test set)") + "\n";
+        out += "- Attack success rate: " +
+               (b.attack_success ? md_percent(b.attack_success) + " %" : "– (no poisoned set)") + "\n\n";
+    }
+
+    out += "## Repaired networks\n\n";
+    out += "B' is B with the first k channels of the order pruned; G = GoodNet<B, B'> outputs class N "
+           "(backdoor detected) when B and B' disagree.\n\n";
+    if (result.thresholds.empty()) {
+        out += "No thresholds were evaluated.\n\n";
+    } else {
+        out += "| X | channels pruned | fraction | B' clean acc (%) | B' ASR (%) | G clean acc (%) | G ASR (%) "
+               "| G detection (%) | G false positives (%) |\n";
+        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        for (const ThresholdResult& t : result.thresholds) {
+            const std::optional<GoodNetCounts> clean = test ? t.goodnet_test : std::optional(t.goodnet_valid);
+            std::optional<double> g_clean, g_false_positive;
+            if (clean) {
+                g_clean = clean->matched_percent();
+                g_false_positive = clean->flagged_percent();
+            }
+            const std::optional<double> bprime_clean =
+                test ? t.repaired_test_accuracy : std::optional<double>(t.repaired_valid_accuracy);
+            std::optional<double> g_asr, g_detect;
+            if (t.goodnet_poisoned) {
+                g_asr = t.goodnet_poisoned->matched_percent();
+                g_detect = t.goodnet_poisoned->flagged_percent();
+            }
+            out += "| " + detail::md_drop(t.drop) + (t.reached ? "" : " (not reached)") + " | " +
+                   std::to_string(t.k) + " of " + std::to_string(result.channels) + " | " +
+                   detail::md_fixed(t.fraction_pruned, 3) + " | " + md_percent(bprime_clean) + " | " +
+                   md_percent(t.repaired_attack_success) + " | " + md_percent(g_clean) + " | " +
+                   md_percent(g_asr) + " | " + md_percent(g_detect) + " | " + md_percent(g_false_positive) +
+                   " |\n";
+        }
+        out += "\n";
+        out += test ? "Clean figures are on the test set (" + detail::md_images(result.test_images) + ")"
+                    : "Clean figures are on the validation set (" + detail::md_images(result.valid_images) +
+                          "; no test set was given)";
+        out += poisoned ? "; ASR and detection on the poisoned set (" + detail::md_images(result.poisoned_images) +
+                              ").\n"
+                        : "; ASR and detection are blank: no poisoned set was given.\n";
+        for (const ThresholdResult& t : result.thresholds)
+            if (!t.reached)
+                out += "\nX = " + detail::md_drop(t.drop) + " was not reached: validation accuracy never fell that "
+                       "far, so its row shows B' after all " + std::to_string(t.k) + " steps of the order.\n";
+        out += "\n";
+    }
+
+    out += "## Channel order\n\n";
+    constexpr std::size_t shown = 10;
+    if (result.order.empty()) {
+        out += "No channels were ordered.\n";
+    } else {
+        out += "First channels pruned (" + md_code(result.policy) + " order): ";
+        for (std::size_t i = 0; i < std::min(shown, result.order.size()); ++i)
+            out += (i ? ", " : "") + std::to_string(result.order[i]);
+        if (result.order.size() > shown) out += ", …";
+        out += " (" + std::to_string(result.order.size()) + " in the order).\n";
+    }
+    return out;
+}
+
+}  // namespace prunedef

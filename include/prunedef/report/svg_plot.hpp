@@ -1,0 +1,170 @@
+#pragma once
+// curve_svg(): the pruning curve as a self-contained SVG line chart (760 x 460).
+//
+// x: fraction of the layer's channels pruned, 0..1; y: percent, 0..100 with gridlines. One line
+// per series the repair measured (validation accuracy, test accuracy, attack success rate), a
+// legend on the right, and a dashed vertical marker labelled "X=2" at each threshold's B'.
+// Only basic elements (rect, line, polyline, text, g); no scripts, fonts or external references.
+
+#include <prunedef/defense/repair.hpp>
+#include <prunedef/defense/stopping_rule.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace prunedef {
+
+namespace detail {
+
+/// Text for SVG character data and attribute values.
+inline std::string svg_escape(std::string_view s) {
+    std::string out;
+    for (const char c : s) {
+        switch (c) {
+            case '&': out += "&amp;"; break;
+            case '<': out += "&lt;"; break;
+            case '>': out += "&gt;"; break;
+            case '"': out += "&quot;"; break;
+            case '\'': out += "&apos;"; break;
+            default:
+                // XML 1.0 forbids most control characters, even escaped.
+                out += static_cast<unsigned char>(c) < 0x20 && c != '\t' && c != '\n' && c != '\r' ? ' ' : c;
+        }
+    }
+    return out;
+}
+
+/// A coordinate or tick label: fixed decimals, trailing zeros dropped, locale-independent.
+inline std::string svg_num(double value, int decimals = 2) {
+    if (!std::isfinite(value)) value = 0;
+    char buf[64];
+    const auto r = std::to_chars(buf, buf + sizeof buf, value, std::chars_format::fixed, decimals);
+    std::string s(buf, r.ptr);
+    if (s.find('.') != std::string::npos) {
+        s.erase(s.find_last_not_of('0') + 1);
+        if (s.back() == '.') s.pop_back();
+    }
+    return s == "-0" ? "0" : s;
+}
+
+/// The plot area inside the picture, and the data-to-pixel mapping.
+struct SvgFrame {
+    static constexpr double width = 760, height = 460;
+    static constexpr double left = 70, right = 590, top = 50, bottom = 390;
+    static double x(double fraction) { return left + std::clamp(fraction, 0.0, 1.0) * (right - left); }
+    static double y(double percent) { return bottom - std::clamp(percent, 0.0, 100.0) / 100.0 * (bottom - top); }
+};
+
+inline std::string svg_text(double x, double y, std::string_view text, std::string_view attributes = {}) {
+    std::string out = "<text x=\"" + svg_num(x) + "\" y=\"" + svg_num(y) + "\"";
+    if (!attributes.empty()) out += " " + std::string(attributes);
+    return out + ">" + svg_escape(text) + "</text>\n";
+}
+
+inline std::string svg_line(double x1, double y1, double x2, double y2, std::string_view attributes) {
+    return "<line x1=\"" + svg_num(x1) + "\" y1=\"" + svg_num(y1) + "\" x2=\"" + svg_num(x2) + "\" y2=\"" +
+           svg_num(y2) + "\" " + std::string(attributes) + "/>\n";
+}
+
+struct SvgSeries {
+    std::string name, colour, dash;
+    std::vector<std::pair<double, double>> points;  // (fraction, percent)
+};
+
+inline std::string svg_threshold_label(const AccuracyDrop& d, bool reached) {
+    return "X=" + d.label() + (d.relative ? "% rel." : "") + (reached ? "" : " (not reached)");
+}
+
+}  // namespace detail
+
+/// The pruning curve as SVG text.
+inline std::string curve_svg(const RepairResult& result) {
+    using detail::svg_line;
+    using detail::svg_num;
+    using detail::svg_text;
+    using F = detail::SvgFrame;
+
+    // The series the repair measured.
+    std::vector<detail::SvgSeries> series(3);
+    series[0] = {"validation accuracy", "#1f77b4", "", {}};
+    series[1] = {"test accuracy", "#2ca02c", "", {}};
+    series[2] = {"attack success rate", "#d62728", "", {}};
+    for (const CurvePoint& p : result.curve) {
+        series[0].points.emplace_back(p.fraction_pruned, p.valid_accuracy);
+        if (p.test_accuracy) series[1].points.emplace_back(p.fraction_pruned, *p.test_accuracy);
+        if (p.attack_success) series[2].points.emplace_back(p.fraction_pruned, *p.attack_success);
+    }
+    series.erase(std::remove_if(series.begin(), series.end(), [](const auto& s) { return s.points.empty(); }),
+                 series.end());
+
+    std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_num(F::width) + "\" height=\"" +
+                      svg_num(F::height) + "\" viewBox=\"0 0 " + svg_num(F::width) + " " + svg_num(F::height) +
+                      "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
+    const std::string title = "Pruning " + result.pruned_layer + " (" + result.policy + " order, " +
+                              std::to_string(result.channels) + " channels)";
+    out += "<title>" + detail::svg_escape(title) + "</title>\n";
+    out += "<rect x=\"0\" y=\"0\" width=\"" + svg_num(F::width) + "\" height=\"" + svg_num(F::height) +
+           "\" fill=\"white\"/>\n";
+    out += svg_text((F::left + F::right) / 2, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+
+    // Grid, ticks and axes.
+    out += "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
+    for (int p = 10; p <= 100; p += 10) out += svg_line(F::left, F::y(p), F::right, F::y(p), "");
+    out += "</g>\n";
+    out += "<g font-size=\"11\" fill=\"#333333\">\n";
+    for (int p = 0; p <= 100; p += 10)
+        out += svg_text(F::left - 8, F::y(p) + 4, std::to_string(p), "text-anchor=\"end\"");
+    for (int i = 0; i <= 10; ++i)
+        out += svg_text(F::x(i / 10.0), F::bottom + 18, svg_num(i / 10.0, 1), "text-anchor=\"middle\"");
+    out += "</g>\n";
+    out += "<g stroke=\"#333333\" stroke-width=\"1\">\n";
+    for (int i = 0; i <= 10; ++i) out += svg_line(F::x(i / 10.0), F::bottom, F::x(i / 10.0), F::bottom + 5, "");
+    out += svg_line(F::left, F::bottom, F::right, F::bottom, "");
+    out += svg_line(F::left, F::top, F::left, F::bottom, "");
+    out += "</g>\n";
+    out += svg_text((F::left + F::right) / 2, F::bottom + 42, "fraction of conv channels pruned",
+                    "text-anchor=\"middle\" font-size=\"13\"");
+    out += svg_text(0, 0, "percent",
+                    "text-anchor=\"middle\" font-size=\"13\" transform=\"translate(24 " +
+                        svg_num((F::top + F::bottom) / 2) + ") rotate(-90)\"");
+
+    // Threshold markers, labels staggered so that close thresholds stay readable.
+    for (std::size_t i = 0; i < result.thresholds.size(); ++i) {
+        const ThresholdResult& t = result.thresholds[i];
+        const double x = F::x(t.fraction_pruned);
+        out += svg_line(x, F::top, x, F::bottom, "stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"5 4\"");
+        const bool near_right = t.fraction_pruned > 0.8;
+        out += svg_text(near_right ? x - 4 : x + 4, F::top + 14 + 14 * double(i % 6),
+                        detail::svg_threshold_label(t.drop, t.reached),
+                        near_right ? "text-anchor=\"end\" fill=\"#333333\"" : "fill=\"#333333\"");
+    }
+
+    // The curves.
+    for (const detail::SvgSeries& s : series) {
+        out += "<polyline fill=\"none\" stroke=\"" + s.colour + "\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"";
+        for (std::size_t i = 0; i < s.points.size(); ++i)
+            out += (i ? " " : "") + svg_num(F::x(s.points[i].first)) + "," + svg_num(F::y(s.points[i].second));
+        out += "\"/>\n";
+    }
+
+    // Legend.
+    double ly = F::top + 10;
+    for (const detail::SvgSeries& s : series) {
+        out += svg_line(F::right + 18, ly, F::right + 44, ly, "stroke=\"" + s.colour + "\" stroke-width=\"3\"");
+        out += svg_text(F::right + 50, ly + 4, s.name);
+        ly += 20;
+    }
+    if (!result.thresholds.empty()) {
+        out += svg_line(F::right + 18, ly, F::right + 44, ly,
+                        "stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"5 4\"");
+        out += svg_text(F::right + 50, ly + 4, "threshold X (B')");
+    }
+    return out + "</svg>\n";
+}
+
+}  // namespace prunedef

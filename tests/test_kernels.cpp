@@ -1,0 +1,283 @@
+// The kernels (conv2d, maxpool2d, dense, add, softmax, argmax) against plain reference loops
+// computed in double, on odd shapes; conv2d is also checked for bit-identical results with 1
+// and 2 threads.
+
+#include <doctest/doctest.h>
+
+#include <prunedef/core/activation.hpp>
+#include <prunedef/core/parallel.hpp>
+#include <prunedef/kernels/conv2d.hpp>
+#include <prunedef/kernels/dense.hpp>
+#include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/kernels/maxpool2d.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <random>
+#include <type_traits>
+#include <vector>
+
+using namespace prunedef;
+
+namespace {
+
+std::vector<float> random_values(std::size_t n, std::mt19937& rng, float sigma = 1.0f) {
+    std::normal_distribution<float> dist(0.0f, sigma);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(rng);
+    return v;
+}
+
+Tensor random_tensor(std::size_t batch, ImageShape shape, std::mt19937& rng) {
+    Tensor t(batch, shape);
+    const auto v = random_values(t.size(), rng);
+    std::copy(v.begin(), v.end(), t.data());
+    return t;
+}
+
+bool close(float got, double want) { return std::fabs(double(got) - want) <= 1e-4 * std::max(1.0, std::fabs(want)); }
+
+/// Plain NHWC valid convolution, stride 1, in double.
+template <class Activation>
+std::vector<double> reference_conv(const Tensor& in, const detail::ConvGeometry& g, const std::vector<float>& kernel,
+                                   const std::vector<float>& bias) {
+    const std::size_t oh = in.height() - g.kernel_h + 1, ow = in.width() - g.kernel_w + 1;
+    std::vector<double> out(in.batch() * oh * ow * g.out_channels);
+    for (std::size_t n = 0; n < in.batch(); ++n)
+        for (std::size_t y = 0; y < oh; ++y)
+            for (std::size_t x = 0; x < ow; ++x)
+                for (std::size_t o = 0; o < g.out_channels; ++o) {
+                    double s = bias[o];
+                    for (std::size_t ky = 0; ky < g.kernel_h; ++ky)
+                        for (std::size_t kx = 0; kx < g.kernel_w; ++kx)
+                            for (std::size_t c = 0; c < g.in_channels; ++c)
+                                s += double(in.at(n, y + ky, x + kx, c)) *
+                                     double(kernel[((ky * g.kernel_w + kx) * g.in_channels + c) * g.out_channels + o]);
+                    out[((n * oh + y) * ow + x) * g.out_channels + o] = std::is_same_v<Activation, Relu> ? std::max(s, 0.0) : s;
+                }
+    return out;
+}
+
+template <class Activation>
+void check_conv(std::size_t batch, ImageShape in_shape, std::size_t kh, std::size_t kw, std::size_t cout,
+                unsigned seed) {
+    std::mt19937 rng(seed);
+    const detail::ConvGeometry g{kh, kw, in_shape.channels, cout};
+    const Tensor in = random_tensor(batch, in_shape, rng);
+    const auto kernel = random_values(g.patch_size() * cout, rng, 0.5f);
+    const auto bias = random_values(cout, rng, 0.5f);
+    Tensor out;
+    conv2d<Activation>(in, g, kernel.data(), bias.data(), out);
+
+    REQUIRE(out.batch() == batch);
+    REQUIRE(out.shape() == ImageShape{in_shape.height - kh + 1, in_shape.width - kw + 1, cout});
+    const auto ref = reference_conv<Activation>(in, g, kernel, bias);
+    REQUIRE(ref.size() == out.size());
+    std::size_t bad = 0, zeros = 0, negatives = 0;
+    for (std::size_t i = 0; i < ref.size(); ++i) {
+        if (!close(out.data()[i], ref[i])) ++bad;
+        if (out.data()[i] == 0.0f) ++zeros;
+        if (out.data()[i] < 0.0f) ++negatives;
+    }
+    CHECK(bad == 0);
+    if (std::is_same_v<Activation, Relu>) {
+        CHECK(negatives == 0);
+        if (ref.size() > 20) CHECK(zeros > 0);  // the ReLU really clipped something
+    } else if (ref.size() > 20) {
+        CHECK(negatives > 0);
+    }
+}
+
+/// Plain max pooling, floor semantics.
+std::vector<float> reference_pool(const Tensor& in, std::size_t pool, std::size_t stride, ImageShape& os) {
+    os = {(in.height() - pool) / stride + 1, (in.width() - pool) / stride + 1, in.channels()};
+    std::vector<float> out;
+    for (std::size_t n = 0; n < in.batch(); ++n)
+        for (std::size_t y = 0; y < os.height; ++y)
+            for (std::size_t x = 0; x < os.width; ++x)
+                for (std::size_t c = 0; c < os.channels; ++c) {
+                    float m = -std::numeric_limits<float>::infinity();
+                    for (std::size_t py = 0; py < pool; ++py)
+                        for (std::size_t px = 0; px < pool; ++px)
+                            m = std::max(m, in.at(n, y * stride + py, x * stride + px, c));
+                    out.push_back(m);
+                }
+    return out;
+}
+
+template <class Activation>
+void check_dense(std::size_t batch, ImageShape in_shape, std::size_t out_features, unsigned seed) {
+    std::mt19937 rng(seed);
+    const Tensor in = random_tensor(batch, in_shape, rng);
+    const std::size_t k = in_shape.size();
+    const auto w = random_values(k * out_features, rng, 0.3f);
+    const auto b = random_values(out_features, rng);
+    Tensor out;
+    dense<Activation>(in, w.data(), b.data(), out_features, out);
+    REQUIRE(out.batch() == batch);
+    REQUIRE(out.shape() == ImageShape{1, 1, out_features});
+    std::size_t bad = 0;
+    for (std::size_t n = 0; n < batch; ++n)
+        for (std::size_t o = 0; o < out_features; ++o) {
+            double s = b[o];
+            for (std::size_t i = 0; i < k; ++i) s += double(in.image(n)[i]) * double(w[i * out_features + o]);
+            const double want = std::is_same_v<Activation, Relu> ? std::max(s, 0.0) : s;
+            if (!close(out.at(n, 0, 0, o), want)) ++bad;
+        }
+    CHECK(bad == 0);
+}
+
+}  // namespace
+
+TEST_CASE("kernels: conv2d matches a reference loop on odd shapes") {
+    SUBCASE("batch 3, 13x11x5, 3x2 kernel, 7 outputs, relu") { check_conv<Relu>(3, {13, 11, 5}, 3, 2, 7, 1); }
+    SUBCASE("batch 3, 13x11x5, 3x2 kernel, 7 outputs, linear") { check_conv<Linear>(3, {13, 11, 5}, 3, 2, 7, 2); }
+    SUBCASE("1x1 kernel") { check_conv<Linear>(2, {9, 7, 3}, 1, 1, 5, 3); }
+    SUBCASE("kernel equal to the image") { check_conv<Linear>(3, {5, 3, 4}, 5, 3, 6, 4); }
+    SUBCASE("batch 1, one input channel") { check_conv<Relu>(1, {17, 15, 1}, 4, 4, 3, 5); }
+    SUBCASE("many row blocks per image") { check_conv<Relu>(2, {41, 37, 3}, 3, 3, 9, 6); }
+    SUBCASE("a deep input whose row block is limited by the im2col cache budget") {
+        check_conv<Linear>(2, {20, 12, 64}, 3, 3, 3, 7);
+    }
+    SUBCASE("an image wider than one block of pixels") { check_conv<Relu>(1, {4, 301, 2}, 2, 3, 3, 8); }
+}
+
+TEST_CASE("kernels: conv2d gives bit-identical results with 1 and 2 threads") {
+    std::mt19937 rng(11);
+    const detail::ConvGeometry g{3, 3, 4, 8};
+    const Tensor in = random_tensor(5, {37, 29, 4}, rng);
+    const auto kernel = random_values(g.patch_size() * g.out_channels, rng);
+    const auto bias = random_values(g.out_channels, rng);
+    const int saved = thread_count();
+
+    Tensor one, two;
+    set_thread_count(1);
+    CHECK(thread_count() == 1);
+    conv2d<Relu>(in, g, kernel.data(), bias.data(), one);
+    set_thread_count(2);
+#if defined(_OPENMP)
+    CHECK(thread_count() == 2);
+#endif
+    conv2d<Relu>(in, g, kernel.data(), bias.data(), two);
+    set_thread_count(saved);
+
+    REQUIRE(one.shape() == two.shape());
+    REQUIRE(one.size() == two.size());
+    CHECK(std::memcmp(one.data(), two.data(), one.size() * sizeof(float)) == 0);
+}
+
+TEST_CASE("kernels: maxpool2d matches a reference loop, floor on odd sizes") {
+    std::mt19937 rng(21);
+    struct Case {
+        std::size_t batch;
+        ImageShape in;
+        std::size_t pool, stride;
+        ImageShape expected;
+    };
+    const Case cases[] = {
+        {3, {13, 11, 5}, 2, 2, {6, 5, 5}},
+        {2, {13, 11, 3}, 3, 2, {6, 5, 3}},
+        {1, {7, 9, 2}, 3, 2, {3, 4, 2}},
+        {2, {4, 4, 1}, 2, 2, {2, 2, 1}},
+        {1, {5, 5, 3}, 5, 5, {1, 1, 3}},
+    };
+    for (const auto& c : cases) {
+        CAPTURE(c.in.str());
+        CAPTURE(c.pool);
+        const Tensor in = random_tensor(c.batch, c.in, rng);
+        Tensor out;
+        maxpool2d(in, c.pool, c.stride, out);
+        ImageShape os;
+        const auto ref = reference_pool(in, c.pool, c.stride, os);
+        CHECK(os == c.expected);
+        REQUIRE(out.shape() == c.expected);
+        REQUIRE(out.batch() == c.batch);
+        CHECK(std::equal(ref.begin(), ref.end(), out.data()));
+    }
+}
+
+TEST_CASE("kernels: maxpool2d of an image smaller than the pool is empty") {
+    Tensor in(2, {1, 3, 4}), out;
+    maxpool2d(in, 2, 2, out);
+    CHECK(out.shape() == ImageShape{0, 0, 4});
+    CHECK(out.size() == 0);
+}
+
+TEST_CASE("kernels: dense matches a reference loop") {
+    SUBCASE("batch 3, 2x3x5 input, linear") { check_dense<Linear>(3, {2, 3, 5}, 11, 31); }
+    SUBCASE("batch 3, relu") { check_dense<Relu>(3, {1, 1, 17}, 9, 32); }
+    SUBCASE("batch 1") { check_dense<Linear>(1, {1, 1, 7}, 3, 33); }
+    SUBCASE("batch 71: several row tasks with a partial last one") { check_dense<Relu>(71, {3, 1, 5}, 13, 34); }
+}
+
+TEST_CASE("kernels: add, and its shape check") {
+    std::mt19937 rng(41);
+    const Tensor a = random_tensor(3, {3, 5, 7}, rng), b = random_tensor(3, {3, 5, 7}, rng);
+    Tensor out;
+    add(a, b, out);
+    REQUIRE(out.shape() == a.shape());
+    REQUIRE(out.batch() == 3);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < a.size(); ++i)
+        if (out.data()[i] != a.data()[i] + b.data()[i]) ++bad;
+    CHECK(bad == 0);
+
+    const Tensor c = random_tensor(3, {3, 5, 6}, rng);
+    CHECK_THROWS_WITH_AS(add(a, c, out), "add: operands 3x5x7 and 3x5x6 differ", shape_error);
+    const Tensor d = random_tensor(2, {3, 5, 7}, rng);
+    CHECK_THROWS_AS(add(a, d, out), shape_error);
+}
+
+TEST_CASE("kernels: activate applies the function in place") {
+    Tensor t(1, {1, 1, 4});
+    const float v[] = {-2.0f, 0.0f, 3.5f, -0.25f};
+    std::copy(v, v + 4, t.data());
+    activate<Linear>(t);
+    CHECK(std::equal(v, v + 4, t.data()));
+    activate<Relu>(t);
+    CHECK(t.data()[0] == 0.0f);
+    CHECK(t.data()[2] == 3.5f);
+    CHECK(t.data()[3] == 0.0f);
+}
+
+TEST_CASE("kernels: softmax matches a reference and is stable for large values") {
+    std::mt19937 rng(51);
+    Tensor t = random_tensor(3, {1, 1, 13}, rng);
+    for (std::size_t i = 0; i < 13; ++i) t.at(2, 0, 0, i) = 1000.0f + float(i % 3);  // exp() would overflow
+    const Tensor logits = t;
+    softmax(t);
+    for (std::size_t n = 0; n < 3; ++n) {
+        double m = -1e300;
+        for (std::size_t i = 0; i < 13; ++i) m = std::max(m, double(logits.at(n, 0, 0, i)));
+        double sum = 0;
+        for (std::size_t i = 0; i < 13; ++i) sum += std::exp(double(logits.at(n, 0, 0, i)) - m);
+        double total = 0;
+        for (std::size_t i = 0; i < 13; ++i) {
+            const double want = std::exp(double(logits.at(n, 0, 0, i)) - m) / sum;
+            CHECK(std::isfinite(t.at(n, 0, 0, i)));
+            CHECK(t.at(n, 0, 0, i) == doctest::Approx(want).epsilon(1e-5));
+            total += t.at(n, 0, 0, i);
+        }
+        CHECK(total == doctest::Approx(1.0).epsilon(1e-5));
+    }
+}
+
+TEST_CASE("kernels: argmax picks the largest value, the first one on ties") {
+    Tensor t(4, {1, 1, 5});
+    const float rows[4][5] = {{0, 1, 5, 2, -1}, {7, 7, 3, 7, 0}, {-3, -2, -9, -2, -4}, {0, 0, 0, 0, 0.5f}};
+    for (std::size_t n = 0; n < 4; ++n) std::copy(rows[n], rows[n] + 5, t.image(n));
+    CHECK(argmax(t) == std::vector<int>{2, 0, 1, 4});
+
+    std::mt19937 rng(61);
+    const Tensor r = random_tensor(5, {3, 1, 7}, rng);
+    const auto got = argmax(r);
+    REQUIRE(got.size() == 5);
+    for (std::size_t n = 0; n < 5; ++n) {
+        std::size_t best = 0;
+        for (std::size_t i = 1; i < 21; ++i)
+            if (r.image(n)[i] > r.image(n)[best]) best = i;
+        CHECK(got[n] == int(best));
+    }
+}

@@ -1,0 +1,463 @@
+// The report writers (CSV, Markdown, JSON, SVG) on a RepairResult built by hand: 4 channels, a
+// curve of 5 points, one threshold reached and one not; then the same without test and poisoned
+// sets, where every figure of those sets must be blank or null.
+
+#include "shared_data.hpp"
+
+#include <prunedef/report/json_report.hpp>
+#include <prunedef/report/markdown_report.hpp>
+#include <prunedef/report/svg_plot.hpp>
+#include <prunedef/report/sweep_csv.hpp>
+#include <prunedef/report/write_report.hpp>
+
+#include <cctype>
+#include <cmath>
+#include <cstddef>
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <sstream>
+#include <string>
+#include <vector>
+
+using namespace prunedef;
+
+namespace {
+
+RepairResult sample_result() {
+    RepairResult r;
+    r.policy = "increasing";
+    r.site = ActivationSite::pooled;
+    r.pruned_layer = "conv_3";
+    r.channels = 4;
+    r.classes = 10;
+    r.valid_images = 400;
+    r.test_images = 800;
+    r.poisoned_images = 200;
+    r.activations.mean = {0.5, 2.25, 0.125, 1.0};
+    r.activations.images = 400;
+    r.order = {2, 0, 3, 1};
+    const double valid[] = {90.0, 89.5, 87.25, 80.0, 60.0};
+    const double test[] = {88.22, 88.0, 86.5, 79.125, 59.0};
+    const double asr[] = {99.99, 99.5, 40.0, 10.0, 5.0};
+    for (std::size_t k = 0; k <= 4; ++k) {
+        CurvePoint p;
+        p.k = k;
+        if (k > 0) p.channel = r.order[k - 1];
+        p.fraction_pruned = double(k) / 4.0;
+        p.valid_accuracy = valid[k];
+        p.test_accuracy = test[k];
+        p.attack_success = asr[k];
+        r.curve.push_back(p);
+    }
+
+    ThresholdResult t;
+    t.drop = {2.0, false};
+    t.reached = true;
+    t.k = 2;
+    t.fraction_pruned = 0.5;
+    t.pruned_channels = {2, 0};
+    t.repaired_valid_accuracy = 87.25;
+    t.repaired_test_accuracy = 86.5;
+    t.repaired_attack_success = 40.0;
+    t.goodnet_valid = {400, 340, 20, 40};
+    t.goodnet_test = GoodNetCounts{800, 680, 40, 80};
+    t.goodnet_poisoned = GoodNetCounts{200, 10, 180, 10};
+    r.thresholds.push_back(t);
+
+    ThresholdResult u;
+    u.drop = {50.0, true};
+    u.reached = false;
+    u.k = 4;
+    u.fraction_pruned = 1.0;
+    u.pruned_channels = {2, 0, 3, 1};
+    u.repaired_valid_accuracy = 60.0;
+    u.repaired_test_accuracy = 59.0;
+    u.repaired_attack_success = 5.0;
+    u.goodnet_valid = {400, 230, 160, 10};
+    u.goodnet_test = GoodNetCounts{800, 460, 320, 20};
+    u.goodnet_poisoned = GoodNetCounts{200, 2, 196, 2};
+    r.thresholds.push_back(u);
+    return r;
+}
+
+/// The same repair as if only a validation set had been given.
+RepairResult validation_only() {
+    RepairResult r = sample_result();
+    r.test_images = r.poisoned_images = 0;
+    for (auto& p : r.curve) p.test_accuracy = p.attack_success = std::nullopt;
+    for (auto& t : r.thresholds) {
+        t.repaired_test_accuracy = t.repaired_attack_success = std::nullopt;
+        t.goodnet_test = t.goodnet_poisoned = std::nullopt;
+    }
+    return r;
+}
+
+ReportContext sample_context() {
+    ReportContext c;
+    c.model = "models/bd_net.h5";
+    c.valid = "data/clean_validation_data.h5";
+    c.test = "data/clean_test_data.h5";
+    c.poisoned = "data/sunglasses_poisoned_data.h5";
+    c.input_scale = 0.5f;
+    return c;
+}
+
+bool contains(const std::string& text, const std::string& part) { return text.find(part) != std::string::npos; }
+
+std::size_t count(const std::string& text, const std::string& part) {
+    std::size_t n = 0;
+    for (auto pos = text.find(part); pos != std::string::npos; pos = text.find(part, pos + part.size())) ++n;
+    return n;
+}
+
+/// A strict JSON validator (RFC 8259 grammar, no extensions): true when text is one JSON value.
+class JsonChecker {
+public:
+    explicit JsonChecker(const std::string& text) : s_(text) {}
+    bool valid() {
+        ws();
+        if (!value()) return false;
+        ws();
+        return i_ == s_.size();
+    }
+
+private:
+    bool value() {
+        if (i_ >= s_.size()) return false;
+        switch (s_[i_]) {
+            case '{': return object();
+            case '[': return array();
+            case '"': return string();
+            case 't': return literal("true");
+            case 'f': return literal("false");
+            case 'n': return literal("null");
+            default: return number();
+        }
+    }
+    bool object() {
+        ++i_;
+        ws();
+        if (peek('}')) return ++i_, true;
+        for (;;) {
+            ws();
+            if (!string()) return false;
+            ws();
+            if (!peek(':')) return false;
+            ++i_;
+            ws();
+            if (!value()) return false;
+            ws();
+            if (peek('}')) return ++i_, true;
+            if (!peek(',')) return false;
+            ++i_;
+        }
+    }
+    bool array() {
+        ++i_;
+        ws();
+        if (peek(']')) return ++i_, true;
+        for (;;) {
+            ws();
+            if (!value()) return false;
+            ws();
+            if (peek(']')) return ++i_, true;
+            if (!peek(',')) return false;
+            ++i_;
+        }
+    }
+    bool string() {
+        if (!peek('"')) return false;
+        for (++i_; i_ < s_.size(); ++i_) {
+            const auto c = static_cast<unsigned char>(s_[i_]);
+            if (c == '"') return ++i_, true;
+            if (c < 0x20) return false;
+            if (c == '\\') {
+                if (++i_ >= s_.size()) return false;
+                const char e = s_[i_];
+                if (e == 'u') {
+                    for (int d = 0; d < 4; ++d)
+                        if (++i_ >= s_.size() || !std::isxdigit(static_cast<unsigned char>(s_[i_]))) return false;
+                } else if (std::string("\"\\/bfnrt").find(e) == std::string::npos) {
+                    return false;
+                }
+            }
+        }
+        return false;
+    }
+    bool number() {
+        const std::size_t start = i_;
+        if (peek('-')) ++i_;
+        if (peek('0')) ++i_;
+        else if (!digits()) return false;
+        if (peek('.')) {
+            ++i_;
+            if (!digits()) return false;
+        }
+        if (peek('e') || peek('E')) {
+            ++i_;
+            if (peek('+') || peek('-')) ++i_;
+            if (!digits()) return false;
+        }
+        return i_ > start;
+    }
+    bool digits() {
+        const std::size_t start = i_;
+        while (i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]))) ++i_;
+        return i_ > start;
+    }
+    bool literal(const char* word) {
+        const std::string w(word);
+        if (s_.compare(i_, w.size(), w) != 0) return false;
+        i_ += w.size();
+        return true;
+    }
+    bool peek(char c) const { return i_ < s_.size() && s_[i_] == c; }
+    void ws() {
+        while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\n' || s_[i_] == '\r' || s_[i_] == '\t')) ++i_;
+    }
+
+    const std::string& s_;
+    std::size_t i_ = 0;
+};
+
+bool valid_json(const std::string& text) { return JsonChecker(text).valid(); }
+
+/// Every start tag is closed in order (self-closing tags aside) and no text holds a raw '<' or '&'
+/// that is not an entity: enough to catch unescaped text and unbalanced elements.
+bool tags_balanced(const std::string& svg) {
+    std::vector<std::string> open;
+    for (std::size_t i = 0; i < svg.size(); ++i) {
+        if (svg[i] == '&') {
+            const auto semi = svg.find(';', i);
+            if (semi == std::string::npos || semi - i > 6) return false;
+            continue;
+        }
+        if (svg[i] != '<') continue;
+        const auto end = svg.find('>', i);
+        if (end == std::string::npos) return false;
+        const std::string tag = svg.substr(i + 1, end - i - 1);
+        i = end;
+        if (tag.empty()) return false;
+        if (tag.back() == '/') continue;
+        if (tag.front() == '/') {
+            if (open.empty() || open.back() != tag.substr(1)) return false;
+            open.pop_back();
+            continue;
+        }
+        const std::string name = tag.substr(0, tag.find(' '));
+        if (name.empty() || !std::isalpha(static_cast<unsigned char>(name.front()))) return false;
+        open.push_back(name);
+    }
+    return open.empty();
+}
+
+std::string read_file(const std::filesystem::path& path) {
+    std::ifstream in(path, std::ios::binary);
+    std::ostringstream s;
+    s << in.rdbuf();
+    return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("report: sweep CSV, one row per curve point") {
+    CHECK(sweep_csv(sample_result()) ==
+          "k,channel,fraction_pruned,valid_acc,test_acc,asr\n"
+          "0,,0.0000,90.000,88.220,99.990\n"
+          "1,2,0.2500,89.500,88.000,99.500\n"
+          "2,0,0.5000,87.250,86.500,40.000\n"
+          "3,3,0.7500,80.000,79.125,10.000\n"
+          "4,1,1.0000,60.000,59.000,5.000\n");
+}
+
+TEST_CASE("report: sweep CSV leaves test and ASR cells empty without those sets") {
+    CHECK(sweep_csv(validation_only()) ==
+          "k,channel,fraction_pruned,valid_acc,test_acc,asr\n"
+          "0,,0.0000,90.000,,\n"
+          "1,2,0.2500,89.500,,\n"
+          "2,0,0.5000,87.250,,\n"
+          "3,3,0.7500,80.000,,\n"
+          "4,1,1.0000,60.000,,\n");
+    RepairResult empty;
+    CHECK(sweep_csv(empty) == "k,channel,fraction_pruned,valid_acc,test_acc,asr\n");
+}
+
+TEST_CASE("report: Markdown run description, baseline and threshold table") {
+    const std::string md = markdown_report(sample_result(), sample_context());
+    CHECK(md.rfind("# ", 0) == 0);
+    CHECK(contains(md, "`conv_3`"));
+    CHECK(contains(md, "- Model B: `models/bd_net.h5`\n"));
+    CHECK(contains(md, "- Input scale: 0.5\n"));
+    CHECK(contains(md, "`data/clean_validation_data.h5` (400 images)"));
+    CHECK(contains(md, "`data/clean_test_data.h5` (800 images)"));
+    CHECK(contains(md, "`data/sunglasses_poisoned_data.h5` (200 images)"));
+    CHECK(contains(md, "`increasing`"));
+    CHECK(contains(md, "activation site: pooled"));
+    CHECK(contains(md, "4 channels"));
+    CHECK(contains(md, "- Validation accuracy: 90.00 %\n"));
+    CHECK(contains(md, "- Test accuracy: 88.22 %\n"));
+    CHECK(contains(md, "- Attack success rate: 99.99 %\n"));
+    CHECK(count(md, "| X | channels pruned |") == 1);
+    CHECK(contains(md, "| 2 pts | 2 of 4 | 0.500 | 86.50 | 40.00 | 85.00 | 5.00 | 90.00 | 5.00 |\n"));
+    CHECK(contains(md,
+                   "| 50 % rel. (not reached) | 4 of 4 | 1.000 | 59.00 | 5.00 | 57.50 | 1.00 | 98.00 | 40.00 |\n"));
+    CHECK(contains(md, "Clean figures are on the test set (800 images)"));
+    CHECK(contains(md, "X = 50 % rel. was not reached"));
+    CHECK(contains(md, "First channels pruned (`increasing` order): 2, 0, 3, 1 (4 in the order)."));
+}
+
+TEST_CASE("report: Markdown quotes validation and blanks without test and poisoned sets") {
+    ReportContext c = sample_context();
+    c.test = c.poisoned = "";
+    const std::string md = markdown_report(validation_only(), c);
+    CHECK(contains(md, "- Clean test set: none\n"));
+    CHECK(contains(md, "- Poisoned set: none\n"));
+    CHECK(contains(md, "- Test accuracy: – (no test set)\n"));
+    CHECK(contains(md, "- Attack success rate: – (no poisoned set)\n"));
+    // Clean figures from validation: B' 87.25, G matched 340/400, flagged 20/400.
+    CHECK(contains(md, "| 2 pts | 2 of 4 | 0.500 | 87.25 | – | 85.00 | – | – | 5.00 |\n"));
+    CHECK(contains(md, "| 50 % rel. (not reached) | 4 of 4 | 1.000 | 60.00 | – | 57.50 | – | – | 40.00 |\n"));
+    CHECK(contains(md, "Clean figures are on the validation set (400 images; no test set was given)"));
+}
+
+TEST_CASE("report: Markdown code spans survive backticks and Markdown characters") {
+    ReportContext c = sample_context();
+    c.model = "a`b|c*d";
+    const std::string md = markdown_report(sample_result(), c);
+    CHECK(contains(md, "- Model B: ``a`b|c*d``\n"));
+    c.model = "`x`";
+    CHECK(contains(markdown_report(sample_result(), c), "- Model B: `` `x` ``\n"));
+}
+
+TEST_CASE("report: JSON is valid and holds every field") {
+    const std::string js = json_report(sample_result(), sample_context());
+    REQUIRE(valid_json(js));
+    CHECK(!contains(js, "nan"));
+    CHECK(!contains(js, "inf"));
+    CHECK(contains(js, "\"model\": \"models/bd_net.h5\""));
+    CHECK(contains(js, "\"input_scale\": 0.5"));
+    CHECK(contains(js, "\"policy\": \"increasing\""));
+    CHECK(contains(js, "\"activation_site\": \"pooled\""));
+    CHECK(contains(js, "\"pruned_layer\": \"conv_3\""));
+    CHECK(contains(js, "\"channels\": 4"));
+    CHECK(contains(js, "\"images\": {\"valid\": 400, \"test\": 800, \"poisoned\": 200}"));
+    CHECK(contains(js, "\"baseline\": {\"valid_accuracy\": 90, \"test_accuracy\": 88.22, \"attack_success\": 99.99}"));
+    CHECK(contains(js, "\"order\": [2, 0, 3, 1]"));
+    CHECK(contains(js, "\"mean_activation\": [0.5, 2.25, 0.125, 1]"));
+    CHECK(contains(js, "{\"k\": 0, \"channel\": null, \"fraction_pruned\": 0, \"valid_accuracy\": 90, "
+                       "\"test_accuracy\": 88.22, \"attack_success\": 99.99}"));
+    CHECK(contains(js, "{\"k\": 3, \"channel\": 3, \"fraction_pruned\": 0.75, \"valid_accuracy\": 80, "
+                       "\"test_accuracy\": 79.125, \"attack_success\": 10}"));
+    CHECK(count(js, "\"k\": ") == 5 + 2);
+    CHECK(contains(js, "\"x\": 2,"));
+    CHECK(contains(js, "\"x\": 50,"));
+    CHECK(contains(js, "\"relative\": true"));
+    CHECK(contains(js, "\"reached\": false"));
+    CHECK(contains(js, "\"pruned_channels\": [2, 0]"));
+    CHECK(contains(js, "\"repaired_valid_accuracy\": 87.25"));
+    CHECK(contains(js, "\"repaired_attack_success\": 40"));
+    CHECK(contains(js, "\"goodnet_valid\": {\"images\": 400, \"matched\": 340, \"flagged\": 20, \"other\": 40}"));
+    CHECK(contains(js, "\"goodnet_test\": {\"images\": 800, \"matched\": 680, \"flagged\": 40, \"other\": 80}"));
+    CHECK(contains(js, "\"goodnet_poisoned\": {\"images\": 200, \"matched\": 2, \"flagged\": 196, \"other\": 2}"));
+    CHECK(js.back() == '\n');
+}
+
+TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
+    ReportContext c = sample_context();
+    c.test = c.poisoned = "";
+    RepairResult r = validation_only();
+    r.activations.mean[1] = std::numeric_limits<double>::quiet_NaN();
+    r.activations.mean[3] = std::numeric_limits<double>::infinity();
+    const std::string js = json_report(r, c);
+    REQUIRE(valid_json(js));
+    CHECK(!contains(js, "nan"));
+    CHECK(!contains(js, "inf"));
+    CHECK(contains(js, "\"test\": null"));
+    CHECK(contains(js, "\"poisoned\": null"));
+    CHECK(contains(js, "\"mean_activation\": [0.5, null, 0.125, null]"));
+    CHECK(contains(js, "\"test_accuracy\": null, \"attack_success\": null"));
+    CHECK(contains(js, "\"repaired_test_accuracy\": null"));
+    CHECK(contains(js, "\"goodnet_test\": null"));
+    CHECK(contains(js, "\"goodnet_poisoned\": null"));
+
+    RepairResult empty;
+    const std::string ej = json_report(empty, ReportContext{});
+    CHECK(valid_json(ej));
+    CHECK(contains(ej, "\"baseline\": null"));
+    CHECK(contains(ej, "\"curve\": []"));
+}
+
+TEST_CASE("report: JSON escapes quotes, backslashes and control characters") {
+    ReportContext c = sample_context();
+    c.model = std::string("a\"b\\c\nd\te") + char(1) + "f";
+    RepairResult r = sample_result();
+    r.pruned_layer = "conv\x1f";
+    const std::string js = json_report(r, c);
+    REQUIRE(valid_json(js));
+    CHECK(contains(js, "\"model\": \"a\\\"b\\\\c\\nd\\te\\u0001f\""));
+    CHECK(contains(js, "\"pruned_layer\": \"conv\\u001f\""));
+    CHECK(!valid_json("{\"a\": nan}"));  // the checker itself rejects what it should
+    CHECK(!valid_json("{\"a\": [1, 2}"));
+    CHECK(!valid_json("{\"a\": \"x\ny\"}"));
+}
+
+TEST_CASE("report: SVG chart with a line per series, axes, legend and threshold markers") {
+    const std::string svg = curve_svg(sample_result());
+    CHECK(svg.rfind("<svg", 0) == 0);
+    CHECK(svg.size() >= 7);
+    CHECK(svg.compare(svg.size() - 7, 7, "</svg>\n") == 0);
+    CHECK(tags_balanced(svg));
+    CHECK(contains(svg, "width=\"760\" height=\"460\""));
+    CHECK(count(svg, "<polyline") == 3);
+    CHECK(contains(svg, ">fraction of conv channels pruned</text>"));
+    CHECK(contains(svg, ">percent</text>"));
+    CHECK(contains(svg, ">validation accuracy</text>"));
+    CHECK(contains(svg, ">test accuracy</text>"));
+    CHECK(contains(svg, ">attack success rate</text>"));
+    CHECK(contains(svg, ">X=2</text>"));
+    CHECK(contains(svg, ">X=50% rel. (not reached)</text>"));
+    CHECK(count(svg, "stroke-dasharray") == 2 + 1);  // two markers and their legend entry
+    CHECK(contains(svg, "conv_3"));
+    CHECK(contains(svg, "increasing"));
+    CHECK(!contains(svg, "nan"));
+    // The validation line starts at (0, 90 %) and ends at (1, 60 %): x 70..590, y 390..50.
+    CHECK(contains(svg, "points=\"70,84 200,85.7 "));
+    CHECK(contains(svg, " 590,186\"/>"));
+}
+
+TEST_CASE("report: SVG without test and poisoned sets, and escaped names") {
+    RepairResult r = validation_only();
+    r.pruned_layer = "<conv&3>";
+    const std::string svg = curve_svg(r);
+    CHECK(tags_balanced(svg));
+    CHECK(count(svg, "<polyline") == 1);
+    CHECK(!contains(svg, ">test accuracy</text>"));
+    CHECK(!contains(svg, ">attack success rate</text>"));
+    CHECK(contains(svg, "&lt;conv&amp;3&gt;"));
+    CHECK(!contains(svg, "<conv"));
+
+    const std::string empty = curve_svg(RepairResult{});
+    CHECK(tags_balanced(empty));
+    CHECK(count(empty, "<polyline") == 0);
+}
+
+TEST_CASE("report: write_repair_report writes the four files atomically") {
+    const auto dir = prunedef_test::scratch_dir("report");
+    const RepairResult r = sample_result();
+    const ReportContext c = sample_context();
+    write_repair_report(dir.string(), r, c);
+    CHECK(read_file(dir / "sweep.csv") == sweep_csv(r));
+    CHECK(read_file(dir / "report.md") == markdown_report(r, c));
+    CHECK(read_file(dir / "report.json") == json_report(r, c));
+    CHECK(read_file(dir / "curve.svg") == curve_svg(r));
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        (void)entry;
+        ++files;
+    }
+    CHECK(files == 4);  // no temporary files left behind
+
+    CHECK_THROWS_AS(write_repair_report((dir / "missing").string(), r, c), io_error);
+    std::filesystem::remove_all(dir);
+}
