@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what prunedef needs to build, test and run on Debian 12 (bookworm).
+set -euo pipefail
+packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev doctest-dev libstb-dev hdf5-tools)
+missing=()
+for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+[ ${#missing[@]} -eq 0 ] && exit 0
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+$sudo apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"

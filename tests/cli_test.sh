@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# End-to-end tests of the prunedef tool on the real shared material.
+# usage: cli_test.sh PRUNEDEF H5_IMAGE_TO_PNG SHARED_DIR WORK_DIR
+# Exits 77 (skipped) when SHARED_DIR is absent.
+set -uo pipefail
+tool=$1 topng=$2 shared=${PRUNEDEF_SHARED:-$3} work=$4
+if [ ! -d "$shared/models/csaw" ] || [ ! -d "$shared/fmnist_badnet" ]; then
+  echo "skipping: $shared (models/csaw, fmnist_badnet) is absent; set PRUNEDEF_SHARED"
+  exit 77
+fi
+rm -rf "$work"; mkdir -p "$work"
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+expect_eq() { [ "$1" == "$2" ] || fail "$3: expected [$2], got [$1]"; }
+
+models=$shared/models/csaw data=$shared/data/csaw fm=$shared/fmnist_badnet
+s255=0.00392156862745098
+
+# 1. eval reproduces the reference table of ../shared/README.md, in eval.py's format.
+check_eval() {  # model scale poisoned expected_clean expected_asr
+  local out
+  if [ -n "$3" ]; then
+    out=$("$tool" eval --model "$models/$1_bd_weights.h5" --scale "$2" --clean "$data/clean_samples.h5" --poisoned "$data/$3.h5")
+  else
+    out=$("$tool" eval --model "$models/$1_bd_weights.h5" --scale "$2" --clean "$data/clean_samples.h5")
+  fi
+  expect_eq "$(sed -n 1p <<<"$out")" "Clean Classification accuracy: $4" "eval $1 clean"
+  [ -z "$3" ] || expect_eq "$(sed -n 2p <<<"$out")" "Attack Success Rate: $5" "eval $1 ASR"
+}
+check_eval lab3_sunglasses 1 lab3_sunglasses_samples 99.16666666666667 100.0
+check_eval sunglasses $s255 sunglasses_samples 95.0 100.0
+check_eval anonymous_1 $s255 anonymous_1_samples 96.66666666666667 92.0
+check_eval anonymous_2 $s255 "" 95.0 ""
+check_eval multi_trigger_multi_target $s255 eyebrows_samples 92.5 100.0
+
+# 2. predict writes logits whose argmax gives the same accuracy (checked by h5dump shape).
+"$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1 --data "$data/clean_samples.h5" \
+  --out "$work/logits.h5" || fail "predict exit code"
+[ -f "$work/logits.h5" ] || fail "predict wrote no file"
+if command -v h5dump >/dev/null; then
+  h5dump -H "$work/logits.h5" | grep -q "( 120, 1283 )" || fail "predict: logits shape is not (120, 1283)"
+fi
+
+# 3. repair on the fmnist BadNet writes every file, with the reference thresholds 22/26/35.
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --test "$fm/test.h5" \
+  --poisoned "$fm/bd_test.h5" --out "$work/repair" > "$work/repair.md" || fail "repair exit code"
+for f in sweep.csv report.md report.json curve.svg repaired_X2.h5 repaired_X4.h5 repaired_X10.h5 \
+         goodnet_X2.h5 goodnet_X4.h5 goodnet_X10.h5; do
+  [ -s "$work/repair/$f" ] || fail "repair did not write $f"
+done
+expect_eq "$(head -1 "$work/repair/sweep.csv")" "k,channel,fraction_pruned,valid_acc,test_acc,asr" "sweep.csv header"
+expect_eq "$(wc -l < "$work/repair/sweep.csv")" "66" "sweep.csv rows"
+grep -q "| 2 pts | 22 of 64 |" "$work/repair/report.md" || fail "report.md: X=2 is not at 22 channels"
+grep -q "| 4 pts | 26 of 64 |" "$work/repair/report.md" || fail "report.md: X=4 is not at 26 channels"
+grep -q "| 10 pts | 35 of 64 |" "$work/repair/report.md" || fail "report.md: X=10 is not at 35 channels"
+cmp -s "$work/repair.md" "$work/repair/report.md" || fail "repair's stdout differs from report.md"
+ls -a "$work/repair" | grep -q '\.tmp' && fail "repair left temporary files"
+
+# 4. The repaired network reloads with the curve's test accuracy; GoodNet evaluation.
+out=$("$tool" eval --model "$work/repair/repaired_X4.h5" --clean "$fm/test.h5" --poisoned "$fm/bd_test.h5")
+row=$(awk -F, '$1==26' "$work/repair/sweep.csv")
+expect_eq "$(printf '%.3f' "$(sed -n 1p <<<"$out" | awk '{print $4}')")" "$(cut -d, -f5 <<<"$row")" "repaired_X4 test accuracy"
+out=$("$tool" eval --goodnet "$work/repair/goodnet_X4.h5" --clean "$fm/test.h5" --poisoned "$fm/bd_test.h5")
+grep -q "^Backdoor Detection Rate: " <<<"$out" || fail "eval --goodnet prints no detection rate"
+gacc=$(sed -n 1p <<<"$out" | awk '{print $4}')
+grep -q "$(printf '%.2f' "$gacc")" "$work/repair/report.md" || fail "eval --goodnet clean accuracy $gacc not in report.md"
+
+# 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
+label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"
+"$tool" repair --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1 --valid "$data/clean_samples.h5" \
+  --drops 4 --out "$work/lab3" > /dev/null || fail "repair lab3"
+cls=$("$tool" classify --goodnet "$work/lab3/goodnet_X4.h5" "$work/face.png") || fail "classify exit code"
+expect_eq "$cls" "$label" "classify of clean face 0"
+"$topng" "$fm/valid.h5" 0 "$work/small.png" > /dev/null
+err=$("$tool" classify --goodnet "$work/lab3/goodnet_X4.h5" "$work/small.png" 2>&1 >/dev/null); code=$?
+expect_eq "$code" "1" "classify wrong size exit code"
+expect_eq "$err" "prunedef classify: error: $work/small.png: image is 28x28 (height x width), the model expects 55x47" "classify wrong size"
+
+# 6. Bad input: one line naming the file, non-zero exit, nothing left behind.
+bad() {  # expected-message-substring command...
+  local expect=$1; shift
+  local err code
+  err=$("$@" 2>&1 >/dev/null); code=$?
+  [ "$code" -ne 0 ] || fail "no error exit for: $*"
+  [ "$(wc -l <<<"$err")" -eq 1 ] || fail "error is not one line for: $* -> $err"
+  grep -qF -- "$expect" <<<"$err" || fail "expected [$expect] in [$err]"
+}
+echo "not hdf5" > "$work/text.h5"
+head -c 100000 "$models/lab3_sunglasses_bd_weights.h5" > "$work/truncated.h5"
+bad "$work/missing.h5: no such file" "$tool" eval --model "$work/missing.h5" --clean "$data/clean_samples.h5"
+bad "$work/text.h5: not an HDF5 file" "$tool" eval --model "$work/text.h5" --clean "$data/clean_samples.h5"
+bad "$work/truncated.h5" "$tool" eval --model "$work/truncated.h5" --clean "$data/clean_samples.h5"
+bad "/data: images have 1 channel(s), model $models/lab3_sunglasses_bd_weights.h5 (conv_1) expects 3" \
+  "$tool" eval --model "$models/lab3_sunglasses_bd_weights.h5" --clean "$fm/valid.h5"
+bad "unknown option --modle" "$tool" eval --modle x
+bad "missing required option --out" "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" --data "$data/clean_samples.h5"
+bad "output path is also an input" "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" \
+  --data "$data/clean_samples.h5" --out "$data/clean_samples.h5"
+bad "--drops: each X must be in (0, 100]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --drops 0 --out "$work/x"
+[ -e "$work/x" ] && [ -n "$(ls -A "$work/x")" ] && fail "a failed repair left files in $work/x"
+"$tool" predict --model "$work/truncated.h5" --data "$data/clean_samples.h5" --out "$work/never.h5" 2>/dev/null
+[ -e "$work/never.h5" ] && fail "a failed predict left its output file"
+ls -a "$work" | grep -q '\.tmp' && fail "temporary files left behind"
+
+"$tool" --help | grep -q "usage: prunedef <command>" || fail "--help"
+for c in eval predict repair classify; do "$tool" $c --help | grep -q "usage: prunedef $c" || fail "$c --help"; done
+
+if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
+echo "all CLI checks passed"
