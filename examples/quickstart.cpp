@@ -23,6 +23,14 @@ int main(int argc, char** argv) {
         const std::vector<int> classes = net.predict(images);
         for (std::size_t i = 0; i < classes.size(); ++i)
             std::cout << "image " << i << ": class " << classes[i] << " (label " << data.labels()[i] << ")\n";
+
+        // The defense: rank conv_3 by mean pool_3 activation, sweep, B' and G for X = 2, 4, 10.
+        prunedef::RepairResult r = prunedef::repair(net, {&data, /*test*/ nullptr, /*poisoned*/ nullptr});
+        auto mask = prunedef::ChannelMask::from_order(r.channels, r.order, r.thresholds[1].k);
+        prunedef::GoodNet g(net, mask);                      // GoodNet<DeepID, Masked<DeepID>>
+        const std::vector<int> repaired = g.predict(images);  // N means "backdoor detected"
+        std::cout << "X=4: " << r.thresholds[1].k << " channels pruned; GoodNet says " << repaired[0]
+                  << " for image 0\n";
     } catch (const prunedef::error& e) {
         std::cerr << "error: " << e.what() << "\n";
         return 1;
