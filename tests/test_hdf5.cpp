@@ -202,14 +202,9 @@ TEST_CASE("hdf5: variable-length ASCII string attributes are read") {
     check_vlen_strings(write_vlen_strings("hdf5_vlen_ascii", H5T_CSET_ASCII));
 }
 
-// Skipped: h5_read_string_attribute reads variable-length strings with an ASCII memory type.
-// HDF5 1.10 has no conversion path from UTF-8 to ASCII variable-length strings, so H5Aread fails
-// ("read failed"; HDF5: "no appropriate function for conversion path") on the UTF-8 strings h5py
-// writes for Python str attributes. Whether it fails depends on the process's HDF5 conversion
-// table (a fresh process that only reads fails every time; inside this test binary it sometimes
-// passes), so the test is skipped rather than left flaky. Fix in io/hdf5.hpp: give the memory
-// type the file type's character set (H5Tset_cset(mem, H5Tget_cset(type))). Enable once fixed.
-TEST_CASE("hdf5: variable-length UTF-8 string attributes (h5py str) are read" * doctest::skip()) {
+// h5py writes Python str attributes as variable-length UTF-8 strings; HDF5 has no conversion
+// from UTF-8 to ASCII variable-length strings, so the reader must ask for the stored cset.
+TEST_CASE("hdf5: variable-length UTF-8 string attributes (h5py str) are read") {
     check_vlen_strings(write_vlen_strings("hdf5_vlen_utf8", H5T_CSET_UTF8));
 }
 

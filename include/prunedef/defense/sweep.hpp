@@ -4,7 +4,8 @@
 //
 // Cost: the trunk (everything up to the pruned layer's pooled output) runs once per image; each
 // step re-runs only the head, and only for the images in which the removed channel was non-zero
-// (zeroing a channel that is already zero changes nothing). The per-image predictions of every
+// (zeroing a channel that is already zero changes nothing). DeepID-shaped heads take the
+// incremental path of deepid_head_sweep.hpp; any other head is re-run whole. The per-image predictions of every
 // step are kept (images x (channels + 1) ints, small), so every metric of every threshold, of
 // B' and of GoodNet<B, B'>, is computed afterwards from them.
 //
@@ -13,6 +14,7 @@
 
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/defense/deepid_head_sweep.hpp>
 #include <prunedef/io/dataset.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 
@@ -102,8 +104,11 @@ SweepPredictions sweep_features(const Net& net, const Tensor& features, const in
     const std::size_t tasks = (out.images + sweep_task_images - 1) / sweep_task_images;
     detail::parallel_for(static_cast<std::ptrdiff_t>(tasks), [&](std::ptrdiff_t t) {
         const std::size_t begin = static_cast<std::size_t>(t) * sweep_task_images;
-        detail::sweep_task(net, features, begin, std::min(out.images, begin + sweep_task_images), order,
-                           out.predicted);
+        const std::size_t end = std::min(out.images, begin + sweep_task_images);
+        if constexpr (detail::has_incremental_head<Net>)
+            detail::sweep_task_incremental(net, features, begin, end, order, out.predicted);
+        else
+            detail::sweep_task(net, features, begin, end, order, out.predicted);
     });
     return out;
 }

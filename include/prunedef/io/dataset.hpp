@@ -70,6 +70,7 @@ public:
 
     /// Throws format_error unless every label is below classes.
     void check_labels(std::size_t classes) const {
+        if (classes == 0) throw argument_error(file_.file + ": check_labels: a model has at least one class");
         for (std::size_t i = 0; i < labels_.size(); ++i)
             if (static_cast<std::size_t>(labels_[i]) >= classes)
                 throw format_error(file_.file + ": " + label_path_ + ": label " + std::to_string(i) + " is " +
@@ -93,6 +94,10 @@ public:
         if (start > count_ || count > count_ - start)
             throw argument_error(file_.file + ": rows " + std::to_string(start) + ".." + std::to_string(start + count) +
                                  " out of range (" + std::to_string(count_) + " images)");
+        if (count == 0) {
+            images.resize(0, shape_);
+            return;
+        }
         detail::h5_read_numeric(data_, buffer_, start, count);
         images.resize(count, shape_);
         const std::size_t H = shape_.height, W = shape_.width, C = shape_.channels, plane = H * W;

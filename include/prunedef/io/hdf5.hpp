@@ -242,7 +242,8 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(where + ": expected a number, found " + h5_class_name(cls));
     std::size_t count = 1;
-    for (auto d : h5_space_dims(space.id(), where)) count *= d;
+    const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);
+    for (auto d : dims) count *= d;
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
     std::vector<double> out(count);
     if (count > 0 && H5Aread(attr.id(), H5T_NATIVE_DOUBLE, out.data()) < 0) throw io_error(where + ": read failed");

@@ -13,7 +13,8 @@ namespace prunedef {
 /// out = a + b; a and b must have the same shape.
 inline void add(const Tensor& a, const Tensor& b, Tensor& out) {
     if (a.batch() != b.batch() || a.shape() != b.shape())
-        throw shape_error("add: operands " + a.shape().str() + " and " + b.shape().str() + " differ");
+        throw shape_error("add: operands " + std::to_string(a.batch()) + " x " + a.shape().str() + " and " +
+                          std::to_string(b.batch()) + " x " + b.shape().str() + " differ");
     out.resize(a.batch(), a.shape());
     const float* pa = a.data();
     const float* pb = b.data();
