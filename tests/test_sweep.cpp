@@ -151,3 +151,40 @@ TEST_CASE("sweep: identical results with 1 and 2 threads") {
     }
     for (std::size_t t = 0; t < one.thresholds.size(); ++t) CHECK(one.thresholds[t].k == two.thresholds[t].k);
 }
+
+TEST_CASE("sweep: a head that is not DeepID-shaped is re-run whole and agrees with re-evaluation") {
+    using Head = Sequential<Flatten, Dense<Relu>, Dense<Linear>>;
+    using Small = Network<Sequential<Conv2D<Relu>, MaxPool2D>, Conv2D<Relu>, MaxPool2D, Head>;
+    static_assert(!detail::has_incremental_head<Small>);
+    std::mt19937 rng(11);
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    auto arr = [&](std::vector<std::size_t> dims) {
+        WeightArray w{"w", dims, {}};
+        w.values.resize(w.element_count());
+        for (auto& v : w.values) v = normal(rng);
+        return w;
+    };
+    Small net(Sequential<Conv2D<Relu>, MaxPool2D>(Conv2D<Relu>("c1"), MaxPool2D("p1")), Conv2D<Relu>("c2"),
+              MaxPool2D("p2"), Head(Flatten("f"), Dense<Relu>("d1"), Dense<Linear>("d2")));
+    net.stem().layer<0>().set_weights({arr({3, 3, 2, 5}), arr({5})});
+    net.pruned_layer().set_weights({arr({3, 3, 5, 7}), arr({7})});
+    net.head().layer<1>().set_weights({arr({2 * 2 * 7, 9}), arr({9})});
+    net.head().layer<2>().set_weights({arr({9, 6}), arr({6})});
+    net.bind({17, 17, 2});  // conv 15x15, pool 7x7 (floor), conv 5x5, pool 2x2
+    REQUIRE(net.feature_shape() == ImageShape{2, 2, 7});
+
+    Tensor images(130, net.input_shape());
+    for (std::size_t i = 0; i < images.size(); ++i) images.data()[i] = normal(rng);
+    Tensor features;
+    net.features(images, features);
+    const std::vector<std::size_t> order{6, 2, 0, 5, 3, 1, 4};
+    const std::vector<int> labels(images.batch(), 1);
+    const SweepPredictions p = sweep_features(net, features, labels.data(), order);
+    for (std::size_t k = 0; k <= order.size(); ++k) {
+        const auto expected = prune_channels(net, ChannelMask::from_order(7, order, k)).predict(images);
+        std::size_t same = 0;
+        for (std::size_t i = 0; i < images.batch(); ++i) same += p.at(i, k) == expected[i];
+        CAPTURE(k);
+        CHECK(same == images.batch());
+    }
+}
