@@ -1,5 +1,6 @@
 // Forward speed of the CSAW DeepID face network (lab3_sunglasses_bd_weights.h5, 55x47x3):
-// the whole network at batch 1, 32 and 256, and each layer at batch 32 through the kernels.
+// the whole network at batch 1, 32 and 256 (through Network::logits, and through the kernels
+// with buffers reused between runs), and each layer at batch 32 through the kernels.
 // Counters are images per second (items_per_second), wall-clock time, median of 5 repetitions.
 
 #include "bench_common.hpp"
@@ -92,6 +93,28 @@ void BM_forward(benchmark::State& state) {
     finish(state, batch);
 }
 
+/// The same forward pass through the kernels into tensors kept between runs: the difference to
+/// deepid/forward is what the layer-by-layer allocation of fresh tensors costs.
+void BM_forward_kernels(benchmark::State& state) {
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    const Context& c = context();
+    Tensor images = prunedef_bench::face_batch(batch);
+    for (std::size_t i = 0; i < images.size(); ++i) images.data()[i] *= c.model.net.input_scale();
+    Tensor a1, p1, a2, p2, a3, p3, conv_4, a, b, sum, logits;
+    for (auto _ : state) {
+        c.run_conv(0, images, a1);
+        maxpool2d(a1, 2, 2, p1);
+        c.run_conv(1, p1, a2);
+        maxpool2d(a2, 2, 2, p2);
+        c.run_conv(2, p2, a3);
+        maxpool2d(a3, 2, 2, p3);
+        c.run_head(p3, conv_4, a, b, sum, logits);
+        benchmark::DoNotOptimize(logits.data());
+        benchmark::ClobberMemory();
+    }
+    finish(state, batch);
+}
+
 template <int Index>
 void BM_conv(benchmark::State& state) {
     const Context& c = context();
@@ -161,6 +184,7 @@ void common(benchmark::internal::Benchmark* b) {
 }  // namespace
 
 BENCHMARK(BM_forward)->Name("deepid/forward")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
+BENCHMARK(BM_forward_kernels)->Name("deepid/forward_kernels_reused_buffers")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
 BENCHMARK_TEMPLATE(BM_conv, 0)->Name("deepid/layer32/1_conv_1")->Apply(common);
 BENCHMARK_TEMPLATE(BM_pool, 0)->Name("deepid/layer32/2_pool_1")->Apply(common);
 BENCHMARK_TEMPLATE(BM_conv, 1)->Name("deepid/layer32/3_conv_2")->Apply(common);

@@ -267,10 +267,16 @@ int main(int argc, char** argv) {
 
         auto run_ours = [&] { model.net.logits(images, logits); };
         auto run_theirs = [&] { onednn.run(images); };
-        // Warm up, then size a repetition to about rep_seconds for the slower of the two.
+        // Warm up, then size a repetition to about rep_seconds for the slower of the two, judged by
+        // the fastest of a few single runs so that a burst of load elsewhere does not inflate it.
         seconds_of(run_ours, 3);
         seconds_of(run_theirs, 3);
-        const double one = std::max(seconds_of(run_ours, 3), seconds_of(run_theirs, 3)) / 3;
+        double ours_one = 1e9, theirs_one = 1e9;
+        for (int i = 0; i < 5; ++i) {
+            ours_one = std::min(ours_one, seconds_of(run_ours, 1));
+            theirs_one = std::min(theirs_one, seconds_of(run_theirs, 1));
+        }
+        const double one = std::max(ours_one, theirs_one);
         const int iterations = std::max(1, int(rep_seconds / std::max(one, 1e-9)));
         std::vector<double> ours, theirs;
         for (int r = 0; r < reps; ++r) {

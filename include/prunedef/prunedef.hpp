@@ -41,5 +41,12 @@
 #include <prunedef/defense/stopping_rule.hpp>
 #include <prunedef/defense/sweep.hpp>
 
+#include <prunedef/training/backprop.hpp>
+#include <prunedef/training/badnet.hpp>
+#include <prunedef/training/initializer.hpp>
+#include <prunedef/training/loss.hpp>
+#include <prunedef/training/optimizer.hpp>
+#include <prunedef/training/trainer.hpp>
+
 // Not included here: <prunedef/io/image.hpp> (needs stb; link prunedef::image) and the report
 // writers under <prunedef/report/>.

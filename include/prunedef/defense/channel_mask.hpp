@@ -64,21 +64,26 @@ private:
     std::vector<std::uint8_t> pruned_;
 };
 
-/// A copy of net whose pruned layer has the masked channels' kernel slices and biases zeroed.
-template <class Net>
-Net prune_channels(const Net& net, const ChannelMask& mask) {
-    if (mask.channels() != net.prunable_channels())
-        throw shape_error("channel mask for " + std::to_string(mask.channels()) + " channels, but layer " +
-                          net.pruned_layer().name() + " has " + std::to_string(net.prunable_channels()));
-    Net out = net;
-    auto& layer = out.pruned_layer();
+/// Zeroes the kernel slices and biases of the masked channels of a convolution, in place.
+template <class Conv>
+void zero_channels(Conv& layer, const ChannelMask& mask) {
     const std::size_t cout = layer.out_channels();
+    if (mask.channels() != cout)
+        throw shape_error("channel mask for " + std::to_string(mask.channels()) + " channels, but layer " +
+                          layer.name() + " has " + std::to_string(cout));
     auto& kernel = layer.kernel();
     for (std::size_t c = 0; c < cout; ++c) {
         if (!mask.is_pruned(c)) continue;
-        for (std::size_t row = 0; row < kernel.size() / cout; ++row) kernel[row * cout + c] = 0.0f;
+        for (std::size_t i = c; i < kernel.size(); i += cout) kernel[i] = 0.0f;
         layer.bias()[c] = 0.0f;
     }
+}
+
+/// A copy of net whose pruned layer has the masked channels' kernel slices and biases zeroed.
+template <class Net>
+Net prune_channels(const Net& net, const ChannelMask& mask) {
+    Net out = net;
+    zero_channels(out.pruned_layer(), mask);
     return out;
 }
 

@@ -33,6 +33,17 @@ public:
     const std::vector<float>& bias() const { return bias_; }
     std::vector<float>& bias() { return bias_; }
 
+    /// Gradients of the loss with respect to kernel and bias, filled by training (sized on first
+    /// use; empty in inference-only networks).
+    std::vector<float>& kernel_gradient() {
+        kernel_grad_.resize(kernel_.size());
+        return kernel_grad_;
+    }
+    std::vector<float>& bias_gradient() {
+        bias_grad_.resize(bias_.size());
+        return bias_grad_;
+    }
+
     void set_weights(std::vector<WeightArray> w) {
         detail::check_weight_ranks(name_, w, {4, 1}, "kernel (kh, kw, cin, cout) and bias (cout)");
         const auto& kd = w[0].dims;
@@ -74,6 +85,7 @@ private:
     std::string name_;
     detail::ConvGeometry geometry_{0, 0, 0, 0};
     std::vector<float> kernel_, bias_;
+    std::vector<float> kernel_grad_, bias_grad_;
 };
 
 }  // namespace prunedef

@@ -28,6 +28,17 @@ public:
     const std::vector<float>& bias() const { return bias_; }
     std::vector<float>& bias() { return bias_; }
 
+    /// Gradients of the loss with respect to kernel and bias, filled by training (sized on first
+    /// use; empty in inference-only networks).
+    std::vector<float>& kernel_gradient() {
+        kernel_grad_.resize(kernel_.size());
+        return kernel_grad_;
+    }
+    std::vector<float>& bias_gradient() {
+        bias_grad_.resize(bias_.size());
+        return bias_grad_;
+    }
+
     void set_weights(std::vector<WeightArray> w) {
         detail::check_weight_ranks(name_, w, {2, 1}, "kernel (in, out) and bias (out)");
         const auto& kd = w[0].dims;
@@ -64,6 +75,7 @@ private:
     std::string name_;
     std::size_t in_ = 0, out_ = 0;
     std::vector<float> kernel_, bias_;
+    std::vector<float> kernel_grad_, bias_grad_;
 };
 
 }  // namespace prunedef

@@ -1,0 +1,108 @@
+#pragma once
+// Optimizers over a network's parameters: SGD with momentum, and Adam (Keras' defaults).
+// parameters(net) lists every weighted layer's arrays with their gradients, in visit order;
+// head_parameters(net) only those after the pruned layer.
+
+#include <cmath>
+#include <type_traits>
+#include <vector>
+
+namespace prunedef {
+
+/// A parameter array and the gradient the backward pass left for it.
+struct ParameterRef {
+    std::vector<float>* value;
+    std::vector<float>* gradient;
+};
+
+namespace detail {
+template <class Part>
+void collect_parameters(Part& part, std::vector<ParameterRef>& out) {
+    part.visit([&](auto& layer) {
+        using L = std::decay_t<decltype(layer)>;
+        if constexpr (L::has_weights) {
+            out.push_back({&layer.kernel(), &layer.kernel_gradient()});
+            out.push_back({&layer.bias(), &layer.bias_gradient()});
+        }
+    });
+}
+}  // namespace detail
+
+template <class Net>
+std::vector<ParameterRef> parameters(Net& net) {
+    std::vector<ParameterRef> out;
+    detail::collect_parameters(net, out);
+    return out;
+}
+template <class Net>
+std::vector<ParameterRef> head_parameters(Net& net) {
+    std::vector<ParameterRef> out;
+    detail::collect_parameters(net.head(), out);
+    return out;
+}
+
+/// v = momentum v - lr g; p += v.
+class Sgd {
+public:
+    explicit Sgd(float learning_rate = 0.01f, float momentum = 0.9f) : lr_(learning_rate), momentum_(momentum) {}
+    void set_learning_rate(float lr) { lr_ = lr; }
+    float learning_rate() const { return lr_; }
+
+    void step(const std::vector<ParameterRef>& params) {
+        if (velocity_.size() != params.size()) velocity_.assign(params.size(), {});
+        for (std::size_t p = 0; p < params.size(); ++p) {
+            auto& w = *params[p].value;
+            const auto& g = *params[p].gradient;
+            auto& v = velocity_[p];
+            v.resize(w.size(), 0.0f);
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                v[i] = momentum_ * v[i] - lr_ * g[i];
+                w[i] += v[i];
+            }
+        }
+    }
+
+private:
+    float lr_, momentum_;
+    std::vector<std::vector<float>> velocity_;
+};
+
+/// Adam (Kingma and Ba) with Keras 2.3's defaults: beta1 0.9, beta2 0.999, epsilon 1e-7.
+class Adam {
+public:
+    explicit Adam(float learning_rate = 0.001f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
+        : lr_(learning_rate), beta1_(beta1), beta2_(beta2), epsilon_(epsilon) {}
+    void set_learning_rate(float lr) { lr_ = lr; }
+    float learning_rate() const { return lr_; }
+
+    void step(const std::vector<ParameterRef>& params) {
+        if (m_.size() != params.size()) {
+            m_.assign(params.size(), {});
+            v_.assign(params.size(), {});
+        }
+        ++t_;
+        const double correction = std::sqrt(1.0 - std::pow(double(beta2_), double(t_))) /
+                                  (1.0 - std::pow(double(beta1_), double(t_)));
+        const float lr_t = static_cast<float>(lr_ * correction);
+        for (std::size_t p = 0; p < params.size(); ++p) {
+            auto& w = *params[p].value;
+            const auto& g = *params[p].gradient;
+            auto& m = m_[p];
+            auto& v = v_[p];
+            m.resize(w.size(), 0.0f);
+            v.resize(w.size(), 0.0f);
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                m[i] = beta1_ * m[i] + (1.0f - beta1_) * g[i];
+                v[i] = beta2_ * v[i] + (1.0f - beta2_) * g[i] * g[i];
+                w[i] -= lr_t * m[i] / (std::sqrt(v[i]) + epsilon_);
+            }
+        }
+    }
+
+private:
+    float lr_, beta1_, beta2_, epsilon_;
+    long t_ = 0;
+    std::vector<std::vector<float>> m_, v_;
+};
+
+}  // namespace prunedef
