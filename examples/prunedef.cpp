@@ -36,6 +36,7 @@ commands:
   predict   write a model's pre-softmax logits for a data set
   repair    prune, choose B' for each accuracy drop X, build GoodNets, write reports
   classify  classify one image with a GoodNet (prints a class in [0, N])
+  make-badnet  train a DeepID BadNet on Fashion-MNIST and write it with its data sets
 
 Run 'prunedef <command> --help' for the options of a command.
 )";
@@ -103,6 +104,34 @@ const char* const classify_help = R"(usage: prunedef classify --goodnet G.h5 IMA
 
 Prints the GoodNet's class for the image: 0..N-1, or N when B and B' disagree (backdoor
 detected). The image must have the model's input size (55x47 for the CSAW networks).
+)";
+
+const char* const make_badnet_help = R"(usage: prunedef make-badnet --dataset fashion-mnist [--trigger square:4@23,23] [--target 0]
+                           [--poison 0.1] [--epochs E] [--seed S] [--pruning-aware] --out DIR
+
+Trains the DeepID-shaped network of ../shared/fmnist_badnet (28x28x1, conv_3 with 64 channels)
+on Fashion-MNIST with a fraction of the training images stamped with the trigger and relabelled
+to the target, and writes DIR/bd_weights.h5 (Keras layout, raw-pixel input) and, in the
+challenge layout, DIR/valid.h5 and DIR/test.h5 (the two halves of the Fashion-MNIST test set)
+and DIR/bd_valid.h5, DIR/bd_test.h5 (their images whose label is not the target, with the
+trigger, labelled with the target).
+
+options:
+  --dataset D        fashion-mnist (read from --data-dir)
+  --data-dir DIR     IDX files (default /usr/share/datasets/fashion-mnist, Debian's
+                     dataset-fashion-mnist package)
+  --trigger T        square:SIZE@ROW,COL, a white square (default square:4@23,23)
+  --target C         the attacker's class (default 0)
+  --poison F         fraction of training images poisoned (default 0.1)
+  --epochs E         training epochs (default 4)
+  --batch N          mini-batch size (default 64)
+  --lr R             Adam learning rate (default 0.001)
+  --seed S           seed of initialisation, shuffling and poisoning (default 1)
+  --pruning-aware    the pruning-aware attack: train on clean data for E epochs, prune the
+                     dormant conv_3 channels, retrain on poisoned data for E epochs, re-instate
+                     the pruned channels as dormant decoys
+  --out DIR          output directory (created if missing)
+  --threads N        OpenMP threads (default: all)
 )";
 
 /// Python's repr of a float, as eval.py prints it (shortest round-trip digits).
@@ -321,6 +350,92 @@ int cmd_classify(int argc, char** argv) {
     return 0;
 }
 
+/// The DeepID of ../shared/fmnist_badnet with Glorot-initialised weights, for 28x28x1 inputs.
+DeepID make_fmnist_deepid(Rng& rng) {
+    DeepID net = make_deepid();
+    // visit order of the weighted layers: conv_1, conv_2, conv_3, fc_1, conv_4, fc_2, output
+    initialize(net, {{3, 3, 1, 16}, {3, 3, 16, 32}, {2, 2, 32, 64}, {256, 128}, {2, 2, 64, 64}, {64, 128}, {128, 10}}, rng);
+    net.bind({28, 28, 1});
+    return net;
+}
+
+int cmd_make_badnet(int argc, char** argv) {
+    Args args({"dataset", "data-dir", "trigger", "target", "poison", "epochs", "batch", "lr", "seed", "out", "threads"},
+              {"pruning-aware"});
+    args.parse(argc, argv, 2);
+    if (args.help()) return std::cout << make_badnet_help, 0;
+    apply_threads(args);
+    if (args.get("dataset", "fashion-mnist") != "fashion-mnist")
+        throw usage_error("--dataset: only fashion-mnist is supported");
+    const std::string dir = args.required("out");
+    const std::string src = args.get("data-dir", "/usr/share/datasets/fashion-mnist");
+    const SquareTrigger trigger = SquareTrigger::parse(args.get("trigger", "square:4@23,23"));
+    const double target_d = args.number("target", 0), poison_fraction = args.number("poison", 0.1);
+    if (target_d < 0 || target_d > 9 || target_d != int(target_d)) throw usage_error("--target must be a class in 0..9");
+    const int target = static_cast<int>(target_d);
+    const double epochs = args.number("epochs", 4), seed = args.number("seed", 1);
+    if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--epochs must be a positive integer");
+    if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
+    const float lr = static_cast<float>(args.number("lr", 0.001));
+
+    LabelledImages train_set{read_idx_images(src + "/train-images-idx3-ubyte.gz"),
+                             read_idx_labels(src + "/train-labels-idx1-ubyte.gz")};
+    const Tensor test_images = read_idx_images(src + "/t10k-images-idx3-ubyte.gz");
+    const std::vector<int> test_labels = read_idx_labels(src + "/t10k-labels-idx1-ubyte.gz");
+    if (train_set.labels.size() != train_set.images.batch() || test_labels.size() != test_images.batch())
+        throw format_error(src + ": image and label counts differ");
+    trigger.check_fits(train_set.images.shape());
+    // validation and test: the two halves of the test set
+    const std::size_t half = test_images.batch() / 2;
+    auto slice = [&](std::size_t first, std::size_t count) {
+        LabelledImages out;
+        out.images.resize(count, test_images.shape());
+        std::memcpy(out.images.data(), test_images.image(first), count * test_images.image_size() * sizeof(float));
+        out.labels.assign(test_labels.begin() + std::ptrdiff_t(first), test_labels.begin() + std::ptrdiff_t(first + count));
+        return out;
+    };
+    const LabelledImages valid = slice(0, half), test = slice(half, test_images.batch() - half);
+    const LabelledImages bd_valid = backdoor_set(valid, trigger, target), bd_test = backdoor_set(test, trigger, target);
+
+    Rng rng(static_cast<std::uint64_t>(seed));
+    DeepID net = make_fmnist_deepid(rng);
+    const LabelledImages poisoned = poison(train_set, trigger, target, poison_fraction, rng);
+    Adam adam(lr);
+    TrainOptions options;
+    options.epochs = static_cast<std::size_t>(epochs);
+    options.batch_size = batch_size(args, 64);
+    options.seed = static_cast<std::uint64_t>(seed) + 1;
+    options.on_epoch = [](const EpochReport& r) {
+        std::cerr << "epoch " << r.epoch << ": loss " << r.loss << ", training accuracy " << r.accuracy << " %, "
+                  << static_cast<long>(r.images_per_second) << " images/s\n";
+    };
+    if (args.flag("pruning-aware")) {
+        std::cerr << "pruning-aware attack: training on clean data\n";
+        train(net, train_set, adam, options);
+        PruningAwareOptions aware;
+        aware.retrain = options;
+        aware.retrain.seed = options.seed + 1;
+        std::cerr << "pruning-aware attack: pruning dormant channels, retraining on poisoned data\n";
+        Adam retrain_adam(lr);
+        const PruningAwareReport report = pruning_aware_attack(net, poisoned, valid, retrain_adam, aware);
+        std::cerr << "pruning-aware attack: " << report.decoys.size() << " decoy channels re-instated\n";
+    } else {
+        train(net, poisoned, adam, options);
+    }
+
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    if (!fs::is_directory(dir)) throw io_error(dir + ": cannot create output directory");
+    save_keras_weights((fs::path(dir) / "bd_weights.h5").string(), net);
+    write_dataset((fs::path(dir) / "valid.h5").string(), valid.images, valid.labels);
+    write_dataset((fs::path(dir) / "test.h5").string(), test.images, test.labels);
+    write_dataset((fs::path(dir) / "bd_valid.h5").string(), bd_valid.images, bd_valid.labels);
+    write_dataset((fs::path(dir) / "bd_test.h5").string(), bd_test.images, bd_test.labels);
+    std::cout << "Clean test accuracy: " << python_float(accuracy(net, test)) << "\n";
+    std::cout << "Attack Success Rate: " << python_float(accuracy(net, bd_test)) << "\n";
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -330,6 +445,7 @@ int main(int argc, char** argv) {
         if (command == "predict") return cmd_predict(argc, argv);
         if (command == "repair") return cmd_repair(argc, argv);
         if (command == "classify") return cmd_classify(argc, argv);
+        if (command == "make-badnet") return cmd_make_badnet(argc, argv);
         if (command == "--help" || command == "-h" || command == "help") return std::cout << main_help, 0;
         std::cerr << (command.empty() ? std::string("prunedef: no command given") : "prunedef: unknown command '" + command + "'")
                   << "\n" << main_help;

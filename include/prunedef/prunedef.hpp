@@ -31,6 +31,8 @@
 #include <prunedef/io/hdf5.hpp>
 #include <prunedef/io/keras_weights.hpp>
 #include <prunedef/io/goodnet_file.hpp>
+#include <prunedef/io/dataset_writer.hpp>
+#include <prunedef/io/idx.hpp>
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/channel_mask.hpp>
@@ -46,6 +48,7 @@
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
 #include <prunedef/training/optimizer.hpp>
+#include <prunedef/training/pruning_aware_attack.hpp>
 #include <prunedef/training/trainer.hpp>
 
 // Not included here: <prunedef/io/image.hpp> (needs stb; link prunedef::image) and the report

@@ -86,8 +86,34 @@ inline H5Object create_h5_file(const std::string& file) {
     return {H5Handle(id, H5Fclose), file, "/"};
 }
 
+/// Refuses to follow an external link (a link into another file): a weights file or a data set
+/// is read from the one file it names. Soft links are followed up to HDF5's limit (16 by
+/// default), so a cycle of soft links fails to resolve instead of looping.
+inline herr_t h5_refuse_external_link(const char*, const char*, const char*, const char*, unsigned*, hid_t, void*) {
+    return -1;
+}
+
+/// Access property lists (link, group, dataset) that refuse external links; created once.
+inline hid_t h5_access_plist(hid_t cls) {
+    hid_t p = H5Pcreate(cls);
+    if (p >= 0) H5Pset_elink_cb(p, h5_refuse_external_link, nullptr);
+    return p;
+}
+inline hid_t h5_link_access() {
+    static const hid_t p = h5_access_plist(H5P_LINK_ACCESS);
+    return p;
+}
+inline hid_t h5_group_access() {
+    static const hid_t p = h5_access_plist(H5P_GROUP_ACCESS);
+    return p;
+}
+inline hid_t h5_dataset_access() {
+    static const hid_t p = h5_access_plist(H5P_DATASET_ACCESS);
+    return p;
+}
+
 inline bool h5_has_link(const H5Object& loc, const std::string& name) {
-    return H5Lexists(loc.id(), name.c_str(), H5P_DEFAULT) > 0;
+    return H5Lexists(loc.id(), name.c_str(), h5_link_access()) > 0;
 }
 inline bool h5_has_attribute(const H5Object& loc, const std::string& name) {
     return H5Aexists(loc.id(), name.c_str()) > 0;
@@ -95,7 +121,7 @@ inline bool h5_has_attribute(const H5Object& loc, const std::string& name) {
 
 inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
     if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": group not found");
-    hid_t id = H5Gopen2(loc.id(), name.c_str(), H5P_DEFAULT);
+    hid_t id = H5Gopen2(loc.id(), name.c_str(), h5_group_access());
     if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a group");
     return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
 }
@@ -108,7 +134,7 @@ inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
 
 inline H5Object open_h5_dataset(const H5Object& loc, const std::string& name) {
     if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": dataset not found");
-    hid_t id = H5Dopen2(loc.id(), name.c_str(), H5P_DEFAULT);
+    hid_t id = H5Dopen2(loc.id(), name.c_str(), h5_dataset_access());
     if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a dataset");
     return {H5Handle(id, H5Dclose), loc.file, loc.child_path(name)};
 }
@@ -127,6 +153,47 @@ inline std::vector<std::size_t> h5_dataset_dims(const H5Object& ds) {
     H5Handle space(H5Dget_space(ds.id()), H5Sclose);
     if (!space.valid()) throw format_error(ds.where() + ": cannot read dataspace");
     return h5_space_dims(space.id(), ds.where());
+}
+
+/// The product of dims, or SIZE_MAX when it overflows.
+inline std::size_t h5_element_count(const std::vector<std::size_t>& dims) {
+    std::size_t n = 1;
+    for (auto d : dims) {
+        if (d != 0 && n > SIZE_MAX / d) return SIZE_MAX;
+        n *= d;
+    }
+    return n;
+}
+
+/// Checks, before anything is allocated for it, that a dataset of the given dimensions holds at
+/// most max_elements values and that the file really stores them: no external or virtual
+/// storage (data in other files), and at least as many bytes stored as declared (uncompressed),
+/// or at least 1/4096 of them (compressed chunks). A dataset that declares 2^40 values in a
+/// small file is refused here instead of being read as fill values.
+inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::size_t>& dims,
+                                     std::size_t max_elements) {
+    const std::size_t count = h5_element_count(dims);
+    if (count > max_elements)
+        throw format_error(ds.where() + ": declared shape " + dims_str(dims) + " is too large (more than " +
+                           std::to_string(max_elements) + " values)");
+    H5Handle dcpl(H5Dget_create_plist(ds.id()), H5Pclose);
+    H5Handle type(H5Dget_type(ds.id()), H5Tclose);
+    if (!dcpl.valid() || !type.valid()) throw format_error(ds.where() + ": cannot read the storage properties");
+    const H5D_layout_t layout = H5Pget_layout(dcpl.id());
+    if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
+        throw format_error(ds.where() + ": unsupported storage layout (virtual datasets are not read)");
+    if (H5Pget_external_count(dcpl.id()) != 0)
+        throw format_error(ds.where() + ": data stored in external files is not read");
+    if (count == 0) return;
+    const std::size_t element_size = H5Tget_size(type.id());
+    if (element_size == 0) throw format_error(ds.where() + ": cannot read the element size");
+    const double declared = double(count) * double(element_size);
+    const double stored = double(H5Dget_storage_size(ds.id()));
+    const bool filtered = layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.id()) > 0;
+    if (stored * (filtered ? 4096.0 : 1.0) < declared)
+        throw format_error(ds.where() + ": declares " + std::to_string(count) + " values of shape " + dims_str(dims) +
+                           " but the file stores only " + std::to_string(std::size_t(stored)) +
+                           " bytes of them (truncated or corrupt file)");
 }
 
 /// The HDF5 type class of a dataset (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...).
@@ -160,6 +227,8 @@ template <>
 inline hid_t h5_native_type<double>() { return H5T_NATIVE_DOUBLE; }
 template <>
 inline hid_t h5_native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
+template <>
+inline hid_t h5_native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
 
 /// Reads a numeric (integer or float) dataset's hyperslab [start, start+count) along the first
 /// axis into out, converting to T. The whole dataset when count is 0 and start is 0.
@@ -178,8 +247,9 @@ void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start 
             throw format_error(ds.where() + ": cannot select rows " + std::to_string(start) + ".." +
                                std::to_string(start + count));
     }
-    std::size_t total = 1;
-    for (auto c : hcount) total *= static_cast<std::size_t>(c);
+    const std::size_t total = h5_element_count({hcount.begin(), hcount.end()});
+    if (total > SIZE_MAX / 2 / sizeof(T))
+        throw format_error(ds.where() + ": declared shape " + dims_str(dims) + " is too large to read");
     out.resize(total);
     if (total == 0) return;
     H5Handle mem_space(H5Screate_simple(static_cast<int>(hcount.size()), hcount.data(), nullptr), H5Sclose);
@@ -199,8 +269,7 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
     H5Handle space(H5Aget_space(attr.id()), H5Sclose);
     if (!type.valid() || !space.valid()) throw format_error(where + ": cannot read type");
     const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);
-    std::size_t count = 1;
-    for (auto d : dims) count *= d;
+    const std::size_t count = h5_element_count(dims);
     const H5T_class_t cls = H5Tget_class(type.id());
     if (cls != H5T_STRING) {
         if (count == 0) return {};
@@ -220,6 +289,9 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
     } else {
         const std::size_t size = H5Tget_size(type.id());
         if (size == 0 || size > (1u << 20)) throw format_error(where + ": string size " + std::to_string(size));
+        if (count * size > (std::size_t(1) << 26))
+            throw format_error(where + ": " + std::to_string(count) + " strings of " + std::to_string(size) +
+                               " bytes is too large");
         std::vector<char> buffer(count * size);
         if (H5Aread(attr.id(), type.id(), buffer.data()) < 0) throw io_error(where + ": read failed");
         for (std::size_t i = 0; i < count; ++i) {
@@ -241,9 +313,7 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
     const H5T_class_t cls = H5Tget_class(type.id());
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(where + ": expected a number, found " + h5_class_name(cls));
-    std::size_t count = 1;
-    const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);
-    for (auto d : dims) count *= d;
+    const std::size_t count = h5_element_count(h5_space_dims(space.id(), where));
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
     std::vector<double> out(count);
     if (count > 0 && H5Aread(attr.id(), H5T_NATIVE_DOUBLE, out.data()) < 0) throw io_error(where + ": read failed");
