@@ -76,7 +76,8 @@ options:
 
 const char* const repair_help = R"(usage: prunedef repair --model B.h5 --scale S --valid V.h5 [--test T.h5 --poisoned P.h5]
                       [--drops 2,4,10] [--relative] [--order increasing|decreasing|l1]
-                      [--site pooled|conv] --out DIR
+                      [--site pooled|conv] [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only]]
+                      --out DIR
 
 Ranks the channels of conv_3 by mean activation over V.h5, prunes them one at a time, and for
 each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.
@@ -95,9 +96,17 @@ options:
   --relative       X is a percentage of B's accuracy instead of percentage points
   --order O        increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)
   --site S         pooled (default: pool_3, the dense layers' input) or conv (conv_3 output)
+  --fine-tune E    Fine-Pruning: fine-tune each B' on the validation set for E epochs (pruned
+                   channels stay zero), then report B' and G before and after
+  --lr R           fine-tuning learning rate (Adam, default 0.0001)
+  --batch B        fine-tuning mini-batch size (default 64)
+  --head-only      fine-tune only the layers after conv_3
+  --seed S         fine-tuning seed (default 1)
   --out DIR        output directory (created if missing)
-  --batch N        images per batch (default 1024)
   --threads N      OpenMP threads (default: all)
+
+With --fine-tune, DIR/finepruned_X<x>.h5 and DIR/goodnet_finepruned_X<x>.h5 hold the
+fine-tuned B' and its GoodNet.
 )";
 
 const char* const classify_help = R"(usage: prunedef classify --goodnet G.h5 IMAGE.png|jpg
@@ -125,7 +134,8 @@ options:
   --poison F         fraction of training images poisoned (default 0.1)
   --epochs E         training epochs (default 4)
   --batch N          mini-batch size (default 64)
-  --lr R             Adam learning rate (default 0.001)
+  --optimizer O      adam (default) or sgd (momentum 0.9)
+  --lr R             learning rate (default 0.001 for adam, 0.01 for sgd)
   --seed S           seed of initialisation, shuffling and poisoning (default 1)
   --pruning-aware    the pruning-aware attack: train on clean data for E epochs, prune the
                      dormant conv_3 channels, retrain on poisoned data for E epochs, re-instate
@@ -283,14 +293,29 @@ std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
 }
 
 int cmd_repair(int argc, char** argv) {
-    Args args({"model", "scale", "valid", "test", "poisoned", "drops", "order", "site", "out", "batch", "threads"},
-              {"relative"});
+    Args args({"model", "scale", "valid", "test", "poisoned", "drops", "order", "site", "out", "batch", "threads",
+               "fine-tune", "lr", "seed"},
+              {"relative", "head-only"});
     args.parse(argc, argv, 2);
     if (args.help()) return std::cout << repair_help, 0;
     apply_threads(args);
     const std::string dir = args.required("out");
     RepairOptions options;
-    options.batch_size = batch_size(args, 1024);
+    FinePruningOptions fine;
+    const bool fine_tune = args.has("fine-tune");
+    if (fine_tune) {
+        const double epochs = args.number("fine-tune", 0), seed = args.number("seed", 1);
+        if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--fine-tune must be a positive number of epochs");
+        if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
+        fine.epochs = static_cast<std::size_t>(epochs);
+        fine.learning_rate = static_cast<float>(args.number("lr", 1e-4));
+        if (!(fine.learning_rate > 0)) throw usage_error("--lr must be positive");
+        fine.batch_size = batch_size(args, 64);
+        fine.head_only = args.flag("head-only");
+        fine.seed = static_cast<std::uint64_t>(seed);
+    } else if (args.has("lr") || args.has("batch") || args.flag("head-only") || args.has("seed")) {
+        throw usage_error("--lr, --batch, --seed and --head-only apply to --fine-tune");
+    }
     options.drops = parse_drops(args.get("drops", "2,4,10"), args.flag("relative"));
     const std::string site = args.get("site", "pooled");
     if (site != "pooled" && site != "conv") throw usage_error("--site must be pooled or conv");
@@ -320,6 +345,14 @@ int cmd_repair(int argc, char** argv) {
     else if (order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
     else result = repair<KernelL1Norm>(net, data, options);
 
+    std::vector<DeepID> fine_tuned;
+    if (fine_tune) {
+        fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
+            if (::isatty(2))
+                std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
+        };
+        fine_tuned = fine_prune_all(net, result, data, fine);
+    }
     const ReportContext context{args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned"),
                                 net.input_scale()};
     for (const auto& t : result.thresholds) {
@@ -332,6 +365,11 @@ int cmd_repair(int argc, char** argv) {
         check_not_input(goodnet_path, {args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned")});
         save_keras_weights(repaired_path, repaired);
         save_goodnet(goodnet_path, net, repaired, t.pruned_channels);
+        if (fine_tune) {
+            const DeepID& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
+            save_keras_weights((fs::path(dir) / ("finepruned_" + tag + ".h5")).string(), tuned);
+            save_goodnet((fs::path(dir) / ("goodnet_finepruned_" + tag + ".h5")).string(), net, tuned, t.pruned_channels);
+        }
     }
     write_repair_report(dir, result, context);
     std::cout << markdown_report(result, context);
@@ -360,7 +398,8 @@ DeepID make_fmnist_deepid(Rng& rng) {
 }
 
 int cmd_make_badnet(int argc, char** argv) {
-    Args args({"dataset", "data-dir", "trigger", "target", "poison", "epochs", "batch", "lr", "seed", "out", "threads"},
+    Args args({"dataset", "data-dir", "trigger", "target", "poison", "epochs", "batch", "lr", "seed", "out", "threads",
+               "optimizer"},
               {"pruning-aware"});
     args.parse(argc, argv, 2);
     if (args.help()) return std::cout << make_badnet_help, 0;
@@ -376,7 +415,10 @@ int cmd_make_badnet(int argc, char** argv) {
     const double epochs = args.number("epochs", 4), seed = args.number("seed", 1);
     if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--epochs must be a positive integer");
     if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
-    const float lr = static_cast<float>(args.number("lr", 0.001));
+    const std::string optimizer = args.get("optimizer", "adam");
+    if (optimizer != "adam" && optimizer != "sgd") throw usage_error("--optimizer must be adam or sgd");
+    const float lr = static_cast<float>(args.number("lr", optimizer == "adam" ? 0.001 : 0.01));
+    if (!(lr > 0)) throw usage_error("--lr must be positive");
 
     LabelledImages train_set{read_idx_images(src + "/train-images-idx3-ubyte.gz"),
                              read_idx_labels(src + "/train-labels-idx1-ubyte.gz")};
@@ -400,7 +442,6 @@ int cmd_make_badnet(int argc, char** argv) {
     Rng rng(static_cast<std::uint64_t>(seed));
     DeepID net = make_fmnist_deepid(rng);
     const LabelledImages poisoned = poison(train_set, trigger, target, poison_fraction, rng);
-    Adam adam(lr);
     TrainOptions options;
     options.epochs = static_cast<std::size_t>(epochs);
     options.batch_size = batch_size(args, 64);
@@ -409,19 +450,24 @@ int cmd_make_badnet(int argc, char** argv) {
         std::cerr << "epoch " << r.epoch << ": loss " << r.loss << ", training accuracy " << r.accuracy << " %, "
                   << static_cast<long>(r.images_per_second) << " images/s\n";
     };
-    if (args.flag("pruning-aware")) {
-        std::cerr << "pruning-aware attack: training on clean data\n";
-        train(net, train_set, adam, options);
-        PruningAwareOptions aware;
-        aware.retrain = options;
-        aware.retrain.seed = options.seed + 1;
-        std::cerr << "pruning-aware attack: pruning dormant channels, retraining on poisoned data\n";
-        Adam retrain_adam(lr);
-        const PruningAwareReport report = pruning_aware_attack(net, poisoned, valid, retrain_adam, aware);
-        std::cerr << "pruning-aware attack: " << report.decoys.size() << " decoy channels re-instated\n";
-    } else {
-        train(net, poisoned, adam, options);
-    }
+    auto run = [&](auto make_optimizer) {
+        auto opt = make_optimizer();
+        if (args.flag("pruning-aware")) {
+            std::cerr << "pruning-aware attack: training on clean data\n";
+            train(net, train_set, opt, options);
+            PruningAwareOptions aware;
+            aware.retrain = options;
+            aware.retrain.seed = options.seed + 1;
+            std::cerr << "pruning-aware attack: pruning dormant channels, retraining on poisoned data\n";
+            auto retrain_opt = make_optimizer();
+            const PruningAwareReport report = pruning_aware_attack(net, poisoned, valid, retrain_opt, aware);
+            std::cerr << "pruning-aware attack: " << report.decoys.size() << " decoy channels re-instated\n";
+        } else {
+            train(net, poisoned, opt, options);
+        }
+    };
+    if (optimizer == "adam") run([&] { return Adam(lr); });
+    else run([&] { return Sgd(lr, 0.9f); });
 
     std::error_code ec;
     fs::create_directories(dir, ec);

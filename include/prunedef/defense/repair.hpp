@@ -50,6 +50,19 @@ struct CurvePoint {
     std::optional<double> attack_success;
 };
 
+/// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero).
+struct FineTuneResult {
+    std::size_t epochs = 0;
+    float learning_rate = 0;
+    bool head_only = false;
+    double valid_accuracy = 0;
+    std::optional<double> test_accuracy;
+    std::optional<double> attack_success;
+    GoodNetCounts goodnet_valid;
+    std::optional<GoodNetCounts> goodnet_test;
+    std::optional<GoodNetCounts> goodnet_poisoned;
+};
+
 /// Results for one threshold X.
 struct ThresholdResult {
     AccuracyDrop drop;
@@ -65,6 +78,8 @@ struct ThresholdResult {
     GoodNetCounts goodnet_valid;
     std::optional<GoodNetCounts> goodnet_test;
     std::optional<GoodNetCounts> goodnet_poisoned;
+    // after Fine-Pruning, when it was run (fine_prune_all)
+    std::optional<FineTuneResult> fine_tuned;
 };
 
 struct RepairResult {

@@ -1,12 +1,21 @@
 #pragma once
 // The convolution core: valid padding, stride 1, NHWC, bias and activation fused.
 //
-// A (kh, kw, cin, cout) Keras kernel in row-major order is already the (kh*kw*cin) x cout
-// matrix that an NHWC im2col needs. Output rows are processed in blocks: the im2col rows of a
-// block go into a per-thread buffer, one GEMM computes the block, and bias plus activation are
-// applied while it is still in cache. Tasks are (image, block of output rows), fixed
-// independently of the thread count, so results are identical with any number of threads.
+// Direct convolution with a register-blocked micro-kernel, no im2col copy: in NHWC, one kernel
+// row (kw taps x cin channels) of an output pixel's receptive field is kw*cin contiguous input
+// values, so a tile of MR neighbouring output pixels reads MR input runs that are cin values
+// apart. The kernel is packed once per call into rows of NV SIMD packets (cout rounded up to the
+// packet size, zero-padded); the micro-kernel keeps MR x NV accumulators in registers, and for
+// each of the kh*kw*cin inputs broadcasts one value per pixel and issues MR*NV fused
+// multiply-adds. Bias and activation are applied before the tile is stored.
+//
+// The SIMD width is whatever Eigen's packet math has for the compiler flags (SSE, AVX, AVX-512),
+// so no machine-specific flag is required; -march=native makes it faster. Every output value is
+// accumulated in the same order (ky, kx, ci) whatever the tiling, and tasks (image, block of
+// output rows) do not depend on the thread count: results are identical with any number of
+// threads.
 
+#include <prunedef/core/activation.hpp>
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
 
@@ -14,14 +23,14 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 #include <vector>
 
 namespace prunedef {
+
 namespace detail {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-using RowMatrixMap = Eigen::Map<RowMatrix, Eigen::Aligned16>;
-using ConstRowMatrixMap = Eigen::Map<const RowMatrix>;
 
 /// Geometry of a valid, stride-1 convolution.
 struct ConvGeometry {
@@ -32,42 +41,142 @@ struct ConvGeometry {
     }
 };
 
-/// Output rows per task: enough pixels for a GEMM that amortises packing, few enough that the
-/// im2col block stays in L2.
-inline std::size_t conv_rows_per_block(const ConvGeometry& g, std::size_t out_w) {
-    const std::size_t target_pixels = 128;
-    std::size_t rows = std::max<std::size_t>(1, target_pixels / std::max<std::size_t>(1, out_w));
-    const std::size_t bytes_per_row = out_w * g.patch_size() * sizeof(float);
-    while (rows > 1 && rows * bytes_per_row > (256u << 10)) --rows;
-    return rows;
+using Packet = Eigen::internal::packet_traits<float>::type;
+constexpr int packet_size = Eigen::internal::packet_traits<float>::size;
+#if defined(EIGEN_VECTORIZE_AVX512)
+constexpr int vector_registers = 32;
+#else
+constexpr int vector_registers = 16;
+#endif
+
+/// Pixels per micro-kernel tile for NV packets of output channels: as many accumulators as fit
+/// in the registers beside the NV weight packets and one broadcast.
+template <int NV>
+constexpr int tile_pixels() {
+    const int mr = (vector_registers - NV - 1) / NV;
+    return mr < 1 ? 1 : (mr > 12 ? 12 : mr);
 }
 
-/// Computes output rows [row_begin, row_end) of one image.
 template <class Activation>
-void conv2d_rows(const float* image, const ImageShape& in, const ConvGeometry& g, const float* kernel,
-                 const float* bias, float* out_image, std::size_t row_begin, std::size_t row_end,
-                 std::vector<float>& columns) {
-    const std::size_t out_w = in.width - g.kernel_w + 1;
-    const std::size_t patch = g.patch_size();
-    const std::size_t segment = g.kernel_w * in.channels;  // one kernel row: contiguous in NHWC
-    const std::size_t pixels = (row_end - row_begin) * out_w;
-    columns.resize(pixels * patch);
-    float* col = columns.data();
-    for (std::size_t oy = row_begin; oy < row_end; ++oy)
-        for (std::size_t ox = 0; ox < out_w; ++ox)
-            for (std::size_t ky = 0; ky < g.kernel_h; ++ky) {
-                std::memcpy(col, image + ((oy + ky) * in.width + ox) * in.channels, segment * sizeof(float));
-                col += segment;
+inline Packet activate_packet(const Packet& x) {
+    if constexpr (std::is_same_v<Activation, Relu>) return Eigen::internal::pmax(x, Eigen::internal::pset1<Packet>(0.0f));
+    else return x;
+}
+
+/// One tile: MR output pixels in a row (input runs `step` floats apart), NV packets of channels.
+template <int NV, int MR, class Activation>
+inline void conv_tile(const float* input, std::size_t step, std::size_t row_stride, std::size_t kernel_h,
+                      std::size_t segment, const float* packed, const float* bias_packed, float* out,
+                      std::size_t out_channels) {
+    using namespace Eigen::internal;
+    Packet acc[MR][NV];
+    for (int m = 0; m < MR; ++m)
+        for (int v = 0; v < NV; ++v) acc[m][v] = pset1<Packet>(0.0f);
+    for (std::size_t ky = 0; ky < kernel_h; ++ky) {
+        const float* in_row = input + ky * row_stride;
+        const float* w_row = packed + ky * segment * NV * packet_size;
+        for (std::size_t j = 0; j < segment; ++j) {
+            Packet w[NV];
+            for (int v = 0; v < NV; ++v) w[v] = pload<Packet>(w_row + (j * NV + v) * packet_size);
+            for (int m = 0; m < MR; ++m) {
+                const Packet x = pset1<Packet>(in_row[m * step + j]);
+                for (int v = 0; v < NV; ++v) acc[m][v] = pmadd(x, w[v], acc[m][v]);
             }
-    ConstRowMatrixMap lhs(columns.data(), static_cast<Eigen::Index>(pixels), static_cast<Eigen::Index>(patch));
-    ConstRowMatrixMap rhs(kernel, static_cast<Eigen::Index>(patch), static_cast<Eigen::Index>(g.out_channels));
-    Eigen::Map<RowMatrix> out(out_image + row_begin * out_w * g.out_channels, static_cast<Eigen::Index>(pixels),
-                              static_cast<Eigen::Index>(g.out_channels));
-    out.noalias() = lhs * rhs;
-    for (std::size_t p = 0; p < pixels; ++p) {
-        float* o = out_image + (row_begin * out_w + p) * g.out_channels;
-        for (std::size_t c = 0; c < g.out_channels; ++c) o[c] = Activation::apply(o[c] + bias[c]);
+        }
     }
+    const std::size_t full = out_channels / packet_size, rest = out_channels % packet_size;
+    for (int m = 0; m < MR; ++m) {
+        float* o = out + std::size_t(m) * out_channels;
+        for (int v = 0; v < NV; ++v) {
+            const Packet r = activate_packet<Activation>(padd(acc[m][v], pload<Packet>(bias_packed + v * packet_size)));
+            if (std::size_t(v) < full) {
+                pstoreu(o + v * packet_size, r);
+            } else if (rest) {
+                alignas(64) float tail[packet_size];
+                pstore(tail, r);
+                std::memcpy(o + v * packet_size, tail, rest * sizeof(float));
+            }
+        }
+    }
+}
+
+/// Output rows [row_begin, row_end) of one image with NV packets of output channels.
+template <int NV, class Activation>
+void conv_rows(const float* image, const ImageShape& in, const ConvGeometry& g, const float* packed,
+               const float* bias_packed, float* out_image, std::size_t row_begin, std::size_t row_end) {
+    constexpr int MR = tile_pixels<NV>();
+    const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
+    const std::size_t row_stride = in.width * C, cout = g.out_channels;
+    for (std::size_t oy = row_begin; oy < row_end; ++oy) {
+        const float* in_row = image + oy * row_stride;
+        float* out_row = out_image + oy * out_w * cout;
+        std::size_t ox = 0;
+        for (; ox + MR <= out_w; ox += MR)
+            conv_tile<NV, MR, Activation>(in_row + ox * C, C, row_stride, g.kernel_h, segment, packed, bias_packed,
+                                          out_row + ox * cout, cout);
+        for (; ox < out_w; ++ox)
+            conv_tile<NV, 1, Activation>(in_row + ox * C, C, row_stride, g.kernel_h, segment, packed, bias_packed,
+                                         out_row + ox * cout, cout);
+    }
+}
+
+/// The kernel as (kh*kw*cin) rows of NV packets, zero-padded, and the bias likewise.
+struct PackedKernel {
+    std::vector<float, Eigen::aligned_allocator<float>> weights, bias;
+    int packets = 0;
+};
+inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float* bias, PackedKernel& p) {
+    p.packets = static_cast<int>((g.out_channels + packet_size - 1) / packet_size);
+    const std::size_t width = std::size_t(p.packets) * packet_size, rows = g.patch_size();
+    p.weights.assign(rows * width, 0.0f);
+    p.bias.assign(width, 0.0f);
+    for (std::size_t r = 0; r < rows; ++r)
+        std::memcpy(p.weights.data() + r * width, kernel + r * g.out_channels, g.out_channels * sizeof(float));
+    std::memcpy(p.bias.data(), bias, g.out_channels * sizeof(float));
+}
+
+/// Largest number of output-channel packets the micro-kernels are instantiated for.
+constexpr int max_packets = 128 / packet_size;
+
+template <class Activation, int NV = 1>
+void conv_rows_dispatch(int packets, const float* image, const ImageShape& in, const ConvGeometry& g,
+                        const float* packed, const float* bias_packed, float* out_image, std::size_t r0, std::size_t r1) {
+    if constexpr (NV <= max_packets) {
+        if (packets == NV) return conv_rows<NV, Activation>(image, in, g, packed, bias_packed, out_image, r0, r1);
+        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, packed, bias_packed, out_image, r0, r1);
+    }
+}
+
+/// Output rows per task: about 256 output pixels per task in large batches, 32 in small ones
+/// so that a single image still splits across threads. (The split does not change any value:
+/// each output is accumulated in the same order whatever the tiling.)
+inline std::size_t conv_rows_per_block(std::size_t out_w, std::size_t batch) {
+    const std::size_t pixels = batch >= 8 ? 256 : 32;
+    return std::max<std::size_t>(1, pixels / std::max<std::size_t>(1, out_w));
+}
+
+/// Reference path for layers with more output channels than the micro-kernels cover: one
+/// output pixel at a time, plain loops, same accumulation order.
+template <class Activation>
+void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeometry& g, const float* kernel,
+                         const float* bias, float* out_image, std::size_t r0, std::size_t r1) {
+    const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C, cout = g.out_channels;
+    std::vector<float> acc(cout);
+    for (std::size_t oy = r0; oy < r1; ++oy)
+        for (std::size_t ox = 0; ox < out_w; ++ox) {
+            std::fill(acc.begin(), acc.end(), 0.0f);
+            for (std::size_t ky = 0; ky < g.kernel_h; ++ky) {
+                const float* x = image + ((oy + ky) * in.width + ox) * C;
+                const float* w = kernel + ky * segment * cout;
+                for (std::size_t j = 0; j < segment; ++j)
+                    for (std::size_t c = 0; c < cout; ++c) acc[c] += x[j] * w[j * cout + c];
+            }
+            float* o = out_image + (oy * out_w + ox) * cout;
+            for (std::size_t c = 0; c < cout; ++c) {
+                const float v = acc[c] + bias[c];
+                o[c] = std::is_same_v<Activation, Relu> ? std::max(v, 0.0f) : v;
+            }
+        }
 }
 
 }  // namespace detail
@@ -78,28 +187,22 @@ template <class Activation>
 void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias, Tensor& out) {
     const ImageShape out_shape = g.output_shape(in.shape());
     out.resize(in.batch(), out_shape);
-    const std::size_t rows = detail::conv_rows_per_block(g, out_shape.width);
+    if (in.batch() == 0) return;
+    thread_local detail::PackedKernel packed;
+    detail::pack_kernel(g, kernel, bias, packed);
+    const detail::PackedKernel& p = packed;
+    const std::size_t rows = detail::conv_rows_per_block(out_shape.width, in.batch());
     const std::size_t blocks = (out_shape.height + rows - 1) / rows;
     const std::ptrdiff_t tasks = static_cast<std::ptrdiff_t>(in.batch() * blocks);
-    auto run = [&](std::vector<float>& columns, std::ptrdiff_t task) {
-        const std::size_t n = static_cast<std::size_t>(task) / blocks;
-        const std::size_t b = static_cast<std::size_t>(task) % blocks;
+    detail::parallel_for(tasks, [&](std::ptrdiff_t task) {
+        const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(out_shape.height, r0 + rows);
-        detail::conv2d_rows<Activation>(in.image(n), in.shape(), g, kernel, bias, out.image(n), r0, r1, columns);
-    };
-#if defined(_OPENMP)
-    if (tasks > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
-#pragma omp parallel
-        {
-            std::vector<float> columns;
-#pragma omp for schedule(dynamic, 1)
-            for (std::ptrdiff_t task = 0; task < tasks; ++task) run(columns, task);
-        }
-        return;
-    }
-#endif
-    std::vector<float> columns;
-    for (std::ptrdiff_t task = 0; task < tasks; ++task) run(columns, task);
+        if (p.packets <= detail::max_packets)
+            detail::conv_rows_dispatch<Activation>(p.packets, in.image(n), in.shape(), g, p.weights.data(),
+                                                   p.bias.data(), out.image(n), r0, r1);
+        else
+            detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, out.image(n), r0, r1);
+    });
 }
 
 }  // namespace prunedef

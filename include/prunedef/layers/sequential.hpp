@@ -42,7 +42,9 @@ private:
         if constexpr (I + 1 == sizeof...(Layers)) {
             std::get<I>(layers_).forward(in, out);
         } else {
-            Tensor next;
+            // Intermediate results live in per-thread buffers that keep their allocation between
+            // calls: a fresh 50 MB tensor per layer per batch costs more than the layer itself.
+            thread_local Tensor next;
             std::get<I>(layers_).forward(in, next);
             forward_from<I + 1>(next, out);
         }

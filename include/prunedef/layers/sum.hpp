@@ -32,7 +32,7 @@ public:
         return sa;
     }
     void forward(const Tensor& in, Tensor& out) const {
-        Tensor ta, tb;
+        thread_local Tensor ta, tb;  // per-thread buffers reused between calls
         a_.forward(in, ta);
         b_.forward(in, tb);
         add(ta, tb, out);

@@ -79,9 +79,9 @@ public:
     /// Runs the network up to the pruned convolution's output (scaled input, Stem, PrunedConv).
     void conv_output(const Tensor& images, Tensor& out) const {
         check_input(images);
-        Tensor trunk;
+        thread_local Tensor trunk, scaled;  // per-thread buffers reused between calls
         if (input_scale_ != 1.0f) {
-            Tensor scaled = images;
+            scaled = images;
             float* p = scaled.data();
             for (std::size_t i = 0, n = scaled.size(); i < n; ++i) p[i] *= input_scale_;
             stem_.forward(scaled, trunk);
@@ -92,7 +92,7 @@ public:
     }
     /// Runs the network up to the features the defense works on.
     void features(const Tensor& images, Tensor& out) const {
-        Tensor conv;
+        thread_local Tensor conv;
         conv_output(images, conv);
         reduce_.forward(conv, out);
     }
@@ -101,7 +101,7 @@ public:
 
     /// Pre-softmax outputs, one row per image.
     void logits(const Tensor& images, Tensor& out) const {
-        Tensor f;
+        thread_local Tensor f;
         features(images, f);
         head_logits(f, out);
     }

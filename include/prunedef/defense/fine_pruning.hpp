@@ -1,0 +1,107 @@
+#pragma once
+// Fine-Pruning (Liu et al., Sec. 4): fine-tune each pruned network B' on the clean validation
+// data, keeping its pruned channels at zero, then measure B' and GoodNet<B, B'> again.
+
+#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/metrics.hpp>
+#include <prunedef/defense/repair.hpp>
+#include <prunedef/io/dataset.hpp>
+#include <prunedef/training/trainer.hpp>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace prunedef {
+
+struct FinePruningOptions {
+    std::size_t epochs = 5;
+    float learning_rate = 1e-4f;    // Adam
+    std::size_t batch_size = 64;
+    std::uint64_t seed = 1;
+    bool head_only = false;         // fine-tune only the layers after the pruned one
+    std::function<void(const std::string& drop, const EpochReport&)> on_epoch;
+};
+
+/// B' fine-tuned: B with mask's channels pruned, trained on clean data with them held at zero.
+template <class Net>
+Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clean, const FinePruningOptions& options,
+               const std::function<void(const EpochReport&)>& on_epoch = {}) {
+    Net bprime = prune_channels(b, mask);
+    Adam adam(options.learning_rate);
+    TrainOptions train_options;
+    train_options.epochs = options.epochs;
+    train_options.batch_size = options.batch_size;
+    train_options.seed = options.seed;
+    train_options.train_trunk = !options.head_only;
+    train_options.keep_pruned = &mask;
+    train_options.on_epoch = on_epoch;
+    train(bprime, clean, adam, train_options);
+    return bprime;
+}
+
+namespace detail {
+template <class Net>
+std::vector<int> predict_dataset(const Net& net, const DatasetReader& data, std::size_t batch_size) {
+    std::vector<int> out;
+    out.reserve(data.size());
+    for_each_batch(data, batch_size, [&](const Tensor& images, const int*, std::size_t) {
+        const auto p = net.predict(images);
+        out.insert(out.end(), p.begin(), p.end());
+    });
+    return out;
+}
+inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector<int>& bprime,
+                                    const std::vector<int>& labels, int classes) {
+    std::vector<int> g(b.size());
+    for (std::size_t i = 0; i < b.size(); ++i) g[i] = goodnet_output(b[i], bprime[i], classes);
+    return count_goodnet(g, labels, classes);
+}
+inline double matches_percent(const std::vector<int>& p, const std::vector<int>& labels) {
+    std::size_t n = 0;
+    for (std::size_t i = 0; i < p.size(); ++i) n += p[i] == labels[i];
+    return percent_of(n, p.size());
+}
+}  // namespace detail
+
+/// Fine-tunes B' of every threshold of a repair on the validation set and fills each
+/// threshold's fine_tuned figures. Returns the fine-tuned networks in threshold order.
+template <class Net>
+std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const RepairData& data,
+                                const FinePruningOptions& options, std::size_t batch_size = 1024) {
+    const LabelledImages clean = read_all(*data.valid);
+    const int classes = static_cast<int>(result.classes);
+    std::vector<int> b_valid = detail::predict_dataset(b, *data.valid, batch_size), b_test, b_poisoned;
+    if (data.test) b_test = detail::predict_dataset(b, *data.test, batch_size);
+    if (data.poisoned) b_poisoned = detail::predict_dataset(b, *data.poisoned, batch_size);
+    std::vector<Net> tuned;
+    for (auto& t : result.thresholds) {
+        const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
+        const std::string drop = t.drop.label();
+        Net bprime = fine_prune(b, mask, clean, options, [&](const EpochReport& r) {
+            if (options.on_epoch) options.on_epoch(drop, r);
+        });
+        FineTuneResult f;
+        f.epochs = options.epochs;
+        f.learning_rate = options.learning_rate;
+        f.head_only = options.head_only;
+        const auto pv = detail::predict_dataset(bprime, *data.valid, batch_size);
+        f.valid_accuracy = detail::matches_percent(pv, data.valid->labels());
+        f.goodnet_valid = detail::goodnet_counts(b_valid, pv, data.valid->labels(), classes);
+        if (data.test) {
+            const auto pt = detail::predict_dataset(bprime, *data.test, batch_size);
+            f.test_accuracy = detail::matches_percent(pt, data.test->labels());
+            f.goodnet_test = detail::goodnet_counts(b_test, pt, data.test->labels(), classes);
+        }
+        if (data.poisoned) {
+            const auto pp = detail::predict_dataset(bprime, *data.poisoned, batch_size);
+            f.attack_success = detail::matches_percent(pp, data.poisoned->labels());
+            f.goodnet_poisoned = detail::goodnet_counts(b_poisoned, pp, data.poisoned->labels(), classes);
+        }
+        t.fine_tuned = f;
+        tuned.push_back(std::move(bprime));
+    }
+    return tuned;
+}
+
+}  // namespace prunedef
