@@ -177,12 +177,47 @@ void BM_head_output(benchmark::State& state) {
     finish(state, layer_batch);
 }
 
+/// B alone (predict), for comparison with the GoodNet below.
+void BM_predict(benchmark::State& state) {
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    const Context& c = context();
+    const Tensor images = prunedef_bench::face_batch(batch);
+    for (auto _ : state) {
+        auto classes = c.model.net.predict(images);
+        benchmark::DoNotOptimize(classes.data());
+    }
+    finish(state, batch);
+}
+
+/// GoodNet<DeepID, Masked<DeepID>> with the lab's X=4 mask (48 of conv_3's 60 channels, the
+/// published figure): the trunk runs once, B's head a second time only where a pruned channel
+/// is active.
+void BM_goodnet(benchmark::State& state) {
+    const auto batch = static_cast<std::size_t>(state.range(0));
+    const Context& c = context();
+    const Tensor images = prunedef_bench::face_batch(batch);
+    // rank conv_3 by mean pool_3 activation on the batch, prune the 48 least active
+    Tensor features;
+    c.model.net.features(images, features);
+    ChannelActivationAccumulator acc(c.model.net.prunable_channels(), ActivationSite::pooled);
+    acc.add(features);
+    const auto order = IncreasingActivation{}.order(c.model.net, acc.result());
+    const GoodNet goodnet(c.model.net, ChannelMask::from_order(c.model.net.prunable_channels(), order, 48));
+    for (auto _ : state) {
+        auto classes = goodnet.predict(images);
+        benchmark::DoNotOptimize(classes.data());
+    }
+    finish(state, batch);
+}
+
 void common(benchmark::internal::Benchmark* b) {
     b->UseRealTime()->Unit(benchmark::kMicrosecond)->Repetitions(5)->ReportAggregatesOnly(true);
 }
 
 }  // namespace
 
+BENCHMARK(BM_predict)->Name("deepid/predict")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
+BENCHMARK(BM_goodnet)->Name("deepid/goodnet_X4")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
 BENCHMARK(BM_forward)->Name("deepid/forward")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
 BENCHMARK(BM_forward_kernels)->Name("deepid/forward_kernels_reused_buffers")->ArgName("batch")->Arg(1)->Arg(32)->Arg(256)->Apply(common);
 BENCHMARK_TEMPLATE(BM_conv, 0)->Name("deepid/layer32/1_conv_1")->Apply(common);

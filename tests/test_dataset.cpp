@@ -9,6 +9,9 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <fstream>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <vector>
@@ -373,4 +376,108 @@ TEST_CASE("dataset: the shared Fashion-MNIST validation set") {
     CHECK(lo >= 0.0f);
     CHECK(hi <= 255.0f);
     CHECK(hi > 0.0f);
+}
+
+// Regressions from fuzzing (tests/fuzz/fuzz_dataset.cpp): declared sizes are checked against
+// what the file stores before anything is allocated for them.
+TEST_CASE("dataset: declared sizes the file does not hold are refused before allocating") {
+    const auto dir = scratch_dir("dataset_declared_sizes");
+    const std::string path = (dir / "bad.h5").string();
+
+    SUBCASE("labels that were never written") {
+        {
+            DataFile f(path);
+            f.uint8_data(4, 1, 3, 3);
+            write_dataset(f.id, "label", {4}, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, std::vector<float>());
+        }
+        CHECK_THROWS_WITH_AS(DatasetReader{path},
+                             (path + ": /label: declares 4 values of shape (4,) but the file stores only 0 bytes of "
+                                     "them (truncated or corrupt file)")
+                                 .c_str(),
+                             format_error);
+    }
+    SUBCASE("2^30 images declared, none stored") {
+        {
+            DataFile f(path);
+            write_dataset(f.id, "data", {hsize_t(1) << 30, 3, 5, 4}, H5T_NATIVE_UINT8, H5T_STD_U8LE,
+                          std::vector<std::uint8_t>(), 1);
+            write_dataset(f.id, "label", {hsize_t(1) << 30}, H5T_NATIVE_UINT8, H5T_STD_U8LE, std::vector<std::uint8_t>());
+        }
+        CHECK_THROWS_WITH_AS(DatasetReader{path},
+                             (path + ": /data: declares 64424509440 values of shape (1073741824, 3, 5, 4) but the file "
+                                     "stores only 0 bytes of them (truncated or corrupt file)")
+                                 .c_str(),
+                             format_error);
+    }
+    SUBCASE("2^40 images and labels declared") {
+        {
+            DataFile f(path);
+            write_dataset(f.id, "data", {hsize_t(1) << 40, 1, 1, 1}, H5T_NATIVE_UINT8, H5T_STD_U8LE,
+                          std::vector<std::uint8_t>(), 1);
+            write_dataset(f.id, "label", {hsize_t(1) << 40}, H5T_NATIVE_UINT8, H5T_STD_U8LE, std::vector<std::uint8_t>());
+        }
+        CHECK_THROWS_WITH_AS(DatasetReader{path},
+                             (path + ": /data: declared shape (1099511627776, 1, 1, 1) is too large").c_str(),
+                             shape_error);
+    }
+    SUBCASE("labels of 32-byte integers") {
+        {
+            DataFile f(path);
+            f.uint8_data(2, 1, 3, 3);
+            hid_t type = H5Tcopy(H5T_STD_I64LE);
+            REQUIRE(H5Tset_size(type, 32) >= 0);
+            write_dataset(f.id, "label", {2}, H5T_NATIVE_UINT8, type, std::vector<std::uint8_t>{1, 2});
+            H5Tclose(type);
+        }
+        CHECK_THROWS_WITH_AS(DatasetReader{path},
+                             (path + ": /label: numbers of 32 bytes are not a supported number type").c_str(),
+                             format_error);
+    }
+    SUBCASE("a chunk whose recorded size is larger than the file (fuzz_dataset oom)") {
+        // The chunk index claims a 4 GiB compressed chunk; HDF5 would allocate that much to read
+        // it. Written valid, then the size field of chunk 0's B-tree key is overwritten.
+        std::uint32_t size = 0;
+        {
+            DataFile f(path);
+            f.uint8_data(4, 1, 3, 3);
+            write_dataset(f.id, "label", {4}, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, std::vector<float>{0, 1, 2, 3}, 2);
+        }
+        {
+            hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+            hid_t ds = H5Dopen2(file, "label", H5P_DEFAULT);
+            const hsize_t origin[1] = {0};
+            unsigned mask = 0;
+            haddr_t addr = 0;
+            hsize_t chunk_size = 0;
+            REQUIRE(H5Dget_chunk_info_by_coord(ds, origin, &mask, &addr, &chunk_size) >= 0);
+            size = static_cast<std::uint32_t>(chunk_size);
+            H5Dclose(ds);
+            H5Fclose(file);
+        }
+        // v1 B-tree key of chunk 0: u32 size, u32 filter mask 0, u64 offset 0, u64 0 (element size axis)
+        std::string bytes;
+        {
+            std::ifstream in(path, std::ios::binary);
+            bytes.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+        }
+        std::string key(24, '\0');
+        std::memcpy(&key[0], &size, 4);
+        const auto at = bytes.find(key);
+        REQUIRE(at != std::string::npos);
+        const std::uint32_t huge = 0xFFFFFF65u;
+        std::memcpy(&bytes[at], &huge, 4);
+        {
+            std::ofstream out(path, std::ios::binary | std::ios::trunc);
+            out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+        }
+        std::string message;
+        try {
+            DatasetReader reader(path);
+        } catch (const format_error& e) {
+            message = e.what();
+        }
+        CHECK(message.rfind(path + ": /label: claims ", 0) == 0);
+        CHECK(message.find(" bytes of storage in a file of " + std::to_string(bytes.size()) + " bytes (corrupt file)") !=
+              std::string::npos);
+    }
 }

@@ -414,3 +414,102 @@ TEST_CASE("keras weights: malformed files are reported with file, path and facts
         CHECK_THROWS_WITH_AS(load_keras_weights(path, net), (path + ": no such file").c_str(), io_error);
     }
 }
+
+// Regressions from fuzzing (tests/fuzz/fuzz_keras_weights.cpp) and the hardening around it:
+// declared sizes are checked against the file before allocating, and no other file is read.
+TEST_CASE("keras weights: declared sizes, links and external data are checked before reading") {
+    const auto dir = scratch_dir("keras_hardening");
+    DeepID net = make_deepid();
+    const auto create_unwritten = [](const RawFile& f, const std::string& name, const std::vector<hsize_t>& dims,
+                                     hid_t dcpl = H5P_DEFAULT) {
+        hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+        hid_t ds = H5Dcreate2(f.id, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        REQUIRE(ds >= 0);
+        H5Dclose(ds);
+        H5Sclose(space);
+    };
+
+    SUBCASE("a kernel that declares 2^40 values") {
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/conv_3/conv_3/kernel:0");
+            create_unwritten(f, "/conv_3/conv_3/kernel:0", {1024, 1024, 1024, 1024});
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net),
+                             (path + ": /conv_3/conv_3/kernel:0: declared shape (1024, 1024, 1024, 1024) is too large "
+                                     "(more than 268435456 values)")
+                                 .c_str(),
+                             format_error);
+    }
+    SUBCASE("a kernel whose values were never written") {
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/fc_1/fc_1/kernel:0");
+            create_unwritten(f, "/fc_1/fc_1/kernel:0", {20, 7});
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net),
+                             (path + ": /fc_1/fc_1/kernel:0: declares 140 values of shape (20, 7) but the file stores "
+                                     "only 0 bytes of them (truncated or corrupt file)")
+                                 .c_str(),
+                             format_error);
+    }
+    SUBCASE("a kernel stored in an external file") {
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/conv_2/conv_2/kernel:0");
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+            REQUIRE(H5Pset_external(dcpl, "/etc/hostname", 0, 3 * 3 * 3 * 4 * 4) >= 0);
+            create_unwritten(f, "/conv_2/conv_2/kernel:0", {3, 3, 3, 4}, dcpl);
+            H5Pclose(dcpl);
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net),
+                             (path + ": /conv_2/conv_2/kernel:0: data stored in external files is not read").c_str(),
+                             format_error);
+    }
+    SUBCASE("a layer that is an external link to another file") {
+        const std::string other = write_synthetic(dir, "other.h5");
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/conv_1");
+            REQUIRE(H5Lcreate_external(other.c_str(), "/conv_1", f.id, "conv_1", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net), (path + ": /conv_1: cannot open as a group").c_str(),
+                             format_error);
+    }
+    SUBCASE("a layer that is a cycle of soft links") {
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/conv_3");
+            REQUIRE(H5Lcreate_soft("/loop", f.id, "conv_3", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+            REQUIRE(H5Lcreate_soft("/conv_3", f.id, "loop", H5P_DEFAULT, H5P_DEFAULT) >= 0);
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net), (path + ": /conv_3: cannot open as a group").c_str(),
+                             format_error);
+    }
+    SUBCASE("a chunked kernel with 1 GiB chunks") {
+        const std::string path = write_synthetic(dir);
+        {
+            RawFile f(path);
+            f.unlink("/fc_2/fc_2/kernel:0");
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+            const hsize_t chunk[2] = {1u << 14, 1u << 14};
+            REQUIRE(H5Pset_chunk(dcpl, 2, chunk) >= 0);
+            hid_t space = H5Screate_simple(2, std::vector<hsize_t>{6, 7}.data(),
+                                           std::vector<hsize_t>{H5S_UNLIMITED, H5S_UNLIMITED}.data());
+            hid_t ds = H5Dcreate2(f.id, "/fc_2/fc_2/kernel:0", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            REQUIRE(ds >= 0);
+            H5Dclose(ds);
+            H5Sclose(space);
+            H5Pclose(dcpl);
+        }
+        CHECK_THROWS_WITH_AS(load_keras_weights(path, net),
+                             (path + ": /fc_2/fc_2/kernel:0: chunk shape (16384, 16384) is too large (more than 256 MiB)")
+                                 .c_str(),
+                             format_error);
+    }
+}

@@ -36,6 +36,7 @@
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/fine_pruning.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>

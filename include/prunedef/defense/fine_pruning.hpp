@@ -68,7 +68,7 @@ inline double matches_percent(const std::vector<int>& p, const std::vector<int>&
 /// threshold's fine_tuned figures. Returns the fine-tuned networks in threshold order.
 template <class Net>
 std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const RepairData& data,
-                                const FinePruningOptions& options, std::size_t batch_size = 1024) {
+                                const FinePruningOptions& options, std::size_t batch_size = 256) {
     const LabelledImages clean = read_all(*data.valid);
     const int classes = static_cast<int>(result.classes);
     std::vector<int> b_valid = detail::predict_dataset(b, *data.valid, batch_size), b_test, b_poisoned;

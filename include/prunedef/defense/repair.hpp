@@ -27,7 +27,7 @@ namespace prunedef {
 struct RepairOptions {
     std::vector<AccuracyDrop> drops{{2.0, false}, {4.0, false}, {10.0, false}};
     ActivationSite site = ActivationSite::pooled;
-    std::size_t batch_size = 1024;
+    std::size_t batch_size = 256;  // images per streamed batch (bounds memory)
     /// Called after each batch with a stage name, images done and images in the stage (for a
     /// progress bar); may be empty.
     std::function<void(const std::string& stage, std::size_t done, std::size_t total)> progress;

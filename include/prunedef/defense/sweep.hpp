@@ -119,7 +119,7 @@ using SweepProgress = std::function<void(std::size_t done, std::size_t total)>;
 
 template <class Net>
 SweepPredictions sweep_dataset(const Net& net, const DatasetReader& data, const std::vector<std::size_t>& order,
-                               std::size_t batch_size = 1024, const SweepProgress& progress = {}) {
+                               std::size_t batch_size = 256, const SweepProgress& progress = {}) {
     data.check_image_shape(net.input_shape());
     data.check_labels(net.num_classes());
     SweepPredictions all;

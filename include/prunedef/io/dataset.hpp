@@ -9,6 +9,7 @@
 #include <prunedef/io/hdf5.hpp>
 
 #include <cmath>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,8 @@ public:
     /// before allocating anything.
     static constexpr std::size_t max_image_elements = std::size_t(1) << 26;
     static constexpr std::size_t max_images = std::size_t(1) << 31;
+    /// Largest label dataset read at open (entries; read whole, 8 bytes each while converted).
+    static constexpr std::size_t max_labels = std::size_t(1) << 26;
 
     explicit DatasetReader(const std::string& path, const std::string& label_name = "label")
         : file_(detail::open_h5_file(path)), data_(detail::open_h5_dataset(file_, "data")) {
@@ -35,6 +38,7 @@ public:
         if (dims[1] > 4096 || dims[2] > 65536 || dims[3] > 65536 || dims[1] * dims[2] * dims[3] > max_image_elements ||
             dims[0] > max_images)
             throw shape_error(data_.where() + ": declared shape " + detail::dims_str(dims) + " is too large");
+        detail::h5_check_dataset_storage(data_, dims, SIZE_MAX);
         count_ = dims[0];
         shape_ = {dims[2], dims[3], dims[1]};
 
@@ -43,6 +47,8 @@ public:
         if (ldims.size() != 1 || ldims[0] != count_)
             throw shape_error(labels.where() + ": expected shape (" + std::to_string(count_) + ",) to match " +
                               data_.path + ", found " + detail::dims_str(ldims));
+        // Labels are read whole: refuse a declared count that is absurd or not stored in the file.
+        detail::h5_check_dataset_storage(labels, ldims, max_labels);
         std::vector<double> raw;
         detail::h5_read_numeric(labels, raw);
         labels_.resize(raw.size());

@@ -184,11 +184,37 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
         throw format_error(ds.where() + ": unsupported storage layout (virtual datasets are not read)");
     if (H5Pget_external_count(dcpl.id()) != 0)
         throw format_error(ds.where() + ": data stored in external files is not read");
-    if (count == 0) return;
     const std::size_t element_size = H5Tget_size(type.id());
+    const H5T_class_t cls = H5Tget_class(type.id());
+    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && (element_size == 0 || element_size > 16))
+        throw format_error(ds.where() + ": numbers of " + std::to_string(element_size) +
+                           " bytes are not a supported number type");
+    if (layout == H5D_CHUNKED) {  // HDF5 allocates a whole chunk to read any part of it
+        std::vector<hsize_t> chunk(32, 0);
+        const int rank = H5Pget_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data());
+        if (rank < 0) throw format_error(ds.where() + ": cannot read the chunk shape");
+        chunk.resize(static_cast<std::size_t>(rank));
+        double chunk_bytes = double(element_size);
+        for (hsize_t c : chunk) chunk_bytes *= double(c);
+        if (chunk_bytes > double(1u << 28))
+            throw format_error(ds.where() + ": chunk shape " + dims_str(std::vector<std::size_t>(chunk.begin(), chunk.end())) +
+                               " is too large (more than 256 MiB)");
+    }
+    if (count == 0) return;
     if (element_size == 0) throw format_error(ds.where() + ": cannot read the element size");
     const double declared = double(count) * double(element_size);
+    // The storage the layout (or the chunk index) claims cannot exceed the file: HDF5 would
+    // allocate a buffer of a claimed chunk size before finding the bytes missing.
     const double stored = double(H5Dget_storage_size(ds.id()));
+    hsize_t file_size = 0;
+    {
+        H5Handle file(H5Iget_file_id(ds.id()), H5Fclose);
+        if (!file.valid() || H5Fget_filesize(file.id(), &file_size) < 0)
+            throw io_error(ds.file + ": cannot read the file size");
+    }
+    if (stored > double(file_size))
+        throw format_error(ds.where() + ": claims " + std::to_string(std::uint64_t(stored)) +
+                           " bytes of storage in a file of " + std::to_string(file_size) + " bytes (corrupt file)");
     const bool filtered = layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.id()) > 0;
     if (stored * (filtered ? 4096.0 : 1.0) < declared)
         throw format_error(ds.where() + ": declares " + std::to_string(count) + " values of shape " + dims_str(dims) +
@@ -247,9 +273,12 @@ void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start 
             throw format_error(ds.where() + ": cannot select rows " + std::to_string(start) + ".." +
                                std::to_string(start + count));
     }
-    const std::size_t total = h5_element_count({hcount.begin(), hcount.end()});
-    if (total > SIZE_MAX / 2 / sizeof(T))
-        throw format_error(ds.where() + ": declared shape " + dims_str(dims) + " is too large to read");
+    std::size_t total = 1;
+    for (hsize_t c : hcount) {
+        if (c != 0 && total > SIZE_MAX / 2 / sizeof(T) / c)
+            throw format_error(ds.where() + ": declared shape " + dims_str(dims) + " is too large to read");
+        total *= static_cast<std::size_t>(c);
+    }
     out.resize(total);
     if (total == 0) return;
     H5Handle mem_space(H5Screate_simple(static_cast<int>(hcount.size()), hcount.data(), nullptr), H5Sclose);
@@ -313,6 +342,9 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
     const H5T_class_t cls = H5Tget_class(type.id());
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(where + ": expected a number, found " + h5_class_name(cls));
+    const std::size_t element_size = H5Tget_size(type.id());
+    if (element_size == 0 || element_size > 16)
+        throw format_error(where + ": numbers of " + std::to_string(element_size) + " bytes are not a supported number type");
     const std::size_t count = h5_element_count(h5_space_dims(space.id(), where));
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
     std::vector<double> out(count);

@@ -70,6 +70,9 @@ inline H5Object keras_weights_root(const H5Object& file, const std::string& grou
     return root;
 }
 
+/// Largest weight array read (elements): 2^28 float32 values, 1 GiB.
+inline constexpr std::size_t max_weight_elements = std::size_t(1) << 28;
+
 inline std::vector<WeightArray> read_keras_layer(const H5Object& root, const std::string& layer) {
     H5Object group = open_h5_group(root, layer);
     std::vector<WeightArray> arrays;
@@ -82,12 +85,7 @@ inline std::vector<WeightArray> read_keras_layer(const H5Object& root, const std
         const auto slash = weight_name.rfind('/');
         w.name = slash == std::string::npos ? weight_name : weight_name.substr(slash + 1);
         w.dims = h5_dataset_dims(ds);
-        std::size_t count = 1;
-        for (auto d : w.dims) {
-            if (d != 0 && count > (std::size_t(1) << 31) / d)
-                throw format_error(ds.where() + ": shape " + dims_str(w.dims) + " is too large for a weight");
-            count *= d;
-        }
+        h5_check_dataset_storage(ds, w.dims, max_weight_elements);
         h5_read_numeric(ds, w.values);
         for (std::size_t i = 0; i < w.values.size(); ++i)
             if (!std::isfinite(w.values[i]))

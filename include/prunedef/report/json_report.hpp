@@ -126,6 +126,19 @@ inline std::string json_curve_point(const CurvePoint& p) {
                                {"attack_success", json_optional(p.attack_success)}});
 }
 
+inline std::string json_fine_tuned(const std::optional<FineTuneResult>& f) {
+    if (!f) return "null";
+    return json_inline_object({{"epochs", json_number(f->epochs)},
+                               {"learning_rate", json_number(double(f->learning_rate))},
+                               {"head_only", json_bool(f->head_only)},
+                               {"valid_accuracy", json_number(f->valid_accuracy)},
+                               {"test_accuracy", json_optional(f->test_accuracy)},
+                               {"attack_success", json_optional(f->attack_success)},
+                               {"goodnet_valid", json_counts(f->goodnet_valid)},
+                               {"goodnet_test", json_counts(f->goodnet_test)},
+                               {"goodnet_poisoned", json_counts(f->goodnet_poisoned)}});
+}
+
 inline std::string json_threshold(const ThresholdResult& t, int indent) {
     return json_block_object({{"x", json_number(t.drop.x)},
                               {"relative", json_bool(t.drop.relative)},
@@ -138,7 +151,8 @@ inline std::string json_threshold(const ThresholdResult& t, int indent) {
                               {"repaired_attack_success", json_optional(t.repaired_attack_success)},
                               {"goodnet_valid", json_counts(t.goodnet_valid)},
                               {"goodnet_test", json_counts(t.goodnet_test)},
-                              {"goodnet_poisoned", json_counts(t.goodnet_poisoned)}},
+                              {"goodnet_poisoned", json_counts(t.goodnet_poisoned)},
+                              {"fine_tuned", json_fine_tuned(t.fine_tuned)}},
                              indent);
 }
 

@@ -150,6 +150,42 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
         out += "\n";
     }
 
+    const bool any_fine_tuned =
+        std::any_of(result.thresholds.begin(), result.thresholds.end(), [](const auto& t) { return t.fine_tuned.has_value(); });
+    if (any_fine_tuned) {
+        const FineTuneResult& first =
+            *std::find_if(result.thresholds.begin(), result.thresholds.end(), [](const auto& t) { return t.fine_tuned.has_value(); })
+                 ->fine_tuned;
+        out += "## Fine-Pruning\n\n";
+        out += "Each B' fine-tuned on the validation set for " + std::to_string(first.epochs) + " epochs (Adam, learning rate " +
+               detail::md_float(first.learning_rate) + (first.head_only ? ", only the layers after the pruned one" : "") +
+               "), pruned channels held at zero; G = GoodNet<B, fine-tuned B'>.\n\n";
+        out += "| X | B' clean acc before → after (%) | B' ASR before → after (%) | G clean acc (%) | G ASR (%) "
+               "| G detection (%) | G false positives (%) |\n";
+        out += "|---|---:|---:|---:|---:|---:|---:|\n";
+        for (const ThresholdResult& t : result.thresholds) {
+            if (!t.fine_tuned) continue;
+            const FineTuneResult& f = *t.fine_tuned;
+            const std::optional<double> before = test ? t.repaired_test_accuracy : std::optional<double>(t.repaired_valid_accuracy);
+            const std::optional<double> after = test ? f.test_accuracy : std::optional<double>(f.valid_accuracy);
+            const std::optional<GoodNetCounts> clean = test ? f.goodnet_test : std::optional(f.goodnet_valid);
+            std::optional<double> g_clean, g_fp, g_asr, g_detect;
+            if (clean) {
+                g_clean = clean->matched_percent();
+                g_fp = clean->flagged_percent();
+            }
+            if (f.goodnet_poisoned) {
+                g_asr = f.goodnet_poisoned->matched_percent();
+                g_detect = f.goodnet_poisoned->flagged_percent();
+            }
+            out += "| " + detail::md_drop(t.drop) + " | " + md_percent(before) + " → " + md_percent(after) + " | " +
+                   md_percent(t.repaired_attack_success) + " → " + md_percent(f.attack_success) + " | " +
+                   md_percent(g_clean) + " | " + md_percent(g_asr) + " | " + md_percent(g_detect) + " | " +
+                   md_percent(g_fp) + " |\n";
+        }
+        out += "\n";
+    }
+
     out += "## Channel order\n\n";
     constexpr std::size_t shown = 10;
     if (result.order.empty()) {

@@ -152,6 +152,22 @@ inline std::string curve_svg(const RepairResult& result) {
         out += "\"/>\n";
     }
 
+    // Fine-Pruning: B' after fine-tuning, one marker per threshold (circle: clean accuracy,
+    // square: attack success rate).
+    bool fine_tuned = false;
+    for (const ThresholdResult& t : result.thresholds) {
+        if (!t.fine_tuned) continue;
+        fine_tuned = true;
+        const double x = F::x(t.fraction_pruned);
+        const auto& f = *t.fine_tuned;
+        const double clean = f.test_accuracy ? *f.test_accuracy : f.valid_accuracy;
+        out += "<circle cx=\"" + svg_num(x) + "\" cy=\"" + svg_num(F::y(clean)) +
+               "\" r=\"5\" fill=\"white\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n";
+        if (f.attack_success)
+            out += "<rect x=\"" + svg_num(x - 4.5) + "\" y=\"" + svg_num(F::y(*f.attack_success) - 4.5) +
+                   "\" width=\"9\" height=\"9\" fill=\"white\" stroke=\"#d62728\" stroke-width=\"2\"/>\n";
+    }
+
     // Legend.
     double ly = F::top + 10;
     for (const detail::SvgSeries& s : series) {
@@ -163,6 +179,16 @@ inline std::string curve_svg(const RepairResult& result) {
         out += svg_line(F::right + 18, ly, F::right + 44, ly,
                         "stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"5 4\"");
         out += svg_text(F::right + 50, ly + 4, "threshold X (B')");
+        ly += 20;
+    }
+    if (fine_tuned) {
+        out += "<circle cx=\"" + svg_num(F::right + 31) + "\" cy=\"" + svg_num(ly) +
+               "\" r=\"5\" fill=\"white\" stroke=\"#2ca02c\" stroke-width=\"2\"/>\n";
+        out += svg_text(F::right + 50, ly + 4, "fine-pruned: clean acc.");
+        ly += 20;
+        out += "<rect x=\"" + svg_num(F::right + 26.5) + "\" y=\"" + svg_num(ly - 4.5) +
+               "\" width=\"9\" height=\"9\" fill=\"white\" stroke=\"#d62728\" stroke-width=\"2\"/>\n";
+        out += svg_text(F::right + 50, ly + 4, "fine-pruned: ASR");
     }
     return out + "</svg>\n";
 }

@@ -1,0 +1,108 @@
+// load_image (io/image.hpp) on images the test writes itself with stb_image_write: the sizes
+// it accepts, and the malformed files it refuses (found by tests/fuzz/fuzz_image.cpp).
+#if PRUNEDEF_TEST_IMAGES
+
+#include "shared_data.hpp"
+
+#include <prunedef/io/image.hpp>
+
+#include <stb_image_write.h>
+
+#include <fstream>
+#include <string>
+#include <vector>
+
+using namespace prunedef;
+using prunedef_test::scratch_dir;
+
+namespace {
+
+std::vector<unsigned char> pattern(int w, int h, int c) {
+    std::vector<unsigned char> p(std::size_t(w) * h * c);
+    for (std::size_t i = 0; i < p.size(); ++i) p[i] = static_cast<unsigned char>(i * 7 % 256);
+    return p;
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+    std::ofstream out(path, std::ios::binary);
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+std::string jpeg_bytes(int w, int h) {
+    std::string out;
+    const auto pixels = pattern(w, h, 3);
+    REQUIRE(stbi_write_jpg_to_func(
+                [](void* ctx, void* data, int size) {
+                    static_cast<std::string*>(ctx)->append(static_cast<const char*>(data), std::size_t(size));
+                },
+                &out, w, h, 3, pixels.data(), 90) != 0);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("image: PNG, BMP and JPEG of the model's size are loaded as raw pixels") {
+    const auto dir = scratch_dir("image_ok");
+    const auto rgb = pattern(47, 55, 3);
+    const std::string png = (dir / "face.png").string(), bmp = (dir / "face.bmp").string(),
+                      jpg = (dir / "face.jpg").string();
+    REQUIRE(stbi_write_png(png.c_str(), 47, 55, 3, rgb.data(), 47 * 3) != 0);
+    REQUIRE(stbi_write_bmp(bmp.c_str(), 47, 55, 3, rgb.data()) != 0);
+    write_bytes(jpg, jpeg_bytes(47, 55));
+    for (const auto& path : {png, bmp}) {
+        const Tensor t = load_image(path, ImageShape{55, 47, 3});
+        REQUIRE(t.size() == rgb.size());
+        for (std::size_t i = 0; i < rgb.size(); ++i) REQUIRE(t.data()[i] == float(rgb[i]));
+    }
+    CHECK(load_image(jpg, ImageShape{55, 47, 3}).size() == rgb.size());
+    CHECK(load_image(png, ImageShape{55, 47, 1}).size() == 55u * 47u);
+}
+
+TEST_CASE("image: malformed and unsupported files are refused with the file's name") {
+    const auto dir = scratch_dir("image_bad");
+    const ImageShape face{55, 47, 3};
+
+    SUBCASE("a JPEG Huffman table of more than 256 codes (fuzz_image: stb_image 2.27 writes past its table)") {
+        std::string jpeg = jpeg_bytes(47, 55);
+        const auto dht = jpeg.find("\xFF\xC4");
+        REQUIRE(dht != std::string::npos);
+        for (std::size_t i = dht + 5; i < dht + 21; ++i) jpeg[i] = static_cast<char>(0xFF);  // 16 x 255 codes
+        const std::string path = (dir / "huffman.jpg").string();
+        write_bytes(path, jpeg);
+        CHECK_THROWS_WITH_AS(load_image(path, face),
+                             (path + ": corrupt JPEG (a Huffman table has more than 256 codes)").c_str(), format_error);
+    }
+    SUBCASE("formats other than PNG, JPEG and BMP are not decoded") {
+        const std::string path = (dir / "face.gif").string();
+        write_bytes(path, std::string("GIF89a\x2f\x00\x37\x00\x00\x00\x00;", 14));
+        CHECK_THROWS_WITH_AS(load_image(path, face), (path + ": not a PNG, JPEG or BMP image").c_str(), format_error);
+    }
+    SUBCASE("an empty file") {
+        const std::string path = (dir / "empty.png").string();
+        write_bytes(path, "");
+        CHECK_THROWS_WITH_AS(load_image(path, face), (path + ": not a PNG, JPEG or BMP image").c_str(), format_error);
+    }
+    SUBCASE("a directory") {
+        CHECK_THROWS_WITH_AS(load_image(dir.string(), face), (dir.string() + ": is a directory, expected an image").c_str(),
+                             io_error);
+    }
+    SUBCASE("a wrong size") {
+        const std::string path = (dir / "small.png").string();
+        const auto rgb = pattern(5, 4, 3);
+        REQUIRE(stbi_write_png(path.c_str(), 5, 4, 3, rgb.data(), 5 * 3) != 0);
+        CHECK_THROWS_WITH_AS(load_image(path, face),
+                             (path + ": image is 4x5 (height x width), the model expects 55x47").c_str(), shape_error);
+    }
+    SUBCASE("a truncated PNG") {
+        const std::string path = (dir / "face.png").string();
+        const auto rgb = pattern(47, 55, 3);
+        REQUIRE(stbi_write_png(path.c_str(), 47, 55, 3, rgb.data(), 47 * 3) != 0);
+        std::ifstream in(path, std::ios::binary);
+        const std::string whole{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+        in.close();
+        write_bytes(path, whole.substr(0, whole.size() / 2));
+        CHECK_THROWS_AS(load_image(path, face), format_error);
+    }
+}
+
+#endif  // PRUNEDEF_TEST_IMAGES
