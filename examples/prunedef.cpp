@@ -98,7 +98,7 @@ options:
   --site S         pooled (default: pool_3, the dense layers' input) or conv (conv_3 output)
   --fine-tune E    Fine-Pruning: fine-tune each B' on the validation set for E epochs (pruned
                    channels stay zero), then report B' and G before and after
-  --lr R           fine-tuning learning rate (Adam, default 0.0001)
+  --lr R           fine-tuning learning rate (Adam, default 0.001)
   --batch B        fine-tuning mini-batch size (default 64)
   --head-only      fine-tune only the layers after conv_3
   --seed S         fine-tuning seed (default 1)
@@ -308,7 +308,7 @@ int cmd_repair(int argc, char** argv) {
         if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--fine-tune must be a positive number of epochs");
         if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
         fine.epochs = static_cast<std::size_t>(epochs);
-        fine.learning_rate = static_cast<float>(args.number("lr", 1e-4));
+        fine.learning_rate = static_cast<float>(args.number("lr", 1e-3));
         if (!(fine.learning_rate > 0)) throw usage_error("--lr must be positive");
         fine.batch_size = batch_size(args, 64);
         fine.head_only = args.flag("head-only");

@@ -16,7 +16,7 @@ namespace prunedef {
 
 struct FinePruningOptions {
     std::size_t epochs = 5;
-    float learning_rate = 1e-4f;    // Adam
+    float learning_rate = 1e-3f;    // Adam
     std::size_t batch_size = 64;
     std::uint64_t seed = 1;
     bool head_only = false;         // fine-tune only the layers after the pruned one

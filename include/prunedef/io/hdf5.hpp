@@ -345,7 +345,8 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
     const std::size_t element_size = H5Tget_size(type.id());
     if (element_size == 0 || element_size > 16)
         throw format_error(where + ": numbers of " + std::to_string(element_size) + " bytes are not a supported number type");
-    const std::size_t count = h5_element_count(h5_space_dims(space.id(), where));
+    const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);  // a named vector: GCC 12 warns
+    const std::size_t count = h5_element_count(dims);                         // (falsely) on the temporary
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
     std::vector<double> out(count);
     if (count > 0 && H5Aread(attr.id(), H5T_NATIVE_DOUBLE, out.data()) < 0) throw io_error(where + ": read failed");
