@@ -194,7 +194,7 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         t.reached = k.has_value();
         t.k = k ? *k : r.order.size();
         t.fraction_pruned = double(t.k) / double(r.channels);
-        t.pruned_channels.assign(r.order.begin(), r.order.begin() + static_cast<std::ptrdiff_t>(t.k));
+        t.pruned_channels = std::vector<std::size_t>(r.order.begin(), r.order.begin() + static_cast<std::ptrdiff_t>(t.k));
         t.repaired_valid_accuracy = r.curve[t.k].valid_accuracy;
         t.repaired_test_accuracy = r.curve[t.k].test_accuracy;
         t.repaired_attack_success = r.curve[t.k].attack_success;
