@@ -136,6 +136,7 @@ options:
   --batch N          mini-batch size (default 64)
   --optimizer O      adam (default) or sgd (momentum 0.9)
   --lr R             learning rate (default 0.001 for adam, 0.01 for sgd)
+  --lr-drop E        from epoch E on, train with a tenth of the learning rate (default: never)
   --seed S           seed of initialisation, shuffling and poisoning (default 1)
   --pruning-aware    the pruning-aware attack: train on clean data for E epochs, prune the
                      dormant conv_3 channels, retrain on poisoned data for E epochs, re-instate
@@ -399,7 +400,7 @@ DeepID make_fmnist_deepid(Rng& rng) {
 
 int cmd_make_badnet(int argc, char** argv) {
     Args args({"dataset", "data-dir", "trigger", "target", "poison", "epochs", "batch", "lr", "seed", "out", "threads",
-               "optimizer"},
+               "optimizer", "lr-drop"},
               {"pruning-aware"});
     args.parse(argc, argv, 2);
     if (args.help()) return std::cout << make_badnet_help, 0;
@@ -446,6 +447,11 @@ int cmd_make_badnet(int argc, char** argv) {
     options.epochs = static_cast<std::size_t>(epochs);
     options.batch_size = batch_size(args, 64);
     options.seed = static_cast<std::uint64_t>(seed) + 1;
+    if (args.has("lr-drop")) {
+        const double drop = args.number("lr-drop", 0);
+        if (drop < 1 || drop != std::size_t(drop)) throw usage_error("--lr-drop must be an epoch number (1, 2, ...)");
+        options.learning_rate = [lr, drop](std::size_t epoch) { return double(epoch) >= drop ? lr / 10 : lr; };
+    }
     options.on_epoch = [](const EpochReport& r) {
         std::cerr << "epoch " << r.epoch << ": loss " << r.loss << ", training accuracy " << r.accuracy << " %, "
                   << static_cast<long>(r.images_per_second) << " images/s\n";

@@ -10,6 +10,7 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/metrics.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 
 #include <cstring>
@@ -53,6 +54,12 @@ private:
 };
 
 namespace detail {
+/// B's class where B and B' agree, else the extra class: overwrites pb.
+inline std::vector<int> combine_goodnet(std::vector<int> pb, const std::vector<int>& pbp, int detected) {
+    for (std::size_t i = 0; i < pb.size(); ++i) pb[i] = goodnet_output(pb[i], pbp[i], detected);
+    return pb;
+}
+
 inline void check_goodnet_pair(std::size_t classes_b, std::size_t classes_bp, const ImageShape& in_b,
                                const ImageShape& in_bp) {
     if (classes_b != classes_bp)
@@ -86,8 +93,7 @@ public:
     std::vector<int> predict(const Tensor& images) const {
         std::vector<int> pb, pbp;
         predict_both(images, pb, pbp);
-        for (std::size_t i = 0; i < pb.size(); ++i) pb[i] = pb[i] == pbp[i] ? pb[i] : detected_class();
-        return pb;
+        return detail::combine_goodnet(std::move(pb), pbp, detected_class());
     }
 
 private:
@@ -139,8 +145,7 @@ public:
     std::vector<int> predict(const Tensor& images) const {
         std::vector<int> pb, pbp;
         predict_both(images, pb, pbp);
-        for (std::size_t i = 0; i < pb.size(); ++i) pb[i] = pb[i] == pbp[i] ? pb[i] : detected_class();
-        return pb;
+        return detail::combine_goodnet(std::move(pb), pbp, detected_class());
     }
 
 private:

@@ -33,30 +33,28 @@ struct ModelSettings {
 
 namespace detail {
 
-/// The names in layer_names, or in layer_names0, layer_names1, ... when Keras chunked them.
-inline std::vector<std::string> keras_layer_names(const H5Object& root) {
-    if (h5_has_attribute(root, "layer_names")) return h5_read_string_attribute(root, "layer_names");
-    std::vector<std::string> names;
-    for (int chunk = 0; h5_has_attribute(root, "layer_names" + std::to_string(chunk)); ++chunk) {
-        auto part = h5_read_string_attribute(root, "layer_names" + std::to_string(chunk));
-        names.insert(names.end(), part.begin(), part.end());
+/// A string-array attribute that Keras may have split into name0, name1, ... when it exceeded
+/// HDF5's 64 KiB attribute limit.
+inline std::vector<std::string> read_chunked_strings(const H5Object& loc, const std::string& name,
+                                                     const std::string& missing) {
+    if (h5_has_attribute(loc, name)) return h5_read_string_attribute(loc, name);
+    if (!h5_has_attribute(loc, name + "0")) throw format_error(loc.where() + ": " + missing);
+    std::vector<std::string> all;
+    for (int chunk = 0; h5_has_attribute(loc, name + std::to_string(chunk)); ++chunk) {
+        auto part = h5_read_string_attribute(loc, name + std::to_string(chunk));
+        all.insert(all.end(), part.begin(), part.end());
     }
-    if (names.empty() && !h5_has_attribute(root, "layer_names0"))
-        throw format_error(root.where() + ": attribute layer_names not found (not a Keras weights file)");
-    return names;
+    return all;
 }
 
-/// The weight_names of a layer group, chunked or not.
+/// The names in layer_names (or its chunks).
+inline std::vector<std::string> keras_layer_names(const H5Object& root) {
+    return read_chunked_strings(root, "layer_names", "attribute layer_names not found (not a Keras weights file)");
+}
+
+/// The weight_names of a layer group (or its chunks).
 inline std::vector<std::string> keras_weight_names(const H5Object& group) {
-    if (h5_has_attribute(group, "weight_names")) return h5_read_string_attribute(group, "weight_names");
-    std::vector<std::string> names;
-    for (int chunk = 0; h5_has_attribute(group, "weight_names" + std::to_string(chunk)); ++chunk) {
-        auto part = h5_read_string_attribute(group, "weight_names" + std::to_string(chunk));
-        names.insert(names.end(), part.begin(), part.end());
-    }
-    if (names.empty() && !h5_has_attribute(group, "weight_names0"))
-        throw format_error(group.where() + ": attribute weight_names not found");
-    return names;
+    return read_chunked_strings(group, "weight_names", "attribute weight_names not found");
 }
 
 /// Opens the group that holds the layers: the root, or model_weights/ in a full-model file.

@@ -3,6 +3,7 @@
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/layers/layer_base.hpp>
 
 #include <string>
 #include <utility>
@@ -10,27 +11,18 @@
 namespace prunedef {
 
 template <class Function>
-class Activation {
+class Activation : public detail::LeafLayer<Activation<Function>> {
 public:
     using function = Function;
     static constexpr bool has_weights = false;
 
-    explicit Activation(std::string name = "activation") : name_(std::move(name)) {}
-    const std::string& name() const { return name_; }
+    explicit Activation(std::string name = "activation") : detail::LeafLayer<Activation<Function>>(std::move(name)) {}
 
     ImageShape output_shape(const ImageShape& in) const { return in; }
     void forward(const Tensor& in, Tensor& out) const {
         out = in;
         activate<Function>(out);
     }
-
-    template <class F>
-    void visit(F&& f) { f(*this); }
-    template <class F>
-    void visit(F&& f) const { f(*this); }
-
-private:
-    std::string name_;
 };
 
 }  // namespace prunedef

@@ -2,6 +2,7 @@
 // MaxPool2D layer (Keras defaults: pool 2, stride = pool, valid, floor).
 
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/layers/layer_base.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
 
 #include <string>
@@ -9,33 +10,26 @@
 
 namespace prunedef {
 
-class MaxPool2D {
+class MaxPool2D : public detail::LeafLayer<MaxPool2D> {
 public:
     static constexpr bool has_weights = false;
 
     explicit MaxPool2D(std::string name = "pool", std::size_t pool = 2, std::size_t stride = 0)
-        : name_(std::move(name)), pool_(pool), stride_(stride == 0 ? pool : stride) {}
+        : detail::LeafLayer<MaxPool2D>(std::move(name)), pool_(pool), stride_(stride == 0 ? pool : stride) {}
 
-    const std::string& name() const { return name_; }
     std::size_t pool() const { return pool_; }
     std::size_t stride() const { return stride_; }
 
     ImageShape output_shape(const ImageShape& in) const {
-        if (pool_ == 0) throw shape_error("layer " + name_ + ": pool size is 0");
+        if (pool_ == 0) throw shape_error("layer " + this->name() + ": pool size is 0");
         if (in.height < pool_ || in.width < pool_)
-            throw shape_error("layer " + name_ + ": input " + in.str() + " is smaller than the " +
+            throw shape_error("layer " + this->name() + ": input " + in.str() + " is smaller than the " +
                               std::to_string(pool_) + "x" + std::to_string(pool_) + " pool");
         return detail::maxpool_output_shape(in, pool_, stride_);
     }
     void forward(const Tensor& in, Tensor& out) const { maxpool2d(in, pool_, stride_, out); }
 
-    template <class F>
-    void visit(F&& f) { f(*this); }
-    template <class F>
-    void visit(F&& f) const { f(*this); }
-
 private:
-    std::string name_;
     std::size_t pool_, stride_;
 };
 

@@ -1,0 +1,74 @@
+#pragma once
+// What the leaf layers share: LeafLayer gives the Keras layer name and visit(); KernelAndBias
+// holds a kernel and a bias (Keras "kernel:0" and "bias:0"), their gradients, and the checks
+// Conv2D and Dense apply when weights arrive.
+
+#include <prunedef/core/error.hpp>
+#include <prunedef/layers/weights.hpp>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace prunedef {
+namespace detail {
+
+template <class Derived>
+class LeafLayer {
+public:
+    explicit LeafLayer(std::string name) : name_(std::move(name)) {}
+    const std::string& name() const { return name_; }
+
+    /// Calls f on this layer (composites call it on each of their leaves).
+    template <class F>
+    void visit(F&& f) { f(static_cast<Derived&>(*this)); }
+    template <class F>
+    void visit(F&& f) const { f(static_cast<const Derived&>(*this)); }
+
+private:
+    std::string name_;
+};
+
+class KernelAndBias {
+public:
+    const std::vector<float>& kernel() const { return kernel_; }
+    std::vector<float>& kernel() { return kernel_; }
+    const std::vector<float>& bias() const { return bias_; }
+    std::vector<float>& bias() { return bias_; }
+
+    /// Gradients of the loss with respect to kernel and bias, filled by training (sized on first
+    /// use; empty in inference-only networks).
+    std::vector<float>& kernel_gradient() {
+        kernel_grad_.resize(kernel_.size());
+        return kernel_grad_;
+    }
+    std::vector<float>& bias_gradient() {
+        bias_grad_.resize(bias_.size());
+        return bias_grad_;
+    }
+
+protected:
+    /// Checks [kernel, bias] (kernel of the given rank, no zero dimension, bias as long as the
+    /// kernel's last dimension, finite values), takes their values and returns the kernel shape.
+    std::vector<std::size_t> take_weights(const std::string& layer, std::vector<WeightArray>& w, std::size_t kernel_rank,
+                                          const char* what) {
+        check_weight_ranks(layer, w, {kernel_rank, 1}, what);
+        const std::vector<std::size_t> kd = w[0].dims;
+        for (auto d : kd)
+            if (d == 0) throw shape_error("layer " + layer + ": kernel shape " + dims_str(kd) + " has a zero dimension");
+        if (w[1].dims[0] != kd.back())
+            throw shape_error("layer " + layer + ": bias has shape " + dims_str(w[1].dims) + ", expected (" +
+                              std::to_string(kd.back()) + ",) to match kernel " + dims_str(kd));
+        kernel_ = std::move(w[0].values);
+        bias_ = std::move(w[1].values);
+        return kd;
+    }
+
+    std::vector<float> kernel_, bias_;
+
+private:
+    std::vector<float> kernel_grad_, bias_grad_;
+};
+
+}  // namespace detail
+}  // namespace prunedef
