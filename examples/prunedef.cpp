@@ -13,6 +13,7 @@
 #include <prunedef/report/write_report.hpp>
 
 #include <charconv>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -98,8 +99,10 @@ options:
   --site S         pooled (default: pool_3, the dense layers' input) or conv (conv_3 output)
   --fine-tune E    Fine-Pruning: fine-tune each B' on the validation set for E epochs (pruned
                    channels stay zero), then report B' and G before and after
-  --lr R           fine-tuning learning rate (Adam, default 0.001)
+  --lr R           fine-tuning learning rate (Adam, default 0.005)
   --batch B        fine-tuning mini-batch size (default 64)
+  --lr-drop E      from fine-tuning epoch E on, a tenth of the learning rate (default: 3/4 of the
+                   epochs, rounded up, when there are 4 or more; 0: never)
   --head-only      fine-tune only the layers after conv_3
   --seed S         fine-tuning seed (default 1)
   --out DIR        output directory (created if missing)
@@ -132,11 +135,12 @@ options:
   --trigger T        square:SIZE@ROW,COL, a white square (default square:4@23,23)
   --target C         the attacker's class (default 0)
   --poison F         fraction of training images poisoned (default 0.1)
-  --epochs E         training epochs (default 4)
+  --epochs E         training epochs (default 8)
   --batch N          mini-batch size (default 64)
   --optimizer O      adam (default) or sgd (momentum 0.9)
-  --lr R             learning rate (default 0.001 for adam, 0.01 for sgd)
-  --lr-drop E        from epoch E on, train with a tenth of the learning rate (default: never)
+  --lr R             learning rate (default 0.003 for adam, 0.01 for sgd)
+  --lr-drop E        from epoch E on, train with a tenth of the learning rate (default: 3/4 of the
+                     epochs, rounded up, when there are 4 or more; 0: never)
   --seed S           seed of initialisation, shuffling and poisoning (default 1)
   --pruning-aware    the pruning-aware attack: train on clean data for E epochs, prune the
                      dormant conv_3 channels, retrain on poisoned data for E epochs, re-instate
@@ -295,7 +299,7 @@ std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
 
 int cmd_repair(int argc, char** argv) {
     Args args({"model", "scale", "valid", "test", "poisoned", "drops", "order", "site", "out", "batch", "threads",
-               "fine-tune", "lr", "seed"},
+               "fine-tune", "lr", "seed", "lr-drop"},
               {"relative", "head-only"});
     args.parse(argc, argv, 2);
     if (args.help()) return std::cout << repair_help, 0;
@@ -309,13 +313,16 @@ int cmd_repair(int argc, char** argv) {
         if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--fine-tune must be a positive number of epochs");
         if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
         fine.epochs = static_cast<std::size_t>(epochs);
-        fine.learning_rate = static_cast<float>(args.number("lr", 1e-3));
+        fine.learning_rate = static_cast<float>(args.number("lr", 5e-3));
         if (!(fine.learning_rate > 0)) throw usage_error("--lr must be positive");
         fine.batch_size = batch_size(args, 64);
         fine.head_only = args.flag("head-only");
+        const double drop = args.number("lr-drop", epochs >= 4 ? std::ceil(0.75 * epochs) : 0);
+        if (drop < 0 || drop != std::size_t(drop)) throw usage_error("--lr-drop must be an epoch number (1, 2, ...) or 0");
+        fine.lr_drop = static_cast<std::size_t>(drop);
         fine.seed = static_cast<std::uint64_t>(seed);
-    } else if (args.has("lr") || args.has("batch") || args.flag("head-only") || args.has("seed")) {
-        throw usage_error("--lr, --batch, --seed and --head-only apply to --fine-tune");
+    } else if (args.has("lr") || args.has("batch") || args.flag("head-only") || args.has("seed") || args.has("lr-drop")) {
+        throw usage_error("--lr, --lr-drop, --batch, --seed and --head-only apply to --fine-tune");
     }
     options.drops = parse_drops(args.get("drops", "2,4,10"), args.flag("relative"));
     const std::string site = args.get("site", "pooled");
@@ -413,12 +420,12 @@ int cmd_make_badnet(int argc, char** argv) {
     const double target_d = args.number("target", 0), poison_fraction = args.number("poison", 0.1);
     if (target_d < 0 || target_d > 9 || target_d != int(target_d)) throw usage_error("--target must be a class in 0..9");
     const int target = static_cast<int>(target_d);
-    const double epochs = args.number("epochs", 4), seed = args.number("seed", 1);
+    const double epochs = args.number("epochs", 8), seed = args.number("seed", 1);
     if (epochs < 1 || epochs != std::size_t(epochs)) throw usage_error("--epochs must be a positive integer");
     if (seed < 0 || seed != std::uint64_t(seed)) throw usage_error("--seed must be a non-negative integer");
     const std::string optimizer = args.get("optimizer", "adam");
     if (optimizer != "adam" && optimizer != "sgd") throw usage_error("--optimizer must be adam or sgd");
-    const float lr = static_cast<float>(args.number("lr", optimizer == "adam" ? 0.001 : 0.01));
+    const float lr = static_cast<float>(args.number("lr", optimizer == "adam" ? 0.003 : 0.01));
     if (!(lr > 0)) throw usage_error("--lr must be positive");
 
     LabelledImages train_set{read_idx_images(src + "/train-images-idx3-ubyte.gz"),
@@ -447,11 +454,11 @@ int cmd_make_badnet(int argc, char** argv) {
     options.epochs = static_cast<std::size_t>(epochs);
     options.batch_size = batch_size(args, 64);
     options.seed = static_cast<std::uint64_t>(seed) + 1;
-    if (args.has("lr-drop")) {
-        const double drop = args.number("lr-drop", 0);
-        if (drop < 1 || drop != std::size_t(drop)) throw usage_error("--lr-drop must be an epoch number (1, 2, ...)");
+    const double default_drop = epochs >= 4 ? std::ceil(0.75 * epochs) : 0;
+    const double drop = args.number("lr-drop", default_drop);
+    if (drop < 0 || drop != std::size_t(drop)) throw usage_error("--lr-drop must be an epoch number (1, 2, ...) or 0");
+    if (drop > 0)
         options.learning_rate = [lr, drop](std::size_t epoch) { return double(epoch) >= drop ? lr / 10 : lr; };
-    }
     options.on_epoch = [](const EpochReport& r) {
         std::cerr << "epoch " << r.epoch << ": loss " << r.loss << ", training accuracy " << r.accuracy << " %, "
                   << static_cast<long>(r.images_per_second) << " images/s\n";

@@ -19,9 +19,9 @@ else
   out=out/demo
   bd=$out/badnet
   echo "== training a BadNet on Fashion-MNIST (prunedef make-badnet)"
-  $tool make-badnet --dataset fashion-mnist --epochs 4 --seed 1 --out "$bd"
+  $tool make-badnet --dataset fashion-mnist --seed 1 --out "$bd"
 fi
 echo "== repairing it: pruning conv_3, then Fine-Pruning (prunedef repair --fine-tune)"
 $tool repair --model "$bd/bd_weights.h5" --scale 1 --valid "$bd/valid.h5" --test "$bd/test.h5" \
-  --poisoned "$bd/bd_test.h5" --fine-tune 10 --lr 0.001 --out "$out/repair"
+  --poisoned "$bd/bd_test.h5" --fine-tune 10 --out "$out/repair"
 echo "== written: $out/repair (report.md, report.json, sweep.csv, curve.svg, repaired/GoodNet weights)"
