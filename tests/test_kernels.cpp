@@ -7,6 +7,7 @@
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/kernels/conv2d.hpp>
+#include <prunedef/kernels/conv2d_maxpool.hpp>
 #include <prunedef/kernels/dense.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
@@ -279,5 +280,29 @@ TEST_CASE("kernels: argmax picks the largest value, the first one on ties") {
         for (std::size_t i = 1; i < 21; ++i)
             if (r.image(n)[i] > r.image(n)[best]) best = i;
         CHECK(got[n] == int(best));
+    }
+}
+
+TEST_CASE("kernels: fused conv2d + max-pool equals conv2d then maxpool2d exactly") {
+    std::mt19937 rng(99);
+    std::normal_distribution<float> normal;
+    for (const auto& [pool, stride] : {std::pair<std::size_t, std::size_t>{2, 2}, {3, 2}, {2, 1}}) {
+        for (const std::size_t cout : {3u, 20u, 37u}) {
+            const detail::ConvGeometry g{3, 2, 5, cout};
+            std::vector<float> kernel(g.patch_size() * cout), bias(cout);
+            for (auto& v : kernel) v = normal(rng);
+            for (auto& v : bias) v = normal(rng);
+            Tensor in(3, {13, 12, 5});
+            for (std::size_t i = 0; i < in.size(); ++i) in.data()[i] = normal(rng);
+            Tensor conv, pooled, fused;
+            conv2d<Relu>(in, g, kernel.data(), bias.data(), conv);
+            maxpool2d(conv, pool, stride, pooled);
+            conv2d_maxpool<Relu>(in, g, kernel.data(), bias.data(), pool, stride, fused);
+            CAPTURE(pool);
+            CAPTURE(cout);
+            REQUIRE(fused.shape() == pooled.shape());
+            REQUIRE(fused.batch() == pooled.batch());
+            CHECK(std::equal(fused.data(), fused.data() + fused.size(), pooled.data()));
+        }
     }
 }

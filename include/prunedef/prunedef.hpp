@@ -9,6 +9,7 @@
 #include <prunedef/core/tensor.hpp>
 
 #include <prunedef/kernels/conv2d.hpp>
+#include <prunedef/kernels/conv2d_maxpool.hpp>
 #include <prunedef/kernels/dense.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
@@ -17,6 +18,7 @@
 #include <prunedef/layers/conv2d.hpp>
 #include <prunedef/layers/dense.hpp>
 #include <prunedef/layers/flatten.hpp>
+#include <prunedef/layers/fusion.hpp>
 #include <prunedef/layers/identity.hpp>
 #include <prunedef/layers/maxpool2d.hpp>
 #include <prunedef/layers/sequential.hpp>

@@ -255,6 +255,8 @@ template <>
 inline hid_t h5_native_type<std::int64_t>() { return H5T_NATIVE_INT64; }
 template <>
 inline hid_t h5_native_type<std::uint8_t>() { return H5T_NATIVE_UINT8; }
+template <>
+inline hid_t h5_native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
 
 /// Reads a numeric (integer or float) dataset's hyperslab [start, start+count) along the first
 /// axis into out, converting to T. The whole dataset when count is 0 and start is 0.

@@ -100,16 +100,17 @@ inline void conv_tile(const float* input, std::size_t step, std::size_t row_stri
     }
 }
 
-/// Output rows [row_begin, row_end) of one image with NV packets of output channels.
+/// Output rows [row_begin, row_end) of one image with NV packets of output channels, written
+/// from out_rows on (the first of these rows).
 template <int NV, class Activation>
 void conv_rows(const float* image, const ImageShape& in, const ConvGeometry& g, const float* packed,
-               const float* bias_packed, float* out_image, std::size_t row_begin, std::size_t row_end) {
+               const float* bias_packed, float* out_rows, std::size_t row_begin, std::size_t row_end) {
     constexpr int MR = tile_pixels<NV>();
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
     const std::size_t row_stride = in.width * C, cout = g.out_channels;
     for (std::size_t oy = row_begin; oy < row_end; ++oy) {
         const float* in_row = image + oy * row_stride;
-        float* out_row = out_image + oy * out_w * cout;
+        float* out_row = out_rows + (oy - row_begin) * out_w * cout;
         std::size_t ox = 0;
         for (; ox + MR <= out_w; ox += MR)
             conv_tile<NV, MR, Activation>(in_row + ox * C, C, row_stride, g.kernel_h, segment, packed, bias_packed,
@@ -140,10 +141,10 @@ constexpr int max_packets = 128 / packet_size;
 
 template <class Activation, int NV = 1>
 void conv_rows_dispatch(int packets, const float* image, const ImageShape& in, const ConvGeometry& g,
-                        const float* packed, const float* bias_packed, float* out_image, std::size_t r0, std::size_t r1) {
+                        const float* packed, const float* bias_packed, float* out_rows, std::size_t r0, std::size_t r1) {
     if constexpr (NV <= max_packets) {
-        if (packets == NV) return conv_rows<NV, Activation>(image, in, g, packed, bias_packed, out_image, r0, r1);
-        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, packed, bias_packed, out_image, r0, r1);
+        if (packets == NV) return conv_rows<NV, Activation>(image, in, g, packed, bias_packed, out_rows, r0, r1);
+        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, packed, bias_packed, out_rows, r0, r1);
     }
 }
 
@@ -159,7 +160,7 @@ inline std::size_t conv_rows_per_block(std::size_t out_w, std::size_t batch) {
 /// output pixel at a time, plain loops, same accumulation order.
 template <class Activation>
 void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeometry& g, const float* kernel,
-                         const float* bias, float* out_image, std::size_t r0, std::size_t r1) {
+                         const float* bias, float* out_rows, std::size_t r0, std::size_t r1) {
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C, cout = g.out_channels;
     std::vector<float> acc(cout);
     for (std::size_t oy = r0; oy < r1; ++oy)
@@ -171,7 +172,7 @@ void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeo
                 for (std::size_t j = 0; j < segment; ++j)
                     for (std::size_t c = 0; c < cout; ++c) acc[c] += x[j] * w[j * cout + c];
             }
-            float* o = out_image + (oy * out_w + ox) * cout;
+            float* o = out_rows + ((oy - r0) * out_w + ox) * cout;
             for (std::size_t c = 0; c < cout; ++c) {
                 const float v = acc[c] + bias[c];
                 o[c] = std::is_same_v<Activation, Relu> ? std::max(v, 0.0f) : v;
@@ -197,11 +198,12 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel
     detail::parallel_for(tasks, [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(out_shape.height, r0 + rows);
+        float* rows_out = out.image(n) + r0 * out_shape.width * out_shape.channels;
         if (p.packets <= detail::max_packets)
             detail::conv_rows_dispatch<Activation>(p.packets, in.image(n), in.shape(), g, p.weights.data(),
-                                                   p.bias.data(), out.image(n), r0, r1);
+                                                   p.bias.data(), rows_out, r0, r1);
         else
-            detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, out.image(n), r0, r1);
+            detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, rows_out, r0, r1);
     });
 }
 

@@ -4,6 +4,7 @@
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/conv2d.hpp>
+#include <prunedef/kernels/conv2d_maxpool.hpp>
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/weights.hpp>
 
@@ -52,6 +53,10 @@ public:
 
     void forward(const Tensor& in, Tensor& out) const {
         conv2d<Activation>(in, geometry_, kernel_.data(), bias_.data(), out);
+    }
+    /// This layer followed by max pooling, fused (see kernels/conv2d_maxpool.hpp).
+    void forward_pooled(const Tensor& in, std::size_t pool, std::size_t stride, Tensor& out) const {
+        conv2d_maxpool<Activation>(in, geometry_, kernel_.data(), bias_.data(), pool, stride, out);
     }
 
 private:

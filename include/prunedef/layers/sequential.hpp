@@ -2,6 +2,7 @@
 // Sequential<Layers...>: layers applied one after another; the chain is a type.
 
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/layers/fusion.hpp>
 
 #include <tuple>
 #include <utility>
@@ -41,6 +42,16 @@ private:
     void forward_from(const Tensor& in, Tensor& out) const {
         if constexpr (I + 1 == sizeof...(Layers)) {
             std::get<I>(layers_).forward(in, out);
+        } else if constexpr (detail::fuses_with<std::tuple_element_t<I, std::tuple<Layers...>>,
+                                                std::tuple_element_t<I + 1, std::tuple<Layers...>>>::value) {
+            // a convolution and its pooling as one kernel
+            if constexpr (I + 2 == sizeof...(Layers)) {
+                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, out);
+            } else {
+                thread_local Tensor next;
+                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, next);
+                forward_from<I + 2>(next, out);
+            }
         } else {
             // Intermediate results live in per-thread buffers that keep their allocation between
             // calls: a fresh 50 MB tensor per layer per batch costs more than the layer itself.

@@ -11,6 +11,7 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/layers/fusion.hpp>
 
 #include <cmath>
 #include <optional>
@@ -77,24 +78,11 @@ public:
     std::size_t prunable_channels() const { return pruned_.out_channels(); }
 
     /// Runs the network up to the pruned convolution's output (scaled input, Stem, PrunedConv).
-    void conv_output(const Tensor& images, Tensor& out) const {
-        check_input(images);
-        thread_local Tensor trunk, scaled;  // per-thread buffers reused between calls
-        if (input_scale_ != 1.0f) {
-            scaled = images;
-            float* p = scaled.data();
-            for (std::size_t i = 0, n = scaled.size(); i < n; ++i) p[i] *= input_scale_;
-            stem_.forward(scaled, trunk);
-        } else {
-            stem_.forward(images, trunk);
-        }
-        pruned_.forward(trunk, out);
-    }
-    /// Runs the network up to the features the defense works on.
+    void conv_output(const Tensor& images, Tensor& out) const { pruned_.forward(stem_output(images), out); }
+    /// Runs the network up to the features the defense works on (PrunedConv and Reduce fused
+    /// when they can be).
     void features(const Tensor& images, Tensor& out) const {
-        thread_local Tensor conv;
-        conv_output(images, conv);
-        reduce_.forward(conv, out);
+        detail::forward_pair(pruned_, reduce_, stem_output(images), out);
     }
     /// Runs the head on features (possibly masked).
     void head_logits(const Tensor& features, Tensor& logits) const { head_.forward(features, logits); }
@@ -132,6 +120,20 @@ private:
     static const ImageShape& checked(const std::optional<ImageShape>& s) {
         if (!s) throw shape_error("network has no input shape: call bind() after loading weights");
         return *s;
+    }
+    /// The stem's output for the scaled images, in a per-thread buffer reused between calls.
+    const Tensor& stem_output(const Tensor& images) const {
+        check_input(images);
+        thread_local Tensor trunk, scaled;
+        if (input_scale_ != 1.0f) {
+            scaled = images;
+            float* p = scaled.data();
+            for (std::size_t i = 0, n = scaled.size(); i < n; ++i) p[i] *= input_scale_;
+            stem_.forward(scaled, trunk);
+        } else {
+            stem_.forward(images, trunk);
+        }
+        return trunk;
     }
     void check_input(const Tensor& images) const {
         if (images.shape() != input_shape())
