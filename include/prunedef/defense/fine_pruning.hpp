@@ -92,6 +92,7 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         FineTuneResult f;
         f.epochs = options.epochs;
         f.learning_rate = options.learning_rate;
+        f.lr_drop = options.lr_drop;
         f.head_only = options.head_only;
         const auto pv = detail::predict_dataset(bprime, *data.valid, batch_size);
         f.valid_accuracy = detail::matches_percent(pv, data.valid->labels());

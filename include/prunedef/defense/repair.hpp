@@ -54,6 +54,7 @@ struct CurvePoint {
 struct FineTuneResult {
     std::size_t epochs = 0;
     float learning_rate = 0;
+    std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
     bool head_only = false;
     double valid_accuracy = 0;
     std::optional<double> test_accuracy;

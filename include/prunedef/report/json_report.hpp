@@ -130,6 +130,7 @@ inline std::string json_fine_tuned(const std::optional<FineTuneResult>& f) {
     if (!f) return "null";
     return json_inline_object({{"epochs", json_number(f->epochs)},
                                {"learning_rate", json_number(double(f->learning_rate))},
+                               {"lr_drop", json_number(f->lr_drop)},
                                {"head_only", json_bool(f->head_only)},
                                {"valid_accuracy", json_number(f->valid_accuracy)},
                                {"test_accuracy", json_optional(f->test_accuracy)},

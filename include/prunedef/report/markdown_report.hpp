@@ -158,7 +158,9 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                  ->fine_tuned;
         out += "## Fine-Pruning\n\n";
         out += "Each B' fine-tuned on the validation set for " + std::to_string(first.epochs) + " epochs (Adam, learning rate " +
-               detail::md_float(first.learning_rate) + (first.head_only ? ", only the layers after the pruned one" : "") +
+               detail::md_float(first.learning_rate) +
+               (first.lr_drop ? ", a tenth of it from epoch " + std::to_string(first.lr_drop) : std::string()) +
+               (first.head_only ? ", only the layers after the pruned one" : "") +
                "), pruned channels held at zero; G = GoodNet<B, fine-tuned B'>.\n\n";
         out += "| X | B' clean acc before → after (%) | B' ASR before → after (%) | G clean acc (%) | G ASR (%) "
                "| G detection (%) | G false positives (%) |\n";
