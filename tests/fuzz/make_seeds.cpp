@@ -7,6 +7,8 @@
 
 #include <prunedef/prunedef.hpp>
 
+#include "../tiny_deepid.hpp"
+
 #include <hdf5.h>
 #include <stb_image_write.h>
 
@@ -22,30 +24,7 @@ using namespace prunedef;
 
 namespace {
 
-/// A DeepID with 2 channels per convolution that fits 55x47x3: pool_3 is 5x4x2 (40 features),
-/// conv_4 gives 4x3x2 (24), 4 hidden units, 5 classes.
-DeepID tiny_deepid(unsigned seed) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> dist(0.0f, 0.3f);
-    const std::vector<std::pair<std::string, std::vector<std::size_t>>> kernels = {
-        {"conv_1", {4, 4, 3, 2}}, {"conv_2", {3, 3, 2, 2}}, {"conv_3", {3, 3, 2, 2}}, {"conv_4", {2, 2, 2, 2}},
-        {"fc_1", {40, 4}},        {"fc_2", {24, 4}},        {"output", {4, 5}}};
-    DeepID net = make_deepid();
-    net.visit([&](auto& layer) {
-        if constexpr (std::decay_t<decltype(layer)>::has_weights) {
-            for (const auto& [name, dims] : kernels) {
-                if (name != layer.name()) continue;
-                WeightArray k{"kernel:0", dims, {}}, b{"bias:0", {dims.back()}, {}};
-                k.values.resize(k.element_count());
-                b.values.resize(b.element_count());
-                for (auto& v : k.values) v = dist(rng);
-                for (auto& v : b.values) v = dist(rng);
-                layer.set_weights({k, b});
-            }
-        }
-    });
-    return net;
-}
+using prunedef_test::tiny_deepid;
 
 void write_dataset(hid_t file, const char* name, const std::vector<hsize_t>& dims, hid_t mem_type, hid_t file_type,
                    const void* values, hsize_t chunk_rows = 0) {

@@ -1,0 +1,102 @@
+// The trainer: it learns, it is deterministic for a seed, it keeps masked channels at zero;
+// Fine-Pruning keeps them zero too.
+
+#include <doctest/doctest.h>
+
+#include <prunedef/prunedef.hpp>
+
+using namespace prunedef;
+
+namespace {
+
+/// A 26x26x1 DeepID with 4 classes and a data set whose class is which quadrant is bright.
+DeepID small_net(std::uint64_t seed) {
+    DeepID net = make_deepid();
+    Rng rng(seed);
+    initialize(net, {{3, 3, 1, 4}, {3, 3, 4, 6}, {2, 2, 6, 8}, {32, 16}, {2, 2, 8, 4}, {4, 16}, {16, 4}}, rng);
+    net.bind({26, 26, 1});
+    net.set_input_scale(1.0f / 255.0f);
+    return net;
+}
+
+LabelledImages quadrants(std::size_t n, std::uint64_t seed) {
+    Rng rng(seed);
+    LabelledImages d;
+    d.images.resize(n, {26, 26, 1});
+    for (std::size_t i = 0; i < n; ++i) {
+        const int label = int(rng.below(4));
+        d.labels.push_back(label);
+        for (std::size_t y = 0; y < 26; ++y)
+            for (std::size_t x = 0; x < 26; ++x) {
+                const int quadrant = int(y >= 13) * 2 + int(x >= 13);
+                d.images.at(i, y, x, 0) = float(rng.uniform() * 60.0) + (quadrant == label ? 180.0f : 0.0f);
+            }
+    }
+    return d;
+}
+
+}  // namespace
+
+TEST_CASE("trainer: Adam learns a simple task, deterministically for a seed") {
+    const LabelledImages data = quadrants(400, 1), held_out = quadrants(200, 2);
+    DeepID a = small_net(7), b = small_net(7);
+    const double before = accuracy(a, held_out);
+    Adam opt_a(3e-3f), opt_b(3e-3f);
+    TrainOptions options;
+    options.epochs = 4;
+    options.batch_size = 32;
+    options.seed = 5;
+    const auto reports = train(a, data, opt_a, options);
+    train(b, data, opt_b, options);
+    REQUIRE(reports.size() == 4);
+    CHECK(reports.back().loss < reports.front().loss);
+    const double after = accuracy(a, held_out);
+    INFO("held-out accuracy before " << before << " %, after " << after << " %");
+    CHECK(after >= 90.0);
+    CHECK(a.pruned_layer().kernel() == b.pruned_layer().kernel());
+    CHECK(a.head().layer<2>().kernel() == b.head().layer<2>().kernel());
+}
+
+TEST_CASE("trainer: SGD with momentum also learns it") {
+    const LabelledImages data = quadrants(400, 3);
+    DeepID net = small_net(9);
+    Sgd sgd(0.05f, 0.9f);
+    TrainOptions options;
+    options.epochs = 5;
+    options.batch_size = 32;
+    const auto reports = train(net, data, sgd, options);
+    CHECK(reports.back().loss < reports.front().loss);
+}
+
+TEST_CASE("trainer: masked channels stay zero while training and fine-pruning; head-only leaves the trunk") {
+    const LabelledImages data = quadrants(200, 4);
+    DeepID net = small_net(11);
+    ChannelMask mask(8);
+    mask.prune(1);
+    mask.prune(6);
+    FinePruningOptions options;
+    options.epochs = 2;
+    options.learning_rate = 1e-2f;
+    options.batch_size = 32;
+    options.lr_drop = 0;
+    const DeepID tuned = fine_prune(net, mask, data, options);
+    const auto& k = tuned.pruned_layer().kernel();
+    for (std::size_t i = 0; i < k.size(); ++i)
+        if (i % 8 == 1 || i % 8 == 6) CHECK(k[i] == 0.0f);
+    CHECK(tuned.pruned_layer().bias()[1] == 0.0f);
+    CHECK(tuned.pruned_layer().kernel() != net.pruned_layer().kernel());  // the rest did train
+
+    options.head_only = true;
+    const DeepID head_only = fine_prune(net, mask, data, options);
+    CHECK(head_only.stem().layer<0>().kernel() == net.stem().layer<0>().kernel());
+    CHECK(head_only.head().layer<2>().kernel() != net.head().layer<2>().kernel());
+}
+
+TEST_CASE("trainer: bad labels are refused before training") {
+    LabelledImages data = quadrants(10, 5);
+    data.labels[3] = 7;
+    DeepID net = small_net(1);
+    Adam adam;
+    CHECK_THROWS_WITH_AS(train(net, data, adam, TrainOptions{}),
+                         "train: label 7 of image 3 is not a class of the network (4)", argument_error);
+}
