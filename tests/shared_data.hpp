@@ -7,6 +7,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <vector>
+
+#include <unistd.h>
 
 namespace prunedef_test {
 
@@ -25,11 +28,29 @@ inline std::string shared_file(const std::string& relative) {
     return path;
 }
 
-/// A fresh scratch directory for one test.
+/// Removes the scratch directories when the test program ends.
+struct ScratchDirectories {
+    std::vector<std::filesystem::path> created;
+    ~ScratchDirectories() {
+        for (const auto& dir : created) {
+            std::error_code ec;
+            std::filesystem::remove_all(dir, ec);
+        }
+    }
+};
+inline ScratchDirectories& scratch_directories() {
+    static ScratchDirectories dirs;
+    return dirs;
+}
+
+/// A fresh scratch directory for one test, private to this process (two test runs at once must
+/// not delete each other's files).
 inline std::filesystem::path scratch_dir(const std::string& name) {
-    auto dir = std::filesystem::temp_directory_path() / ("prunedef_test_" + name);
+    auto dir = std::filesystem::temp_directory_path() /
+               ("prunedef_test_" + std::to_string(::getpid()) + "_" + name);
     std::filesystem::remove_all(dir);
     std::filesystem::create_directories(dir);
+    scratch_directories().created.push_back(dir);
     return dir;
 }
 
