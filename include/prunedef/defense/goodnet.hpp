@@ -4,16 +4,18 @@
 //
 // Masked<Net> is B with a channel mask: B' without a copy of its weights. GoodNet<Net,
 // Masked<Net>> is specialised so that the shared trunk (everything up to the pruned layer's
-// features) runs once per input, and B's head runs a second time only for inputs in which a
-// pruned channel is active.
+// features) runs once per input, and B''s head runs only for inputs in which a pruned channel
+// is active; for DeepID-shaped heads it reads only the kept channels (kept_channel_head.hpp).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/kept_channel_head.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 
 #include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -105,8 +107,14 @@ private:
 template <class Net>
 class GoodNet<Net, Masked<Net>> {
 public:
-    GoodNet(Net b, ChannelMask mask) : bprime_(std::move(b), std::move(mask)) {}
-    explicit GoodNet(Masked<Net> bprime) : bprime_(std::move(bprime)) {}
+    GoodNet(Net b, ChannelMask mask) : bprime_(std::move(b), std::move(mask)) { prepare(); }
+    explicit GoodNet(Masked<Net> bprime) : bprime_(std::move(bprime)) { prepare(); }
+    GoodNet(const GoodNet& other) : bprime_(other.bprime_) { prepare(); }
+    GoodNet& operator=(const GoodNet& other) {
+        bprime_ = other.bprime_;
+        prepare();
+        return *this;
+    }
 
     const Net& original() const { return bprime_.base(); }
     const Masked<Net>& repaired() const { return bprime_; }
@@ -137,8 +145,12 @@ public:
         Tensor subset(affected.size(), features.shape());
         for (std::size_t j = 0; j < affected.size(); ++j)
             std::memcpy(subset.image(j), features.image(affected[j]), fsize * sizeof(float));
-        mask.apply(subset);
-        net.head_logits(subset, logits);
+        if constexpr (detail::has_incremental_head<Net>) {
+            kept_head_->logits(subset, logits);  // reads only the kept channels
+        } else {
+            mask.apply(subset);
+            net.head_logits(subset, logits);
+        }
         const std::vector<int> changed = argmax(logits);
         for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
     }
@@ -149,7 +161,13 @@ public:
     }
 
 private:
+    void prepare() {
+        if constexpr (detail::has_incremental_head<Net>)
+            kept_head_ = std::make_unique<detail::KeptChannelHead<Net>>(bprime_.base(), bprime_.mask());
+    }
+
     Masked<Net> bprime_;
+    std::unique_ptr<detail::KeptChannelHead<Net>> kept_head_;  // DeepID-shaped heads only
 };
 
 template <class Net>
