@@ -21,7 +21,8 @@ namespace {
 
 std::mt19937 rng(2024);
 
-void fill(std::vector<float>& v, float scale = 1.0f) {
+template <class Floats>
+void fill(Floats& v, float scale = 1.0f) {
     std::normal_distribution<float> normal(0.0f, scale);
     for (auto& x : v) x = normal(rng);
 }
@@ -38,7 +39,8 @@ double probe(const Tensor& out, const Tensor& g) {
 }
 
 /// Central differences of loss() with respect to every entry of values, compared with grad.
-void check_gradient(std::vector<float>& values, const std::vector<float>& grad, const std::function<double()>& loss,
+template <class Values, class Grads>
+void check_gradient(Values& values, const Grads& grad, const std::function<double()>& loss,
                     const char* what, double eps = 1e-2, double tol = 2e-3) {
     REQUIRE(values.size() == grad.size());
     std::size_t bad = 0;
@@ -191,7 +193,7 @@ TEST_CASE("backprop: whole DeepID network, every layer's gradients") {
     };
     std::size_t arrays = 0;
     for (const ParameterRef& p : parameters(net)) {
-        const std::vector<float> grad = *p.gradient;
+        const detail::AlignedFloats grad = *p.gradient;
         check_gradient(*p.value, grad, loss, "network parameter", 1e-3, 2e-2);
         ++arrays;
     }

@@ -417,7 +417,7 @@ TEST_CASE("report: SVG chart with a line per series, axes, legend and threshold 
     CHECK(contains(svg, ">attack success rate</text>"));
     CHECK(contains(svg, ">X=2</text>"));
     CHECK(contains(svg, ">X=50% rel. (not reached)</text>"));
-    CHECK(count(svg, "stroke-dasharray") == 2 + 1);  // two markers and their legend entry
+    CHECK(count(svg, "stroke-dasharray=\"5 4\"") == 2 + 1);  // two markers and their legend entry
     CHECK(contains(svg, "conv_3"));
     CHECK(contains(svg, "increasing"));
     CHECK(!contains(svg, "nan"));

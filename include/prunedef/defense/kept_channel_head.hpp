@@ -40,14 +40,14 @@ public:
                 const float* row = fc1.kernel().data() + (p * C + c) * H;
                 w1.values.insert(w1.values.end(), row, row + H);
             }
-        fc1_.set_weights({w1, {"bias:0", {H}, fc1.bias()}});
+        fc1_.set_weights({w1, {"bias:0", {H}, {fc1.bias().begin(), fc1.bias().end()}}});
         WeightArray k4{"kernel:0", {conv4.kernel_h(), conv4.kernel_w(), Ck, C4}, {}};
         for (std::size_t tap = 0; tap < conv4.kernel_h() * conv4.kernel_w(); ++tap)
             for (std::size_t c : kept_) {
                 const float* row = conv4.kernel().data() + (tap * C + c) * C4;
                 k4.values.insert(k4.values.end(), row, row + C4);
             }
-        conv4_.set_weights({k4, {"bias:0", {C4}, conv4.bias()}});
+        conv4_.set_weights({k4, {"bias:0", {C4}, {conv4.bias().begin(), conv4.bias().end()}}});
     }
 
     /// Logits of B' for features (all channels; the pruned ones are not read).

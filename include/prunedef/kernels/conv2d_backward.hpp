@@ -30,7 +30,7 @@ inline void conv2d_backward(const Tensor& in, const detail::ConvGeometry& g, con
     const std::size_t segment = g.kernel_w * in.channels();
     constexpr std::size_t images_per_task = 8;
     const std::size_t n = in.batch(), tasks = (n + images_per_task - 1) / images_per_task;
-    std::vector<float> partial_w(tasks * K * Cout, 0.0f), partial_b(tasks * Cout, 0.0f);
+    std::vector<float, Eigen::aligned_allocator<float>> partial_w(tasks * K * Cout, 0.0f), partial_b(tasks * Cout, 0.0f);
     if (din) {
         din->resize(n, in.shape());
         std::fill(din->data(), din->data() + din->size(), 0.0f);

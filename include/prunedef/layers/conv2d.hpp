@@ -35,8 +35,8 @@ public:
         geometry_ = {kd[0], kd[1], kd[2], kd[3]};
     }
     std::vector<WeightArray> weights() const {
-        return {{"kernel:0", {kernel_h(), kernel_w(), in_channels(), out_channels()}, kernel_},
-                {"bias:0", {out_channels()}, bias_}};
+        return {{"kernel:0", {kernel_h(), kernel_w(), in_channels(), out_channels()}, {kernel_.begin(), kernel_.end()}},
+                {"bias:0", {out_channels()}, {bias_.begin(), bias_.end()}}};
     }
 
     ImageShape output_shape(const ImageShape& in) const {

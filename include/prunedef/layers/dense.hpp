@@ -30,7 +30,7 @@ public:
         in_ = kd[0];
         out_ = kd[1];
     }
-    std::vector<WeightArray> weights() const { return {{"kernel:0", {in_, out_}, kernel_}, {"bias:0", {out_}, bias_}}; }
+    std::vector<WeightArray> weights() const { return {{"kernel:0", {in_, out_}, {kernel_.begin(), kernel_.end()}}, {"bias:0", {out_}, {bias_.begin(), bias_.end()}}}; }
 
     ImageShape output_shape(const ImageShape& in) const {
         const std::string& name = this->name();

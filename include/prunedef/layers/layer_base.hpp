@@ -6,6 +6,8 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/layers/weights.hpp>
 
+#include <Eigen/Core>
+
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,20 +31,25 @@ private:
     std::string name_;
 };
 
+/// Parameter storage aligned for the widest SIMD packets: Eigen's products peel unaligned
+/// leading elements, so with 16-byte malloc alignment and AVX-512 the summation order (and the
+/// last bits of a result) would depend on where the allocator put the weights.
+using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
+
 class KernelAndBias {
 public:
-    const std::vector<float>& kernel() const { return kernel_; }
-    std::vector<float>& kernel() { return kernel_; }
-    const std::vector<float>& bias() const { return bias_; }
-    std::vector<float>& bias() { return bias_; }
+    const AlignedFloats& kernel() const { return kernel_; }
+    AlignedFloats& kernel() { return kernel_; }
+    const AlignedFloats& bias() const { return bias_; }
+    AlignedFloats& bias() { return bias_; }
 
     /// Gradients of the loss with respect to kernel and bias, filled by training (sized on first
     /// use; empty in inference-only networks).
-    std::vector<float>& kernel_gradient() {
+    AlignedFloats& kernel_gradient() {
         kernel_grad_.resize(kernel_.size());
         return kernel_grad_;
     }
-    std::vector<float>& bias_gradient() {
+    AlignedFloats& bias_gradient() {
         bias_grad_.resize(bias_.size());
         return bias_grad_;
     }
@@ -59,15 +66,15 @@ protected:
         if (w[1].dims[0] != kd.back())
             throw shape_error("layer " + layer + ": bias has shape " + dims_str(w[1].dims) + ", expected (" +
                               std::to_string(kd.back()) + ",) to match kernel " + dims_str(kd));
-        kernel_ = std::move(w[0].values);
-        bias_ = std::move(w[1].values);
+        kernel_.assign(w[0].values.begin(), w[0].values.end());
+        bias_.assign(w[1].values.begin(), w[1].values.end());
         return kd;
     }
 
-    std::vector<float> kernel_, bias_;
+    AlignedFloats kernel_, bias_;
 
 private:
-    std::vector<float> kernel_grad_, bias_grad_;
+    AlignedFloats kernel_grad_, bias_grad_;
 };
 
 }  // namespace detail

@@ -76,6 +76,11 @@ struct SvgSeries {
     std::vector<std::pair<double, double>> points;  // (fraction, percent)
 };
 
+/// A stroke-dasharray attribute (with its leading space), or nothing for a solid line.
+inline std::string svg_dash(const std::string& dash) {
+    return dash.empty() ? std::string() : " stroke-dasharray=\"" + dash + "\"";
+}
+
 inline std::string svg_threshold_label(const AccuracyDrop& d, bool reached) {
     return "X=" + d.label() + (d.relative ? "% rel." : "") + (reached ? "" : " (not reached)");
 }
@@ -92,7 +97,7 @@ inline std::string curve_svg(const RepairResult& result) {
     // The series the repair measured.
     std::vector<detail::SvgSeries> series(3);
     series[0] = {"validation accuracy", "#1f77b4", "", {}};
-    series[1] = {"test accuracy", "#2ca02c", "", {}};
+    series[1] = {"test accuracy", "#2ca02c", "7 4", {}};  // dashed: often on top of validation
     series[2] = {"attack success rate", "#d62728", "", {}};
     for (const CurvePoint& p : result.curve) {
         series[0].points.emplace_back(p.fraction_pruned, p.valid_accuracy);
@@ -133,20 +138,24 @@ inline std::string curve_svg(const RepairResult& result) {
                     "text-anchor=\"middle\" font-size=\"13\" transform=\"translate(24 " +
                         svg_num((F::top + F::bottom) / 2) + ") rotate(-90)\"");
 
-    // Threshold markers, labels staggered so that close thresholds stay readable.
+    // Threshold markers, labels staggered so that close thresholds stay readable, with a white
+    // halo (the stroke painted under the fill) so that lines behind them do not hide them.
+    std::string labels;  // drawn after the curves, so on top of them
+    const std::string label_style = "fill=\"#333333\" stroke=\"white\" stroke-width=\"3\" paint-order=\"stroke\"";
     for (std::size_t i = 0; i < result.thresholds.size(); ++i) {
         const ThresholdResult& t = result.thresholds[i];
         const double x = F::x(t.fraction_pruned);
         out += svg_line(x, F::top, x, F::bottom, "stroke=\"#555555\" stroke-width=\"1\" stroke-dasharray=\"5 4\"");
         const bool near_right = t.fraction_pruned > 0.8;
-        out += svg_text(near_right ? x - 4 : x + 4, F::top + 14 + 14 * double(i % 6),
+        labels += svg_text(near_right ? x - 4 : x + 4, F::top + 14 + 14 * double(i % 6),
                         detail::svg_threshold_label(t.drop, t.reached),
-                        near_right ? "text-anchor=\"end\" fill=\"#333333\"" : "fill=\"#333333\"");
+                        std::string(near_right ? "text-anchor=\"end\" " : "") + label_style);
     }
 
     // The curves.
     for (const detail::SvgSeries& s : series) {
-        out += "<polyline fill=\"none\" stroke=\"" + s.colour + "\" stroke-width=\"2\" stroke-linejoin=\"round\" points=\"";
+        out += "<polyline fill=\"none\" stroke=\"" + s.colour + "\" stroke-width=\"2\" stroke-linejoin=\"round\"" +
+               detail::svg_dash(s.dash) + " points=\"";
         for (std::size_t i = 0; i < s.points.size(); ++i)
             out += (i ? " " : "") + svg_num(F::x(s.points[i].first)) + "," + svg_num(F::y(s.points[i].second));
         out += "\"/>\n";
@@ -168,10 +177,13 @@ inline std::string curve_svg(const RepairResult& result) {
                    "\" width=\"9\" height=\"9\" fill=\"white\" stroke=\"#d62728\" stroke-width=\"2\"/>\n";
     }
 
+    out += labels;
+
     // Legend.
     double ly = F::top + 10;
     for (const detail::SvgSeries& s : series) {
-        out += svg_line(F::right + 18, ly, F::right + 44, ly, "stroke=\"" + s.colour + "\" stroke-width=\"3\"");
+        out += svg_line(F::right + 18, ly, F::right + 44, ly,
+                        "stroke=\"" + s.colour + "\" stroke-width=\"3\"" + detail::svg_dash(s.dash));
         out += svg_text(F::right + 50, ly + 4, s.name);
         ly += 20;
     }

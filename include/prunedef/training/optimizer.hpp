@@ -3,6 +3,8 @@
 // parameters(net) lists every weighted layer's arrays with their gradients, in visit order;
 // head_parameters(net) only those after the pruned layer.
 
+#include <prunedef/layers/layer_base.hpp>
+
 #include <cmath>
 #include <type_traits>
 #include <vector>
@@ -11,8 +13,8 @@ namespace prunedef {
 
 /// A parameter array and the gradient the backward pass left for it.
 struct ParameterRef {
-    std::vector<float>* value;
-    std::vector<float>* gradient;
+    detail::AlignedFloats* value;
+    detail::AlignedFloats* gradient;
 };
 
 namespace detail {

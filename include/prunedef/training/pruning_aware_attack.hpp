@@ -56,7 +56,7 @@ PruningAwareReport pruning_aware_attack(Net& net, const LabelledImages& poisoned
     }
     const ChannelMask mask = ChannelMask::from_order(net.prunable_channels(), order, k);
     report.decoys = mask.pruned_channels();
-    const std::vector<float> kernel = net.pruned_layer().kernel(), bias = net.pruned_layer().bias();
+    const auto kernel = net.pruned_layer().kernel(), bias = net.pruned_layer().bias();
     zero_channels(net.pruned_layer(), mask);
     report.clean_accuracy_after_prune = accuracy(net, valid);
     // 3. retrain the pruned network on poisoned data
