@@ -339,8 +339,7 @@ int cmd_repair(int argc, char** argv) {
     const DeepID net = load_model(args, valid);
 
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (!fs::is_directory(dir)) throw io_error(dir + ": cannot create output directory");
+    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw io_error(dir + ": exists and is not a directory");
     for (const char* name : {"sweep.csv", "report.md", "report.json", "curve.svg"})
         check_not_input((fs::path(dir) / name).string(),
                         {args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned")});
@@ -361,6 +360,10 @@ int cmd_repair(int argc, char** argv) {
         };
         fine_tuned = fine_prune_all(net, result, data, fine);
     }
+    // The output directory is made only now that every input has been read and checked, so a
+    // run that fails on bad data leaves nothing behind.
+    fs::create_directories(dir, ec);
+    if (!fs::is_directory(dir)) throw io_error(dir + ": cannot create output directory");
     const ReportContext context{args.get("model"), args.get("valid"), args.get("test"), args.get("poisoned"),
                                 net.input_scale()};
     for (const auto& t : result.thresholds) {

@@ -97,7 +97,10 @@ bad "missing required option --out" "$tool" predict --model "$models/lab3_sungla
 bad "output path is also an input" "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" \
   --data "$data/clean_samples.h5" --out "$data/clean_samples.h5"
 bad "--drops: each X must be in (0, 100]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --drops 0 --out "$work/x"
-[ -e "$work/x" ] && [ -n "$(ls -A "$work/x")" ] && fail "a failed repair left files in $work/x"
+[ -e "$work/x" ] && fail "a failed repair created $work/x"
+bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --model "$fm/bd_weights.h5" \
+  --valid "$fm/valid.h5" --test "$data/clean_samples.h5" --out "$work/late"
+[ -e "$work/late" ] && fail "a repair that failed on its test set created $work/late"
 "$tool" predict --model "$work/truncated.h5" --data "$data/clean_samples.h5" --out "$work/never.h5" 2>/dev/null
 [ -e "$work/never.h5" ] && fail "a failed predict left its output file"
 ls -a "$work" | grep -q '\.tmp' && fail "temporary files left behind"
