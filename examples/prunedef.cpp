@@ -221,14 +221,8 @@ int cmd_eval(int argc, char** argv) {
         if (args.has("scale")) throw usage_error("--scale is stored in the GoodNet file; do not pass it");
         const int N = g.detected_class();
         auto run = [&](const DatasetReader& data) {
-            data.check_image_shape(g.input_shape());
             data.check_labels(g.num_classes());
-            std::vector<int> outputs;
-            for_each_batch(data, batch, [&](const Tensor& images, const int*, std::size_t) {
-                auto p = g.predict(images);
-                outputs.insert(outputs.end(), p.begin(), p.end());
-            });
-            return count_goodnet(outputs, data.labels(), N);
+            return count_goodnet(predict_dataset(g, data, batch), data.labels(), N);
         };
         const GoodNetCounts c = run(clean);
         std::cout << "Clean Classification accuracy: " << python_float(c.matched_percent()) << "\n";
@@ -243,14 +237,8 @@ int cmd_eval(int argc, char** argv) {
 
     const DeepID net = load_model(args, clean);
     auto accuracy = [&](const DatasetReader& data) {
-        data.check_image_shape(net.input_shape());
         data.check_labels(net.num_classes());
-        std::size_t correct = 0;
-        for_each_batch(data, batch, [&](const Tensor& images, const int* labels, std::size_t) {
-            const auto p = net.predict(images);
-            for (std::size_t i = 0; i < p.size(); ++i) correct += p[i] == labels[i];
-        });
-        return percent_of(correct, data.size());
+        return percent_matching(predict_dataset(net, data, batch), data.labels());
     };
     std::cout << "Clean Classification accuracy: " << python_float(accuracy(clean)) << "\n";
     if (poisoned) std::cout << "Attack Success Rate: " << python_float(accuracy(*poisoned)) << "\n";

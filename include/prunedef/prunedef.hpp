@@ -27,6 +27,7 @@
 
 #include <prunedef/model/deepid.hpp>
 #include <prunedef/model/network.hpp>
+#include <prunedef/model/predict.hpp>
 
 #include <prunedef/io/atomic_output.hpp>
 #include <prunedef/io/dataset.hpp>

@@ -61,6 +61,21 @@ private:
     ActivationSite site_;
 };
 
+namespace detail {
+/// The features of a batch (fused convolution and pooling), and, for the convolution site, the
+/// pruned convolution's output too; returns the tensor the statistics are taken over.
+template <class Net>
+const Tensor& trunk_outputs(const Net& net, const Tensor& images, ActivationSite site, Tensor& features, Tensor& conv) {
+    if (site == ActivationSite::pooled) {
+        net.features(images, features);
+        return features;
+    }
+    net.conv_output(images, conv);
+    net.reduce().forward(conv, features);
+    return conv;
+}
+}  // namespace detail
+
 /// Streams a data set through the network's trunk and returns the mean activation of each
 /// channel of the pruned layer.
 template <class Net>
@@ -71,13 +86,7 @@ ChannelActivations mean_channel_activations(const Net& net, const DatasetReader&
     ChannelActivationAccumulator acc(net.prunable_channels(), site);
     Tensor conv, pooled;
     for_each_batch(data, batch_size, [&](const Tensor& images, const int*, std::size_t) {
-        net.conv_output(images, conv);
-        if (site == ActivationSite::convolution) {
-            acc.add(conv);
-        } else {
-            net.reduce().forward(conv, pooled);
-            acc.add(pooled);
-        }
+        acc.add(detail::trunk_outputs(net, images, site, pooled, conv));
     });
     return acc.result();
 }

@@ -6,6 +6,7 @@
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/repair.hpp>
 #include <prunedef/io/dataset.hpp>
+#include <prunedef/model/predict.hpp>
 #include <prunedef/training/trainer.hpp>
 
 #include <optional>
@@ -49,26 +50,11 @@ Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clea
 }
 
 namespace detail {
-template <class Net>
-std::vector<int> predict_dataset(const Net& net, const DatasetReader& data, std::size_t batch_size) {
-    std::vector<int> out;
-    out.reserve(data.size());
-    for_each_batch(data, batch_size, [&](const Tensor& images, const int*, std::size_t) {
-        const auto p = net.predict(images);
-        out.insert(out.end(), p.begin(), p.end());
-    });
-    return out;
-}
 inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector<int>& bprime,
                                     const std::vector<int>& labels, int classes) {
     std::vector<int> g(b.size());
     for (std::size_t i = 0; i < b.size(); ++i) g[i] = goodnet_output(b[i], bprime[i], classes);
     return count_goodnet(g, labels, classes);
-}
-inline double matches_percent(const std::vector<int>& p, const std::vector<int>& labels) {
-    std::size_t n = 0;
-    for (std::size_t i = 0; i < p.size(); ++i) n += p[i] == labels[i];
-    return percent_of(n, p.size());
 }
 }  // namespace detail
 
@@ -79,9 +65,9 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
                                 const FinePruningOptions& options, std::size_t batch_size = 256) {
     const LabelledImages clean = read_all(*data.valid);
     const int classes = static_cast<int>(result.classes);
-    std::vector<int> b_valid = detail::predict_dataset(b, *data.valid, batch_size), b_test, b_poisoned;
-    if (data.test) b_test = detail::predict_dataset(b, *data.test, batch_size);
-    if (data.poisoned) b_poisoned = detail::predict_dataset(b, *data.poisoned, batch_size);
+    std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test, b_poisoned;
+    if (data.test) b_test = predict_dataset(b, *data.test, batch_size);
+    if (data.poisoned) b_poisoned = predict_dataset(b, *data.poisoned, batch_size);
     std::vector<Net> tuned;
     for (auto& t : result.thresholds) {
         const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
@@ -94,17 +80,17 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.learning_rate = options.learning_rate;
         f.lr_drop = options.lr_drop;
         f.head_only = options.head_only;
-        const auto pv = detail::predict_dataset(bprime, *data.valid, batch_size);
-        f.valid_accuracy = detail::matches_percent(pv, data.valid->labels());
+        const auto pv = predict_dataset(bprime, *data.valid, batch_size);
+        f.valid_accuracy = percent_matching(pv, data.valid->labels());
         f.goodnet_valid = detail::goodnet_counts(b_valid, pv, data.valid->labels(), classes);
         if (data.test) {
-            const auto pt = detail::predict_dataset(bprime, *data.test, batch_size);
-            f.test_accuracy = detail::matches_percent(pt, data.test->labels());
+            const auto pt = predict_dataset(bprime, *data.test, batch_size);
+            f.test_accuracy = percent_matching(pt, data.test->labels());
             f.goodnet_test = detail::goodnet_counts(b_test, pt, data.test->labels(), classes);
         }
         if (data.poisoned) {
-            const auto pp = detail::predict_dataset(bprime, *data.poisoned, batch_size);
-            f.attack_success = detail::matches_percent(pp, data.poisoned->labels());
+            const auto pp = predict_dataset(bprime, *data.poisoned, batch_size);
+            f.attack_success = percent_matching(pp, data.poisoned->labels());
             f.goodnet_poisoned = detail::goodnet_counts(b_poisoned, pp, data.poisoned->labels(), classes);
         }
         t.fine_tuned = f;

@@ -147,9 +147,7 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         ChannelActivationAccumulator acc(r.channels, options.site);
         Tensor conv, pooled;
         for_each_batch(valid, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
-            net.conv_output(images, conv);
-            net.reduce().forward(conv, pooled);
-            acc.add(options.site == ActivationSite::pooled ? pooled : conv);
+            acc.add(detail::trunk_outputs(net, images, options.site, pooled, conv));
             std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
             if (options.progress) options.progress("validation", start + images.batch(), valid.size());
         });

@@ -96,10 +96,8 @@ inline std::vector<WeightArray> read_keras_layer(const H5Object& root, const std
 
 }  // namespace detail
 
-/// Reads prunedef's stored settings (input scale and shape) if the file has them.
-inline ModelSettings read_model_settings(const std::string& path, const std::string& group = "/") {
-    detail::H5Object file = detail::open_h5_file(path);
-    detail::H5Object root = detail::keras_weights_root(file, group);
+namespace detail {
+inline ModelSettings read_model_settings(const H5Object& root) {
     ModelSettings s;
     if (detail::h5_has_attribute(root, "prunedef_input_scale")) {
         auto v = detail::h5_read_numeric_attribute(root, "prunedef_input_scale");
@@ -114,6 +112,13 @@ inline ModelSettings read_model_settings(const std::string& path, const std::str
         s.input_shape = ImageShape{std::size_t(v[0]), std::size_t(v[1]), std::size_t(v[2])};
     }
     return s;
+}
+}  // namespace detail
+
+/// Reads prunedef's stored settings (input scale and shape) if the file has them.
+inline ModelSettings read_model_settings(const std::string& path, const std::string& group = "/") {
+    const detail::H5Object file = detail::open_h5_file(path);
+    return detail::read_model_settings(detail::keras_weights_root(file, group));
 }
 
 /// Loads a Keras weights file into a network's layers (matched by layer name). Throws when a
@@ -154,7 +159,7 @@ void load_keras_weights(const std::string& path, Net& net, const std::string& gr
         if (!detail::keras_weight_names(g).empty())
             throw format_error(g.where() + ": layer has weights but the model has no weighted layer of that name");
     }
-    const ModelSettings settings = read_model_settings(path, group);
+    const ModelSettings settings = detail::read_model_settings(root);
     if (settings.input_scale) net.set_input_scale(*settings.input_scale);
     if (settings.input_shape) {
         try {
