@@ -5,8 +5,9 @@
 # Targets: fuzz_keras_weights (a DeepID weights file), fuzz_dataset (a challenge-layout data
 # set), fuzz_image (an image for a 55x47x3 model). Corpora grow in build-fuzz/corpus/<target>/.
 # Every failure (crash, sanitizer report, out-of-memory, timeout) is saved in
-# build-fuzz/artifacts/<target>/, reproduced (its report in FILE.log) and classified: one inside
-# the system's libhdf5 is reported, any other makes the script fail (see README, Reliability).
+# build-fuzz/artifacts/<target>/, reproduced (its report in FILE.log) and classified by
+# scripts/fuzz_triage.sh: one inside the system's libhdf5 is reported, any other makes the script
+# fail (see README, Reliability).
 # Replay one with: build-fuzz/tests/fuzz/fuzz_<target> build-fuzz/artifacts/<target>/crash-...
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -43,22 +44,6 @@ export HDF5_USE_FILE_LOCKING=FALSE
 export TMPDIR=$(pwd)/build-fuzz/tmp
 rm -rf "$TMPDIR"; mkdir -p "$TMPDIR"
 
-# Where a reproduced failure happens: "hdf5" when the faulting code (the first stack frame
-# outside the sanitizer and fuzzer runtimes) is inside libhdf5 and, for a bad heap access, the
-# memory was allocated by libhdf5 too; "prunedef" otherwise (our code, stb, or our buffers).
-classify() {  # LOG
-  local frames alloc
-  frames=$(grep -E '^ +#[0-9]+ 0x' "$1" |
-    grep -vE ' in (__interceptor_|__asan|__sanitizer|__ubsan|__lsan|fuzzer::|__libc_|__GI_|__mem|malloc |calloc |realloc |free |operator new|operator delete|memcpy |memmove |memset |strlen |_start |main )|libc\.so|sysdeps/|\(<unknown module>\)')
-  alloc=$(sed -n '/allocated by thread/,/^$/p' "$1" | grep -E '^ +#[0-9]+ 0x' |
-    grep -vE ' in (__interceptor_|__asan|malloc |calloc |realloc |operator new)' | head -1)
-  if head -1 <<<"$frames" | grep -q libhdf5 && { [ -z "$alloc" ] || grep -q libhdf5 <<<"$alloc"; }; then
-    echo hdf5
-  else
-    echo prunedef
-  fi
-}
-
 failed=() hdf5_issues=0
 for target in keras_weights dataset image; do
   case $target in
@@ -76,7 +61,7 @@ for target in keras_weights dataset image; do
   for a in "$artifacts"/*; do
     [ -e "$a" ] || continue
     "$bin" -runs=1 -rss_limit_mb=2048 -timeout=10 "$a" > "$a.log" 2>&1 && continue  # did not reproduce
-    if [ "$(classify "$a.log")" = hdf5 ]; then
+    if [ "$(bash scripts/fuzz_triage.sh "$a.log")" = hdf5 ]; then
       hdf5_issues=$((hdf5_issues + 1))
       echo "  inside libhdf5 (not prunedef's code): $a"
       grep -m1 -E 'ERROR|SUMMARY|runtime error' "$a.log" | sed 's/^/    /'
