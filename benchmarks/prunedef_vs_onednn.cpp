@@ -87,7 +87,7 @@ private:
     }
 
     /// Copies weights into a oneDNN memory of the layout the primitive wants (reordered once here).
-    dnnl::memory weights(const std::vector<float>& values, const dnnl::memory::desc& user, const dnnl::memory::desc& want,
+    dnnl::memory weights(const prunedef::detail::AlignedFloats& values, const dnnl::memory::desc& user, const dnnl::memory::desc& want,
                          float scale = 1.0f) {
         dnnl::memory src(user, engine_);
         float* p = static_cast<float*>(src.get_data_handle());

@@ -143,6 +143,12 @@ TEST_CASE("kernels: conv2d matches a reference loop on odd shapes") {
         check_conv<Linear>(2, {20, 12, 64}, 3, 3, 3, 7);
     }
     SUBCASE("an image wider than one block of pixels") { check_conv<Relu>(1, {4, 301, 2}, 2, 3, 3, 8); }
+    SUBCASE("DeepID conv_1's geometry: 44-pixel rows cut into equal tiles") {
+        check_conv<Relu>(2, {9, 47, 3}, 4, 4, 20, 9);
+    }
+    SUBCASE("more output channels than the micro-kernels cover (reference path)") {
+        check_conv<Linear>(1, {6, 5, 2}, 2, 2, 130, 10);
+    }
 }
 
 TEST_CASE("kernels: conv2d gives bit-identical results with 1 and 2 threads") {
@@ -287,7 +293,7 @@ TEST_CASE("kernels: fused conv2d + max-pool equals conv2d then maxpool2d exactly
     std::mt19937 rng(99);
     std::normal_distribution<float> normal;
     for (const auto& [pool, stride] : {std::pair<std::size_t, std::size_t>{2, 2}, {3, 2}, {2, 1}}) {
-        for (const std::size_t cout : {3u, 20u, 37u}) {
+        for (const std::size_t cout : {3u, 20u, 37u, 130u}) {
             const detail::ConvGeometry g{3, 2, 5, cout};
             std::vector<float> kernel(g.patch_size() * cout), bias(cout);
             for (auto& v : kernel) v = normal(rng);

@@ -64,10 +64,12 @@ inline Packet activate_packet(const Packet& x) {
 }
 
 /// One tile: MR output pixels in a row (input runs `step` floats apart), NV packets of channels.
+/// Output pixels are `out_stride` floats apart; when out_stride is NV whole packets (a padded
+/// scratch buffer) every packet is stored whole, else only the first out_channels values.
 template <int NV, int MR, class Activation>
 inline void conv_tile(const float* input, std::size_t step, std::size_t row_stride, std::size_t kernel_h,
                       std::size_t segment, const float* packed, const float* bias_packed, float* out,
-                      std::size_t out_channels) {
+                      std::size_t out_stride, std::size_t out_channels) {
     using namespace Eigen::internal;
     Packet acc[MR][NV];
     for (int m = 0; m < MR; ++m)
@@ -84,9 +86,10 @@ inline void conv_tile(const float* input, std::size_t step, std::size_t row_stri
             }
         }
     }
-    const std::size_t full = out_channels / packet_size, rest = out_channels % packet_size;
+    const bool padded = out_stride == std::size_t(NV) * packet_size;
+    const std::size_t full = padded ? NV : out_channels / packet_size, rest = padded ? 0 : out_channels % packet_size;
     for (int m = 0; m < MR; ++m) {
-        float* o = out + std::size_t(m) * out_channels;
+        float* o = out + std::size_t(m) * out_stride;
         for (int v = 0; v < NV; ++v) {
             const Packet r = activate_packet<Activation>(padd(acc[m][v], pload<Packet>(bias_packed + v * packet_size)));
             if (std::size_t(v) < full) {
@@ -100,24 +103,45 @@ inline void conv_tile(const float* input, std::size_t step, std::size_t row_stri
     }
 }
 
+/// A tile of `pixels` (1..MR) output pixels: the run-time tile width picks its instantiation.
+template <int NV, int MR, class Activation>
+inline void conv_tile_of_width(int pixels, const float* input, std::size_t step, std::size_t row_stride,
+                               std::size_t kernel_h, std::size_t segment, const float* packed,
+                               const float* bias_packed, float* out, std::size_t out_stride,
+                               std::size_t out_channels) {
+    if constexpr (MR > 1) {
+        if (pixels < MR)
+            return conv_tile_of_width<NV, MR - 1, Activation>(pixels, input, step, row_stride, kernel_h, segment,
+                                                              packed, bias_packed, out, out_stride, out_channels);
+    }
+    conv_tile<NV, MR, Activation>(input, step, row_stride, kernel_h, segment, packed, bias_packed, out, out_stride,
+                                  out_channels);
+}
+
 /// Output rows [row_begin, row_end) of one image with NV packets of output channels, written
-/// from out_rows on (the first of these rows).
+/// from out_rows on (the first of these rows), output pixels out_stride floats apart. A row is cut into the fewest tiles of at most
+/// tile_pixels<NV>() pixels, of equal width give or take one: a 44-pixel row with 12-pixel tiles
+/// runs as 11+11+11+11, not 12+12+12 and eight one-pixel tiles (which have too few independent
+/// accumulators to hide the multiply-add latency and ran conv_1 at half speed).
 template <int NV, class Activation>
 void conv_rows(const float* image, const ImageShape& in, const ConvGeometry& g, const float* packed,
-               const float* bias_packed, float* out_rows, std::size_t row_begin, std::size_t row_end) {
+               const float* bias_packed, float* out_rows, std::size_t out_stride, std::size_t row_begin,
+               std::size_t row_end) {
     constexpr int MR = tile_pixels<NV>();
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
     const std::size_t row_stride = in.width * C, cout = g.out_channels;
+    const std::size_t tiles = (out_w + MR - 1) / MR, narrow = out_w / tiles, wide = out_w % tiles;
     for (std::size_t oy = row_begin; oy < row_end; ++oy) {
         const float* in_row = image + oy * row_stride;
-        float* out_row = out_rows + (oy - row_begin) * out_w * cout;
+        float* out_row = out_rows + (oy - row_begin) * out_w * out_stride;
         std::size_t ox = 0;
-        for (; ox + MR <= out_w; ox += MR)
-            conv_tile<NV, MR, Activation>(in_row + ox * C, C, row_stride, g.kernel_h, segment, packed, bias_packed,
-                                          out_row + ox * cout, cout);
-        for (; ox < out_w; ++ox)
-            conv_tile<NV, 1, Activation>(in_row + ox * C, C, row_stride, g.kernel_h, segment, packed, bias_packed,
-                                         out_row + ox * cout, cout);
+        for (std::size_t t = 0; t < tiles; ++t) {
+            const std::size_t width = narrow + (t < wide ? 1 : 0);
+            conv_tile_of_width<NV, MR, Activation>(static_cast<int>(width), in_row + ox * C, C, row_stride,
+                                                   g.kernel_h, segment, packed, bias_packed, out_row + ox * out_stride,
+                                                   out_stride, cout);
+            ox += width;
+        }
     }
 }
 
@@ -141,10 +165,13 @@ constexpr int max_packets = 128 / packet_size;
 
 template <class Activation, int NV = 1>
 void conv_rows_dispatch(int packets, const float* image, const ImageShape& in, const ConvGeometry& g,
-                        const float* packed, const float* bias_packed, float* out_rows, std::size_t r0, std::size_t r1) {
+                        const float* packed, const float* bias_packed, float* out_rows, std::size_t out_stride,
+                        std::size_t r0, std::size_t r1) {
     if constexpr (NV <= max_packets) {
-        if (packets == NV) return conv_rows<NV, Activation>(image, in, g, packed, bias_packed, out_rows, r0, r1);
-        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, packed, bias_packed, out_rows, r0, r1);
+        if (packets == NV)
+            return conv_rows<NV, Activation>(image, in, g, packed, bias_packed, out_rows, out_stride, r0, r1);
+        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, packed, bias_packed, out_rows,
+                                                      out_stride, r0, r1);
     }
 }
 
@@ -201,7 +228,7 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel
         float* rows_out = out.image(n) + r0 * out_shape.width * out_shape.channels;
         if (p.packets <= detail::max_packets)
             detail::conv_rows_dispatch<Activation>(p.packets, in.image(n), in.shape(), g, p.weights.data(),
-                                                   p.bias.data(), rows_out, r0, r1);
+                                                   p.bias.data(), rows_out, out_shape.channels, r0, r1);
         else
             detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, rows_out, r0, r1);
     });

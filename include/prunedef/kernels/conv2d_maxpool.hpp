@@ -9,11 +9,49 @@
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
 
+#include <Eigen/Core>
+
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 namespace prunedef {
+
+namespace detail {
+
+/// Max over a pool x pool window of a convolution-row buffer whose pixels are `pixel_in`
+/// floats apart (a whole number of packets), stored as the first `channels` values at `out`.
+inline void pool_window_packets(const float* window, std::size_t row, std::size_t pixel_in, std::size_t pool,
+                                std::size_t channels, float* out) {
+    using namespace Eigen::internal;
+    for (std::size_t c = 0; c < channels; c += packet_size) {
+        Packet m = pload<Packet>(window + c);
+        for (std::size_t r = 0; r < pool; ++r)
+            for (std::size_t q = r == 0 ? 1 : 0; q < pool; ++q)
+                m = pmax(m, pload<Packet>(window + r * row + q * pixel_in + c));
+        if (c + packet_size <= channels) {
+            pstoreu(out + c, m);
+        } else {
+            alignas(64) float tail[packet_size];
+            pstore(tail, m);
+            std::memcpy(out + c, tail, (channels - c) * sizeof(float));
+        }
+    }
+}
+
+/// Scalar form for convolutions too wide for the micro-kernels (pixels `channels` apart).
+inline void pool_window_scalar(const float* window, std::size_t row, std::size_t pool, std::size_t channels,
+                               float* out) {
+    std::fill(out, out + channels, -std::numeric_limits<float>::infinity());
+    for (std::size_t r = 0; r < pool; ++r)
+        for (std::size_t q = 0; q < pool; ++q) {
+            const float* v = window + r * row + q * channels;
+            for (std::size_t c = 0; c < channels; ++c) out[c] = std::max(out[c], v[c]);
+        }
+}
+
+}  // namespace detail
 
 /// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride).
 template <class Activation>
@@ -26,34 +64,37 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float
     thread_local detail::PackedKernel packed;
     detail::pack_kernel(g, kernel, bias, packed);
     const detail::PackedKernel& p = packed;
-    const std::size_t C = g.out_channels, conv_row = conv_shape.width * C;
+    const bool vectorised = p.packets <= detail::max_packets;
+    // In the scratch rows a pixel takes whole packets (padded channels), so that the micro-kernel
+    // stores and the pooling loads are whole aligned packets.
+    const std::size_t C = g.out_channels, pixel = vectorised ? std::size_t(p.packets) * detail::packet_size : C;
+    const std::size_t conv_row = conv_shape.width * pixel;
     const std::size_t rows = std::max<std::size_t>(1, detail::conv_rows_per_block(conv_shape.width, in.batch()) / stride);
     const std::size_t blocks = (os.height + rows - 1) / rows;
     detail::parallel_for(static_cast<std::ptrdiff_t>(in.batch() * blocks), [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(os.height, r0 + rows);
-        thread_local std::vector<float> window;  // the pool rows of the convolution output
+        thread_local std::vector<float, Eigen::aligned_allocator<float>> window;  // pool rows of the conv output
         window.resize(pool * conv_row);
         const float* image = in.image(n);
         float* dst = out.image(n);
         for (std::size_t py = r0; py < r1; ++py) {
             for (std::size_t r = 0; r < pool; ++r) {
                 const std::size_t oy = py * stride + r;
-                if (p.packets <= detail::max_packets)
+                if (vectorised)
                     detail::conv_rows_dispatch<Activation>(p.packets, image, in.shape(), g, p.weights.data(),
-                                                           p.bias.data(), window.data() + r * conv_row, oy, oy + 1);
+                                                           p.bias.data(), window.data() + r * conv_row, pixel, oy, oy + 1);
                 else
                     detail::conv_rows_reference<Activation>(image, in.shape(), g, kernel, bias,
                                                             window.data() + r * conv_row, oy, oy + 1);
             }
             for (std::size_t px = 0; px < os.width; ++px) {
+                const float* w = window.data() + px * stride * pixel;
                 float* o = dst + (py * os.width + px) * C;
-                std::fill(o, o + C, -std::numeric_limits<float>::infinity());
-                for (std::size_t r = 0; r < pool; ++r)
-                    for (std::size_t q = 0; q < pool; ++q) {
-                        const float* v = window.data() + r * conv_row + (px * stride + q) * C;
-                        for (std::size_t c = 0; c < C; ++c) o[c] = std::max(o[c], v[c]);
-                    }
+                if (vectorised)
+                    detail::pool_window_packets(w, conv_row, pixel, pool, C, o);
+                else
+                    detail::pool_window_scalar(w, conv_row, pool, C, o);
             }
         }
     });
