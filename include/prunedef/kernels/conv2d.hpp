@@ -152,12 +152,16 @@ struct PackedKernel {
 };
 inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float* bias, PackedKernel& p) {
     p.packets = static_cast<int>((g.out_channels + packet_size - 1) / packet_size);
-    const std::size_t width = std::size_t(p.packets) * packet_size, rows = g.patch_size();
-    p.weights.assign(rows * width, 0.0f);
-    p.bias.assign(width, 0.0f);
-    for (std::size_t r = 0; r < rows; ++r)
-        std::memcpy(p.weights.data() + r * width, kernel + r * g.out_channels, g.out_channels * sizeof(float));
-    std::memcpy(p.bias.data(), bias, g.out_channels * sizeof(float));
+    const std::size_t width = std::size_t(p.packets) * packet_size, rows = g.patch_size(), cout = g.out_channels;
+    // Each value is written once (a resize keeps the storage of earlier calls; no fill first).
+    p.weights.resize(rows * width);
+    p.bias.resize(width);
+    const auto copy_padded = [&](float* dst, const float* src) {
+        std::memcpy(dst, src, cout * sizeof(float));
+        std::fill(dst + cout, dst + width, 0.0f);
+    };
+    for (std::size_t r = 0; r < rows; ++r) copy_padded(p.weights.data() + r * width, kernel + r * cout);
+    copy_padded(p.bias.data(), bias);
 }
 
 /// Largest number of output-channel packets the micro-kernels are instantiated for.
@@ -175,12 +179,15 @@ void conv_rows_dispatch(int packets, const float* image, const ImageShape& in, c
     }
 }
 
-/// Output rows per task: about 256 output pixels per task in large batches, 32 in small ones
-/// so that a single image still splits across threads. (The split does not change any value:
+/// Output rows per task: about 256 output pixels per task in large batches, at most 32 in small
+/// ones so that a single image still splits across threads. (The split does not change any value:
 /// each output is accumulated in the same order whatever the tiling.)
-inline std::size_t conv_rows_per_block(std::size_t out_w, std::size_t batch) {
-    const std::size_t pixels = batch >= 8 ? 256 : 32;
-    return std::max<std::size_t>(1, pixels / std::max<std::size_t>(1, out_w));
+inline std::size_t conv_rows_per_block(std::size_t out_w, std::size_t out_h, std::size_t batch) {
+    if (batch >= 8) return std::max<std::size_t>(1, 256 / std::max<std::size_t>(1, out_w));
+    // Small batches: at least 4 tasks per image when it has 4 rows, so that two threads share
+    // even a small layer (conv_4's 4x3 outputs) evenly.
+    const std::size_t rows = std::min(32 / std::max<std::size_t>(1, out_w), (out_h + 3) / 4);
+    return std::max<std::size_t>(1, rows);
 }
 
 /// Reference path for layers with more output channels than the micro-kernels cover: one
@@ -219,7 +226,7 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel
     thread_local detail::PackedKernel packed;
     detail::pack_kernel(g, kernel, bias, packed);
     const detail::PackedKernel& p = packed;
-    const std::size_t rows = detail::conv_rows_per_block(out_shape.width, in.batch());
+    const std::size_t rows = detail::conv_rows_per_block(out_shape.width, out_shape.height, in.batch());
     const std::size_t blocks = (out_shape.height + rows - 1) / rows;
     const std::ptrdiff_t tasks = static_cast<std::ptrdiff_t>(in.batch() * blocks);
     detail::parallel_for(tasks, [&](std::ptrdiff_t task) {

@@ -69,7 +69,8 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float
     // stores and the pooling loads are whole aligned packets.
     const std::size_t C = g.out_channels, pixel = vectorised ? std::size_t(p.packets) * detail::packet_size : C;
     const std::size_t conv_row = conv_shape.width * pixel;
-    const std::size_t rows = std::max<std::size_t>(1, detail::conv_rows_per_block(conv_shape.width, in.batch()) / stride);
+    const std::size_t rows =
+        std::max<std::size_t>(1, detail::conv_rows_per_block(conv_shape.width, conv_shape.height, in.batch()) / stride);
     const std::size_t blocks = (os.height + rows - 1) / rows;
     detail::parallel_for(static_cast<std::ptrdiff_t>(in.batch() * blocks), [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;

@@ -19,11 +19,15 @@ void dense(const Tensor& in, const float* weights, const float* bias, std::size_
     out.resize(n, {1, 1, out_features});
     Eigen::Map<const RowMatrix> w(weights, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(out_features));
     Eigen::Map<const Eigen::RowVectorXf> b(bias, static_cast<Eigen::Index>(out_features));
-    // Tasks are blocks of 32 images by blocks of output columns (128 columns when the batch is
-    // small, so that one image still splits across threads). The split depends only on the
-    // sizes, never on the thread count.
+    // Tasks are blocks of 32 images by blocks of output columns (when the batch is small, so
+    // that one image still splits across threads: blocks of equal width, a multiple of 16, about
+    // 128 wide and at least two, e.g. 160 = 80 + 80). The split depends only on the sizes, never
+    // on the thread count.
     constexpr std::size_t rows_per_task = 32;
-    const std::size_t cols_per_task = n < 64 ? 128 : out_features;
+    const std::size_t col_blocks = std::max<std::size_t>(2, (out_features + 127) / 128);
+    const std::size_t cols_per_task = n < 64 ? std::max<std::size_t>(16, (out_features + col_blocks * 16 - 1) /
+                                                                             (col_blocks * 16) * 16)
+                                             : out_features;
     const std::size_t row_tasks = (n + rows_per_task - 1) / rows_per_task;
     const std::size_t col_tasks = (out_features + cols_per_task - 1) / cols_per_task;
     detail::parallel_for(static_cast<std::ptrdiff_t>(row_tasks * col_tasks), [&](std::ptrdiff_t task) {
