@@ -146,6 +146,11 @@ TEST_CASE("kernels: conv2d matches a reference loop on odd shapes") {
     SUBCASE("DeepID conv_1's geometry: 44-pixel rows cut into equal tiles") {
         check_conv<Relu>(2, {9, 47, 3}, 4, 4, 20, 9);
     }
+    SUBCASE("DeepID conv_3's geometry: a kernel larger than L1 runs in channel groups") {
+        REQUIRE(detail::packets_per_group(60 / detail::packet_size + (60 % detail::packet_size ? 1 : 0), 3 * 3 * 40, 8) <
+                (60 + detail::packet_size - 1) / detail::packet_size);
+        check_conv<Relu>(2, {12, 10, 40}, 3, 3, 60, 11);
+    }
     SUBCASE("more output channels than the micro-kernels cover (reference path)") {
         check_conv<Linear>(1, {6, 5, 2}, 2, 2, 130, 10);
     }
@@ -289,22 +294,40 @@ TEST_CASE("kernels: argmax picks the largest value, the first one on ties") {
     }
 }
 
+TEST_CASE("kernels: channel groups give tiles of at least 8 pixels when the kernel exceeds L1") {
+    for (const std::size_t out_w : {3u, 8u, 20u, 44u})
+        for (const int packets : {1, 2, 3, 4, 5, 8, 15}) {
+            const std::size_t rows = 400;  // 400 rows of one packet or more: over 6 KiB a packet
+            const int nv = detail::packets_per_group(packets, rows, out_w);
+            CAPTURE(out_w);
+            CAPTURE(packets);
+            REQUIRE(nv >= 1);
+            REQUIRE(nv <= packets);
+            const bool fits_l1 = rows * std::size_t(packets) * detail::packet_size * sizeof(float) <= 40 * 1024;
+            if (fits_l1) CHECK(nv == packets);
+            else if (nv > 1) CHECK(out_w / detail::row_tiles(out_w, detail::tile_pixels(nv)) >= std::min<std::size_t>(8, out_w));
+        }
+}
+
 TEST_CASE("kernels: fused conv2d + max-pool equals conv2d then maxpool2d exactly") {
     std::mt19937 rng(99);
     std::normal_distribution<float> normal;
     for (const auto& [pool, stride] : {std::pair<std::size_t, std::size_t>{2, 2}, {3, 2}, {2, 1}}) {
-        for (const std::size_t cout : {3u, 20u, 37u, 130u}) {
-            const detail::ConvGeometry g{3, 2, 5, cout};
+        // 40 input channels: kernels of 37 and 60 channels exceed L1 and run in channel groups
+        for (const auto& [cin, cout] : {std::pair<std::size_t, std::size_t>{5, 3}, {5, 20}, {5, 37}, {5, 130},
+                                        {40, 37}, {40, 60}}) {
+            const detail::ConvGeometry g{3, 2, cin, cout};
             std::vector<float> kernel(g.patch_size() * cout), bias(cout);
             for (auto& v : kernel) v = normal(rng);
             for (auto& v : bias) v = normal(rng);
-            Tensor in(3, {13, 12, 5});
+            Tensor in(3, {13, 12, cin});
             for (std::size_t i = 0; i < in.size(); ++i) in.data()[i] = normal(rng);
             Tensor conv, pooled, fused;
             conv2d<Relu>(in, g, kernel.data(), bias.data(), conv);
             maxpool2d(conv, pool, stride, pooled);
             conv2d_maxpool<Relu>(in, g, kernel.data(), bias.data(), pool, stride, fused);
             CAPTURE(pool);
+            CAPTURE(cin);
             CAPTURE(cout);
             REQUIRE(fused.shape() == pooled.shape());
             REQUIRE(fused.batch() == pooled.batch());

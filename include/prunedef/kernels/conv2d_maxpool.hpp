@@ -62,7 +62,7 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float
     out.resize(in.batch(), os);
     if (in.batch() == 0 || os.height == 0 || os.width == 0) return;
     thread_local detail::PackedKernel packed;
-    detail::pack_kernel(g, kernel, bias, packed);
+    detail::pack_kernel(g, kernel, bias, conv_shape.width, packed);
     const detail::PackedKernel& p = packed;
     const bool vectorised = p.packets <= detail::max_packets;
     // In the scratch rows a pixel takes whole packets (padded channels), so that the micro-kernel
@@ -83,8 +83,8 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float
             for (std::size_t r = 0; r < pool; ++r) {
                 const std::size_t oy = py * stride + r;
                 if (vectorised)
-                    detail::conv_rows_dispatch<Activation>(p.packets, image, in.shape(), g, p.weights.data(),
-                                                           p.bias.data(), window.data() + r * conv_row, pixel, oy, oy + 1);
+                    detail::conv_rows_packed<Activation>(p, image, in.shape(), g, window.data() + r * conv_row, pixel,
+                                                         true, oy, oy + 1);
                 else
                     detail::conv_rows_reference<Activation>(image, in.shape(), g, kernel, bias,
                                                             window.data() + r * conv_row, oy, oy + 1);
