@@ -309,6 +309,41 @@ TEST_CASE("kernels: channel groups give tiles of at least 8 pixels when the kern
         }
 }
 
+TEST_CASE("kernels: a shared last packet gives the plain micro-kernel's values bit for bit") {
+    std::mt19937 rng(23);
+    std::normal_distribution<float> normal;
+    bool shared_somewhere = false;
+    // channels = whole packets + 4 or 8 (AVX-512: 20, 24, 36, 40), inputs close enough to share
+    for (const std::size_t cout : {std::size_t(detail::packet_size) + 4, std::size_t(detail::packet_size) + 8,
+                                   std::size_t(2 * detail::packet_size) + 4, std::size_t(2 * detail::packet_size) + 8})
+        for (const std::size_t cin : {1u, 3u})
+            for (const std::size_t width : {9u, 47u, 50u}) {  // rows of 6, 44 and 47 outputs: remainders 2, 0, 3
+                const detail::ConvGeometry g{4, 4, cin, cout};
+                const ImageShape in{6, width, cin};
+                std::vector<float> kernel(g.patch_size() * cout), bias(cout), image(in.size());
+                for (auto& v : kernel) v = normal(rng);
+                for (auto& v : bias) v = normal(rng);
+                for (auto& v : image) v = normal(rng);
+                const std::size_t out_w = width - 3, out_size = 3 * out_w * cout;
+                detail::PackedKernel p;
+                detail::pack_kernel(g, kernel.data(), bias.data(), out_w, p);
+                shared_somewhere = shared_somewhere || p.shared_lanes > 0;
+                std::vector<float> shared(out_size), plain(out_size);
+                detail::conv_rows_packed<Relu>(p, image.data(), in, g, shared.data(), cout, false, 0, 3);
+                p.shared_lanes = 0;
+                detail::conv_rows_packed<Relu>(p, image.data(), in, g, plain.data(), cout, false, 0, 3);
+                CAPTURE(cout);
+                CAPTURE(cin);
+                CAPTURE(width);
+                CHECK(shared == plain);
+            }
+#if defined(EIGEN_VECTORIZE_AVX512)
+    CHECK(shared_somewhere);
+#else
+    MESSAGE("built without AVX-512: the shared-packet kernel is not compiled, only the plain path ran");
+#endif
+}
+
 TEST_CASE("kernels: fused conv2d + max-pool equals conv2d then maxpool2d exactly") {
     std::mt19937 rng(99);
     std::normal_distribution<float> normal;

@@ -20,6 +20,8 @@
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/kernels/conv2d_shared_packet.hpp>
+#include <prunedef/kernels/conv_tile.hpp>
 
 #include <Eigen/Core>
 
@@ -34,145 +36,13 @@ namespace detail {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// Geometry of a valid, stride-1 convolution.
-struct ConvGeometry {
-    std::size_t kernel_h, kernel_w, in_channels, out_channels;
-    std::size_t patch_size() const { return kernel_h * kernel_w * in_channels; }
-    ImageShape output_shape(const ImageShape& in) const {
-        return {in.height - kernel_h + 1, in.width - kernel_w + 1, out_channels};
-    }
-};
-
-using Packet = Eigen::internal::packet_traits<float>::type;
-constexpr int packet_size = Eigen::internal::packet_traits<float>::size;
-#if defined(EIGEN_VECTORIZE_AVX512)
-constexpr int vector_registers = 32;
-#else
-constexpr int vector_registers = 16;
-#endif
-
-/// Pixels per micro-kernel tile for nv packets of output channels: as many accumulators as fit
-/// in the registers beside the nv weight packets and one broadcast.
-constexpr int tile_pixels(int nv) {
-    const int mr = (vector_registers - nv - 1) / nv;
-    return mr < 1 ? 1 : (mr > 12 ? 12 : mr);
-}
-
-/// A row of out_w pixels is cut into the fewest tiles of at most max_tile pixels, of equal width
-/// give or take one: a 44-pixel row with 12-pixel tiles runs as 11+11+11+11, not 12+12+12 and
-/// eight one-pixel tiles (which have too few independent accumulators to hide the multiply-add
-/// latency and ran conv_1 at half speed). Returns the number of tiles.
-inline std::size_t row_tiles(std::size_t out_w, int max_tile) {
-    return (out_w + std::size_t(max_tile) - 1) / std::size_t(max_tile);
-}
-
-template <class Activation>
-inline Packet activate_packet(const Packet& x) {
-    if constexpr (std::is_same_v<Activation, Relu>) return Eigen::internal::pmax(x, Eigen::internal::pset1<Packet>(0.0f));
-    else return x;
-}
-
-/// One tile: MR output pixels in a row (input runs `step` floats apart), NV packets of channels
-/// whose weights start at `weights`, one patch row every `weight_row` floats. Output pixels are
-/// `out_stride` floats apart; the first `store_channels` of the NV packets' values are stored.
-template <int NV, int MR, class Activation>
-inline void conv_tile(const float* input, std::size_t step, std::size_t row_stride, std::size_t kernel_h,
-                      std::size_t segment, const float* weights, std::size_t weight_row, const float* bias,
-                      float* out, std::size_t out_stride, std::size_t store_channels) {
-    using namespace Eigen::internal;
-    Packet acc[MR][NV];
-    for (int m = 0; m < MR; ++m)
-        for (int v = 0; v < NV; ++v) acc[m][v] = pset1<Packet>(0.0f);
-    for (std::size_t ky = 0; ky < kernel_h; ++ky) {
-        const float* in_row = input + ky * row_stride;
-        const float* w_row = weights + ky * segment * weight_row;
-        for (std::size_t j = 0; j < segment; ++j) {
-            Packet w[NV];
-            for (int v = 0; v < NV; ++v) w[v] = pload<Packet>(w_row + j * weight_row + v * packet_size);
-            for (int m = 0; m < MR; ++m) {
-                const Packet x = pset1<Packet>(in_row[m * step + j]);
-                for (int v = 0; v < NV; ++v) acc[m][v] = pmadd(x, w[v], acc[m][v]);
-            }
-        }
-    }
-    const std::size_t full = store_channels / packet_size, rest = store_channels % packet_size;
-    for (int m = 0; m < MR; ++m) {
-        float* o = out + std::size_t(m) * out_stride;
-        for (int v = 0; v < NV; ++v) {
-            const Packet r = activate_packet<Activation>(padd(acc[m][v], pload<Packet>(bias + v * packet_size)));
-            if (std::size_t(v) < full) {
-                pstoreu(o + v * packet_size, r);
-            } else if (std::size_t(v) == full && rest) {
-                alignas(64) float tail[packet_size];
-                pstore(tail, r);
-                std::memcpy(o + v * packet_size, tail, rest * sizeof(float));
-            }
-        }
-    }
-}
-
-/// Where one channel group's weights are and where its outputs go.
-struct ChannelGroup {
-    const float* weights;        // patch row 0 of the group's first packet
-    std::size_t weight_row;      // floats from one patch row to the next
-    const float* bias;           // the group's first packet of bias
-    float* out;                  // the group's first channel of output pixel 0 of the first row
-    std::size_t out_stride;      // floats from one output pixel to the next
-    std::size_t store_channels;  // how many of the group's channels are stored
-};
-
-/// A tile of `pixels` (1..MR) output pixels: the run-time tile width picks its instantiation.
-template <int NV, int MR, class Activation>
-inline void conv_tile_of_width(int pixels, const float* input, std::size_t step, std::size_t row_stride,
-                               std::size_t kernel_h, std::size_t segment, const ChannelGroup& c, float* out) {
-    if constexpr (MR > 1) {
-        if (pixels < MR)
-            return conv_tile_of_width<NV, MR - 1, Activation>(pixels, input, step, row_stride, kernel_h, segment, c,
-                                                              out);
-    }
-    conv_tile<NV, MR, Activation>(input, step, row_stride, kernel_h, segment, c.weights, c.weight_row, c.bias, out,
-                                  c.out_stride, c.store_channels);
-}
-
-/// Output rows [row_begin, row_end) of one image for one group of NV packets of output channels,
-/// written from c.out on (the first of these rows), in equal-width tiles (row_tiles).
-template <int NV, class Activation>
-void conv_rows(const float* image, const ImageShape& in, const ConvGeometry& g, const ChannelGroup& c,
-               std::size_t row_begin, std::size_t row_end) {
-    constexpr int MR = tile_pixels(NV);
-    const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
-    const std::size_t row_stride = in.width * C;
-    const std::size_t tiles = row_tiles(out_w, MR), narrow = out_w / tiles, wide = out_w % tiles;
-    for (std::size_t oy = row_begin; oy < row_end; ++oy) {
-        const float* in_row = image + oy * row_stride;
-        float* out_row = c.out + (oy - row_begin) * out_w * c.out_stride;
-        std::size_t ox = 0;
-        for (std::size_t t = 0; t < tiles; ++t) {
-            const std::size_t width = narrow + (t < wide ? 1 : 0);
-            conv_tile_of_width<NV, MR, Activation>(static_cast<int>(width), in_row + ox * C, C, row_stride, g.kernel_h,
-                                                   segment, c, out_row + ox * c.out_stride);
-            ox += width;
-        }
-    }
-}
-
-/// Largest number of output-channel packets the micro-kernels are instantiated for.
-constexpr int max_packets = 128 / packet_size;
-
-template <class Activation, int NV = 1>
-void conv_rows_dispatch(int packets, const float* image, const ImageShape& in, const ConvGeometry& g,
-                        const ChannelGroup& c, std::size_t r0, std::size_t r1) {
-    if constexpr (NV <= max_packets) {
-        if (packets == NV) return conv_rows<NV, Activation>(image, in, g, c, r0, r1);
-        return conv_rows_dispatch<Activation, NV + 1>(packets, image, in, g, c, r0, r1);
-    }
-}
-
 /// The kernel as (kh*kw*cin) rows of `packets` packets, zero-padded, and the bias likewise; the
 /// micro-kernel runs over groups of `group_packets` packets at a time.
+/// With shared_lanes > 0 (conv2d_shared_packet.hpp) the last packet is shared by several
+/// pixels and shared_weights / shared_bias hold its repeated remainder channels.
 struct PackedKernel {
-    std::vector<float, Eigen::aligned_allocator<float>> weights, bias;
-    int packets = 0, group_packets = 0;
+    std::vector<float, Eigen::aligned_allocator<float>> weights, bias, shared_weights, shared_bias;
+    int packets = 0, group_packets = 0, shared_lanes = 0;
 };
 
 /// Packets per channel group. When the packed kernel is larger than the L1 data cache its
@@ -206,6 +76,17 @@ inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float*
     };
     for (std::size_t r = 0; r < rows; ++r) copy_padded(p.weights.data() + r * width, kernel + r * cout);
     copy_padded(p.bias.data(), bias);
+    p.shared_lanes = p.group_packets == p.packets ? shared_packet_lanes(cout, g.in_channels) : 0;
+    if (p.shared_lanes) {
+        const std::size_t first = cout - cout % packet_size, lanes = std::size_t(p.shared_lanes);
+        const auto repeat = [&](float* dst, const float* src) {
+            for (std::size_t l = 0; l < std::size_t(packet_size); ++l) dst[l] = src[first + l % lanes];
+        };
+        p.shared_weights.resize(rows * packet_size);
+        p.shared_bias.resize(packet_size);
+        for (std::size_t r = 0; r < rows; ++r) repeat(p.shared_weights.data() + r * packet_size, kernel + r * cout);
+        repeat(p.shared_bias.data(), bias);
+    }
 }
 
 /// Output rows [r0, r1) of one image, all channels, group by group, written from out_rows on
@@ -216,6 +97,12 @@ template <class Activation>
 void conv_rows_packed(const PackedKernel& p, const float* image, const ImageShape& in, const ConvGeometry& g,
                       float* out_rows, std::size_t out_stride, bool pad_channels, std::size_t r0, std::size_t r1) {
     const std::size_t width = std::size_t(p.packets) * packet_size;
+    if (p.shared_lanes) {
+        const ChannelGroup all{p.weights.data(), width, p.bias.data(), out_rows, out_stride,
+                               pad_channels ? width : g.out_channels};
+        return conv_rows_shared_dispatch<Activation>(p.shared_lanes, image, in, g, all,
+                                                     {p.shared_weights.data(), p.shared_bias.data()}, r0, r1);
+    }
     for (int v0 = 0; v0 < p.packets; v0 += p.group_packets) {
         const int nv = std::min(p.group_packets, p.packets - v0);
         const std::size_t first = std::size_t(v0) * packet_size, group = std::size_t(nv) * packet_size;
