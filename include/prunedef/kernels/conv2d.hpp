@@ -149,16 +149,15 @@ void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeo
 
 }  // namespace detail
 
-/// out = Activation(conv2d(in, kernel) + bias); kernel is (kh, kw, cin, cout) row-major.
-/// The caller guarantees in.channels() == cin and that the kernel fits the image.
+/// out = Activation(conv2d(in, kernel) + bias) with the kernel already packed (p, made by
+/// detail::pack_kernel for these geometry and output width); kernel and bias are read only by the
+/// plain path for layers wider than the micro-kernels.
 template <class Activation>
-void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias, Tensor& out) {
+void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p, const float* kernel,
+            const float* bias, Tensor& out) {
     const ImageShape out_shape = g.output_shape(in.shape());
     out.resize(in.batch(), out_shape);
     if (in.batch() == 0) return;
-    thread_local detail::PackedKernel packed;
-    detail::pack_kernel(g, kernel, bias, out_shape.width, packed);
-    const detail::PackedKernel& p = packed;
     const std::size_t rows = detail::conv_rows_per_block(out_shape.width, out_shape.height, in.batch());
     const std::size_t blocks = (out_shape.height + rows - 1) / rows;
     const std::ptrdiff_t tasks = static_cast<std::ptrdiff_t>(in.batch() * blocks);
@@ -172,6 +171,16 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel
         else
             detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, rows_out, r0, r1);
     });
+}
+
+/// out = Activation(conv2d(in, kernel) + bias); kernel is (kh, kw, cin, cout) row-major.
+/// The caller guarantees in.channels() == cin and that the kernel fits the image. Packs the
+/// kernel on every call (layers keep theirs packed: Conv2D, kernels/packed_kernel_cache.hpp).
+template <class Activation>
+void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias, Tensor& out) {
+    thread_local detail::PackedKernel packed;
+    detail::pack_kernel(g, kernel, bias, g.output_shape(in.shape()).width, packed);
+    conv2d<Activation>(in, g, packed, kernel, bias, out);
 }
 
 }  // namespace prunedef

@@ -53,17 +53,15 @@ inline void pool_window_scalar(const float* window, std::size_t row, std::size_t
 
 }  // namespace detail
 
-/// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride).
+/// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride), the kernel already packed
+/// (p, by detail::pack_kernel for this geometry and the convolution's output width).
 template <class Activation>
-void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias,
-                    std::size_t pool, std::size_t stride, Tensor& out) {
+void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p,
+                    const float* kernel, const float* bias, std::size_t pool, std::size_t stride, Tensor& out) {
     const ImageShape conv_shape = g.output_shape(in.shape());
     const ImageShape os = detail::maxpool_output_shape(conv_shape, pool, stride);
     out.resize(in.batch(), os);
     if (in.batch() == 0 || os.height == 0 || os.width == 0) return;
-    thread_local detail::PackedKernel packed;
-    detail::pack_kernel(g, kernel, bias, conv_shape.width, packed);
-    const detail::PackedKernel& p = packed;
     const bool vectorised = p.packets <= detail::max_packets;
     // In the scratch rows a pixel takes whole packets (padded channels), so that the micro-kernel
     // stores and the pooling loads are whole aligned packets.
@@ -99,6 +97,16 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float
             }
         }
     });
+}
+
+/// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride), packing the kernel on every
+/// call (layers keep theirs packed).
+template <class Activation>
+void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias,
+                    std::size_t pool, std::size_t stride, Tensor& out) {
+    thread_local detail::PackedKernel packed;
+    detail::pack_kernel(g, kernel, bias, g.output_shape(in.shape()).width, packed);
+    conv2d_maxpool<Activation>(in, g, packed, kernel, bias, pool, stride, out);
 }
 
 }  // namespace prunedef

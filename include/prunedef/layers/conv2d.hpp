@@ -5,6 +5,7 @@
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/conv2d_maxpool.hpp>
+#include <prunedef/kernels/packed_kernel_cache.hpp>
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/weights.hpp>
 
@@ -52,15 +53,20 @@ public:
     }
 
     void forward(const Tensor& in, Tensor& out) const {
-        conv2d<Activation>(in, geometry_, kernel_.data(), bias_.data(), out);
+        const auto packed = packed_.get(geometry_, kernel_.data(), bias_.data(), output_width(in));
+        conv2d<Activation>(in, geometry_, *packed, kernel_.data(), bias_.data(), out);
     }
     /// This layer followed by max pooling, fused (see kernels/conv2d_maxpool.hpp).
     void forward_pooled(const Tensor& in, std::size_t pool, std::size_t stride, Tensor& out) const {
-        conv2d_maxpool<Activation>(in, geometry_, kernel_.data(), bias_.data(), pool, stride, out);
+        const auto packed = packed_.get(geometry_, kernel_.data(), bias_.data(), output_width(in));
+        conv2d_maxpool<Activation>(in, geometry_, *packed, kernel_.data(), bias_.data(), pool, stride, out);
     }
 
 private:
+    std::size_t output_width(const Tensor& in) const { return geometry_.output_shape(in.shape()).width; }
+
     detail::ConvGeometry geometry_{0, 0, 0, 0};
+    detail::PackedKernelCache packed_;  // the kernel packed for the micro-kernel, checked against kernel_ on use
 };
 
 }  // namespace prunedef
