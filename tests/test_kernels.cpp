@@ -222,6 +222,14 @@ TEST_CASE("kernels: dense matches a reference loop") {
     SUBCASE("batch 3, relu") { check_dense<Relu>(3, {1, 1, 17}, 9, 32); }
     SUBCASE("batch 1") { check_dense<Linear>(1, {1, 1, 7}, 3, 33); }
     SUBCASE("batch 71: several row tasks with a partial last one") { check_dense<Relu>(71, {3, 1, 5}, 13, 34); }
+    SUBCASE("many column packets and a partial one, batch 1 and 30") {
+        check_dense<Linear>(1, {1, 1, 37}, 83, 35);
+        check_dense<Relu>(30, {1, 1, 37}, 83, 36);
+    }
+    SUBCASE("DeepID's fc_1 and output shapes") {
+        check_dense<Linear>(13, {5, 4, 60}, 160, 37);
+        check_dense<Linear>(2, {1, 1, 160}, 1283, 38);
+    }
 }
 
 TEST_CASE("kernels: add, and its shape check") {

@@ -67,7 +67,8 @@ inline Packet activate_packet(const Packet& x) {
 }
 
 /// One tile: MR output pixels in a row (input runs `step` floats apart), NV packets of channels
-/// whose weights start at `weights`, one patch row every `weight_row` floats. Output pixels are
+/// whose weights start at `weights`, one patch row every `weight_row` floats (no alignment
+/// needed: dense layers pass their kernel as it is). Output pixels are
 /// `out_stride` floats apart; the first `store_channels` of the NV packets' values are stored.
 template <int NV, int MR, class Activation>
 inline void conv_tile(const float* input, std::size_t step, std::size_t row_stride, std::size_t kernel_h,
@@ -82,7 +83,7 @@ inline void conv_tile(const float* input, std::size_t step, std::size_t row_stri
         const float* w_row = weights + ky * segment * weight_row;
         for (std::size_t j = 0; j < segment; ++j) {
             Packet w[NV];
-            for (int v = 0; v < NV; ++v) w[v] = pload<Packet>(w_row + j * weight_row + v * packet_size);
+            for (int v = 0; v < NV; ++v) w[v] = ploadu<Packet>(w_row + j * weight_row + v * packet_size);
             PRUNEDEF_UNROLL_16  // fully unrolled: the accumulators stay in registers
             for (int m = 0; m < MR; ++m) {
                 const Packet x = pset1<Packet>(in_row[m * step + j]);
@@ -94,7 +95,7 @@ inline void conv_tile(const float* input, std::size_t step, std::size_t row_stri
     for (int m = 0; m < MR; ++m) {
         float* o = out + std::size_t(m) * out_stride;
         for (int v = 0; v < NV; ++v) {
-            const Packet r = activate_packet<Activation>(padd(acc[m][v], pload<Packet>(bias + v * packet_size)));
+            const Packet r = activate_packet<Activation>(padd(acc[m][v], ploadu<Packet>(bias + v * packet_size)));
             if (std::size_t(v) < full) {
                 pstoreu(o + v * packet_size, r);
             } else if (std::size_t(v) == full && rest) {

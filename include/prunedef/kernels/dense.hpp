@@ -1,46 +1,91 @@
 #pragma once
 // Dense (fully connected): out = Activation(in * weights + bias), weights (in x out) row-major,
-// one image per row. Rows are split into fixed blocks so that results do not depend on the
-// thread count.
+// one image per row.
+//
+// Runs on the convolution micro-kernel (kernels/conv_tile.hpp) as a 1x1 convolution whose
+// "pixels" are images: a tile of MR images by NV packets of output columns, the weights read
+// in place (row j of the kernel is the patch row j; no packing, no copy), the last out % P
+// columns from a small zero-padded panel. Every output is accumulated over the inputs in index
+// order, so the split into tiles and tasks changes no value; tasks (blocks of images by blocks of
+// columns) depend only on the sizes, never on the thread count.
 
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/kernels/conv_tile.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <vector>
 
 namespace prunedef {
+namespace detail {
+
+/// Output-column packets per dense tile for a batch of n images: the widest group whose tile
+/// still holds min(n, 12) images, at most half the registers, then evened out over the columns
+/// (160 columns at batch 1 on AVX-512 are 5 + 5 packets, not 8 + 2).
+inline int dense_tile_packets(std::size_t n, std::size_t full_packets) {
+    if (full_packets == 0) return 1;
+    const int wanted_images = static_cast<int>(std::min<std::size_t>(n, 12));
+    int nv = 1;
+    for (int c = std::min(max_packets, (vector_registers - 1) / 2); c >= 1; --c)
+        if (tile_pixels(c) >= wanted_images) {
+            nv = c;
+            break;
+        }
+    const std::size_t blocks = (full_packets + std::size_t(nv) - 1) / std::size_t(nv);
+    return static_cast<int>((full_packets + blocks - 1) / blocks);
+}
+
+template <class Activation, int NV = 1>
+void dense_tile_dispatch(int nv, int images, const float* x, std::size_t k, const ChannelGroup& c, float* out) {
+    if constexpr (NV <= max_packets) {
+        if (nv == NV)
+            return conv_tile_of_width<NV, tile_pixels(NV), Activation>(images, x, k, 0, 1, k, c, out);
+        return dense_tile_dispatch<Activation, NV + 1>(nv, images, x, k, c, out);
+    }
+}
+
+}  // namespace detail
 
 template <class Activation>
 void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features, Tensor& out) {
-    using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
-    const std::size_t n = in.batch(), k = in.image_size();
-    out.resize(n, {1, 1, out_features});
-    Eigen::Map<const RowMatrix> w(weights, static_cast<Eigen::Index>(k), static_cast<Eigen::Index>(out_features));
-    Eigen::Map<const Eigen::RowVectorXf> b(bias, static_cast<Eigen::Index>(out_features));
-    // Tasks are blocks of 32 images by blocks of output columns (when the batch is small, so
-    // that one image still splits across threads: blocks of equal width, a multiple of 16, about
-    // 128 wide and at least two, e.g. 160 = 80 + 80). The split depends only on the sizes, never
-    // on the thread count.
-    constexpr std::size_t rows_per_task = 32;
-    const std::size_t col_blocks = std::max<std::size_t>(2, (out_features + 127) / 128);
-    const std::size_t cols_per_task = n < 64 ? std::max<std::size_t>(16, (out_features + col_blocks * 16 - 1) /
-                                                                             (col_blocks * 16) * 16)
-                                             : out_features;
-    const std::size_t row_tasks = (n + rows_per_task - 1) / rows_per_task;
-    const std::size_t col_tasks = (out_features + cols_per_task - 1) / cols_per_task;
-    detail::parallel_for(static_cast<std::ptrdiff_t>(row_tasks * col_tasks), [&](std::ptrdiff_t task) {
-        const std::size_t r0 = static_cast<std::size_t>(task) / col_tasks * rows_per_task;
-        const std::size_t c0 = static_cast<std::size_t>(task) % col_tasks * cols_per_task;
-        const std::size_t rows = std::min(rows_per_task, n - r0), cols = std::min(cols_per_task, out_features - c0);
-        const auto E = [](std::size_t v) { return static_cast<Eigen::Index>(v); };
-        Eigen::Map<const RowMatrix> x(in.image(r0), E(rows), E(k));
-        Eigen::Map<RowMatrix, 0, Eigen::OuterStride<>> y(out.image(r0) + c0, E(rows), E(cols),
-                                                         Eigen::OuterStride<>(E(out_features)));
-        y.noalias() = x * w.middleCols(E(c0), E(cols));
-        y.rowwise() += b.segment(E(c0), E(cols));
-        y = y.unaryExpr([](float v) { return Activation::apply(v); });
+    using namespace detail;
+    const std::size_t n = in.batch(), k = in.image_size(), N = out_features;
+    out.resize(n, {1, 1, N});
+    if (n == 0 || N == 0) return;
+    const std::size_t full = N / packet_size, rest = N % packet_size;
+    // The last `rest` columns, zero-padded to one packet.
+    thread_local std::vector<float, Eigen::aligned_allocator<float>> tail_weights, tail_bias;
+    if (rest) {
+        tail_weights.assign(k * packet_size, 0.0f);
+        tail_bias.assign(packet_size, 0.0f);
+        for (std::size_t j = 0; j < k; ++j)
+            std::copy(weights + j * N + full * packet_size, weights + j * N + N, tail_weights.data() + j * packet_size);
+        std::copy(bias + full * packet_size, bias + N, tail_bias.data());
+    }
+    const float* tail_w = tail_weights.data();
+    const float* tail_b = tail_bias.data();
+    const int nv = dense_tile_packets(n, full);
+    const std::size_t images_per_tile = std::size_t(tile_pixels(nv));
+    const std::size_t full_blocks = (full + std::size_t(nv) - 1) / std::size_t(nv);
+    const std::size_t col_blocks = full_blocks + (rest ? 1 : 0);
+    const std::size_t image_blocks = (n + images_per_tile - 1) / images_per_tile;
+    parallel_for(static_cast<std::ptrdiff_t>(image_blocks * col_blocks), [&](std::ptrdiff_t task) {
+        const std::size_t ib = static_cast<std::size_t>(task) / col_blocks, cb = static_cast<std::size_t>(task) % col_blocks;
+        const std::size_t n0 = ib * images_per_tile;
+        const int images = static_cast<int>(std::min(images_per_tile, n - n0));
+        const float* x = in.image(n0);
+        if (cb < full_blocks) {
+            const std::size_t p0 = cb * std::size_t(nv), packets = std::min<std::size_t>(nv, full - p0);
+            const std::size_t c0 = p0 * packet_size;
+            const ChannelGroup c{weights + c0, N, bias + c0, out.image(n0) + c0, N, packets * packet_size};
+            dense_tile_dispatch<Activation>(static_cast<int>(packets), images, x, k, c, out.image(n0) + c0);
+        } else {
+            const std::size_t c0 = full * packet_size;
+            const ChannelGroup c{tail_w, std::size_t(packet_size), tail_b, out.image(n0) + c0, N, rest};
+            dense_tile_dispatch<Activation>(1, images, x, k, c, out.image(n0) + c0);
+        }
     });
 }
 
