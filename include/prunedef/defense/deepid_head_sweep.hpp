@@ -23,6 +23,7 @@
 
 #include <Eigen/Core>
 
+#include <algorithm>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -67,31 +68,30 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
 
     Eigen::Map<const RowMatrix> w1(fc1.kernel().data(), E(fsize), E(hidden));
     Eigen::Map<const RowMatrix> k4(conv4.kernel().data(), E(conv4.kernel().size() / C4), E(C4));
-    Eigen::Map<const RowMatrix> w2(fc2.kernel().data(), E(fc2.in_features()), E(hidden));
-    Eigen::Map<const Eigen::RowVectorXf> b2(fc2.bias().data(), E(hidden));
-    Eigen::Map<const RowMatrix> wo(output.kernel().data(), E(hidden), E(output.out_features()));
-    Eigen::Map<const Eigen::RowVectorXf> bo(output.bias().data(), E(output.out_features()));
-
-    // Recomputes the classes of the given images from their Z1 and Z4.
-    RowMatrix a4, h, logits;
+    // Recomputes the classes of the given images from their Z1 and Z4, as the forward pass does:
+    // fc_2 on ReLU(Z4), added to Z1, ReLU, the output layer (the dense kernel, one batch of them).
+    const std::size_t classes = output.out_features();
+    Tensor a4(n, {1, 1, z4.image_size()}), z2, h(n, {1, 1, hidden}), logits;
     auto classify = [&](const std::vector<std::size_t>& rows, std::size_t k) {
         const std::size_t m = rows.size();
-        a4.resize(E(m), E(z4.image_size()));
-        h.resize(E(m), E(hidden));
+        a4.resize(m, {1, 1, z4.image_size()});
+        h.resize(m, {1, 1, hidden});
         for (std::size_t j = 0; j < m; ++j) {
             const float* src = z4.image(rows[j]);
-            for (std::size_t i = 0; i < z4.image_size(); ++i) a4(E(j), E(i)) = src[i] > 0.0f ? src[i] : 0.0f;
-            std::memcpy(h.row(E(j)).data(), z1.image(rows[j]), hidden * sizeof(float));
+            float* dst = a4.image(j);
+            for (std::size_t i = 0; i < z4.image_size(); ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
         }
-        h.noalias() += a4 * w2;
-        h.rowwise() += b2;
-        h = h.cwiseMax(0.0f);
-        logits.noalias() = h * wo;
-        logits.rowwise() += bo;
+        dense<Linear>(a4, fc2.kernel().data(), fc2.bias().data(), hidden, z2);
         for (std::size_t j = 0; j < m; ++j) {
-            Eigen::Index best;
-            logits.row(E(j)).maxCoeff(&best);
-            predicted[(begin + rows[j]) * cols + k] = static_cast<int>(best);
+            const float* a = z1.image(rows[j]);
+            const float* b = z2.image(j);
+            float* o = h.image(j);
+            for (std::size_t i = 0; i < hidden; ++i) o[i] = std::max(a[i] + b[i], 0.0f);
+        }
+        dense<Linear>(h, output.kernel().data(), output.bias().data(), classes, logits);
+        for (std::size_t j = 0; j < m; ++j) {
+            const float* l = logits.image(j);
+            predicted[(begin + rows[j]) * cols + k] = static_cast<int>(std::max_element(l, l + classes) - l);
         }
     };
 
