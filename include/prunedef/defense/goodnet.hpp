@@ -127,9 +127,6 @@ public:
         const ChannelMask& mask = bprime_.mask();
         Tensor features, logits;
         net.features(images, features);
-        net.head_logits(features, logits);
-        pb = argmax(logits);
-        pbp = pb;
         // Only inputs in which a pruned channel is non-zero can change.
         const std::size_t C = features.channels(), fsize = features.image_size();
         std::vector<std::size_t> affected;
@@ -141,16 +138,25 @@ public:
                     break;
                 }
         }
+        if constexpr (detail::has_incremental_head<Net>) {
+            // both heads in one pass (B's rows, then B''s for the affected inputs)
+            Tensor logits_bp;
+            kept_head_->logits_with_original(features, affected, logits, logits_bp);
+            pb = argmax(logits);
+            pbp = pb;
+            const std::vector<int> changed = argmax(logits_bp);
+            for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
+            return;
+        }
+        net.head_logits(features, logits);
+        pb = argmax(logits);
+        pbp = pb;
         if (affected.empty()) return;
         Tensor subset(affected.size(), features.shape());
         for (std::size_t j = 0; j < affected.size(); ++j)
             std::memcpy(subset.image(j), features.image(affected[j]), fsize * sizeof(float));
-        if constexpr (detail::has_incremental_head<Net>) {
-            kept_head_->logits(subset, logits);  // reads only the kept channels
-        } else {
-            mask.apply(subset);
-            net.head_logits(subset, logits);
-        }
+        mask.apply(subset);
+        net.head_logits(subset, logits);
         const std::vector<int> changed = argmax(logits);
         for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
     }

@@ -1,8 +1,8 @@
 #pragma once
 // B' for a DeepID-shaped head without the pruned channels' work: fc_1 and conv_4 reduced to the
 // rows that read the kept channels of the features, so that GoodNet<Net, Masked<Net>> pays for
-// the kept channels' part of fc_1 and conv_4, fc_2 and the output layer, instead of a second
-// whole head. The values are B''s up to floating-point summation order (the pruned channels'
+// the kept channels' part of fc_1 and conv_4 instead of a second whole head; fc_2 and the output
+// layer run once over B's and B''s rows together. The values are B''s up to floating-point summation order (the pruned channels'
 // zero terms are left out instead of added).
 
 #include <prunedef/core/activation.hpp>
@@ -13,6 +13,7 @@
 #include <prunedef/layers/conv2d.hpp>
 #include <prunedef/layers/dense.hpp>
 
+#include <algorithm>
 #include <vector>
 
 namespace prunedef {
@@ -50,28 +51,53 @@ public:
         conv4_.set_weights({k4, {"bias:0", {C4}, {conv4.bias().begin(), conv4.bias().end()}}});
     }
 
-    /// Logits of B' for features (all channels; the pruned ones are not read).
-    void logits(const Tensor& features, Tensor& out) const {
+    /// B's logits for every image of `features` (as net.head_logits gives them, bit for bit) and
+    /// B''s for the images listed in `affected`, with fc_2 and the output layer run once over
+    /// both (B's rows first): at small batches these two layers' weights are then read once
+    /// instead of twice.
+    void logits_with_original(const Tensor& features, const std::vector<std::size_t>& affected, Tensor& logits_b,
+                              Tensor& logits_bp) const {
         const auto& sum = net_->head().template layer<0>();
+        const auto& fc1 = sum.first().template layer<1>();
+        const auto& conv4 = sum.second().template layer<0>();
         const auto& fc2 = sum.second().template layer<2>();
         const auto& output = net_->head().template layer<2>();
-        const std::size_t n = features.batch(), C = features.channels(), positions = shape_.height * shape_.width;
-        thread_local Tensor kept, z1, a4, z2, hidden;
-        kept.resize(n, shape_);
-        for (std::size_t i = 0; i < n; ++i) {
-            const float* f = features.image(i);
+        const std::size_t n = features.batch(), m = affected.size(), C = features.channels();
+        const std::size_t positions = shape_.height * shape_.width, fsize = features.image_size();
+        thread_local Tensor flat, kept, z1, z1k, a4, a4k, stacked_a4, stacked_z1, z2, hidden, logits;
+        // B: fc_1 on the flattened features, conv_4 on the maps
+        flat.resize(n, {1, 1, fsize});
+        std::copy(features.data(), features.data() + n * fsize, flat.data());
+        fc1.forward(flat, z1);
+        conv4.forward(features, a4);
+        // B': the kept channels of the affected images
+        kept.resize(m, shape_);
+        for (std::size_t i = 0; i < m; ++i) {
+            const float* f = features.image(affected[i]);
             float* k = kept.image(i);
             for (std::size_t p = 0; p < positions; ++p)
                 for (std::size_t j = 0; j < kept_.size(); ++j) *k++ = f[p * C + kept_[j]];
         }
-        conv4_.forward(kept, a4);
+        conv4_.forward(kept, a4k);
         kept.reshape({1, 1, shape_.size()});
-        fc1_.forward(kept, z1);
-        a4.reshape({1, 1, a4.image_size()});
-        fc2.forward(a4, z2);
-        add(z1, z2, hidden);
+        fc1_.forward(kept, z1k);
+        // fc_2, the sum, ReLU and the output layer over B's rows then B''s
+        const std::size_t a4_size = a4.image_size(), hidden_size = z1.image_size();
+        stacked_a4.resize(n + m, {1, 1, a4_size});
+        std::copy(a4.data(), a4.data() + n * a4_size, stacked_a4.data());
+        std::copy(a4k.data(), a4k.data() + m * a4_size, stacked_a4.image(n));
+        stacked_z1.resize(n + m, {1, 1, hidden_size});
+        std::copy(z1.data(), z1.data() + n * hidden_size, stacked_z1.data());
+        std::copy(z1k.data(), z1k.data() + m * hidden_size, stacked_z1.image(n));
+        fc2.forward(stacked_a4, z2);
+        add(stacked_z1, z2, hidden);
         activate<Relu>(hidden);
-        output.forward(hidden, out);
+        output.forward(hidden, logits);
+        const std::size_t classes = logits.image_size();
+        logits_b.resize(n, {1, 1, classes});
+        std::copy(logits.data(), logits.data() + n * classes, logits_b.data());
+        logits_bp.resize(m, {1, 1, classes});
+        std::copy(logits.image(n), logits.image(n) + m * classes, logits_bp.data());
     }
 
 private:

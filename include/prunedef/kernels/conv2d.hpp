@@ -161,7 +161,8 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::Packe
     const std::size_t rows = detail::conv_rows_per_block(out_shape.width, out_shape.height, in.batch());
     const std::size_t blocks = (out_shape.height + rows - 1) / rows;
     const std::ptrdiff_t tasks = static_cast<std::ptrdiff_t>(in.batch() * blocks);
-    detail::parallel_for(tasks, [&](std::ptrdiff_t task) {
+    const std::size_t work = in.batch() * out_shape.size() * g.patch_size();
+    detail::parallel_for_work(tasks, work, [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(out_shape.height, r0 + rows);
         float* rows_out = out.image(n) + r0 * out_shape.width * out_shape.channels;

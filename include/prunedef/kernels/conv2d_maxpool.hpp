@@ -70,7 +70,8 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detai
     const std::size_t rows =
         std::max<std::size_t>(1, detail::conv_rows_per_block(conv_shape.width, conv_shape.height, in.batch()) / stride);
     const std::size_t blocks = (os.height + rows - 1) / rows;
-    detail::parallel_for(static_cast<std::ptrdiff_t>(in.batch() * blocks), [&](std::ptrdiff_t task) {
+    const std::size_t work = in.batch() * conv_shape.size() * g.patch_size();
+    detail::parallel_for_work(static_cast<std::ptrdiff_t>(in.batch() * blocks), work, [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(os.height, r0 + rows);
         thread_local std::vector<float, Eigen::aligned_allocator<float>> window;  // pool rows of the conv output

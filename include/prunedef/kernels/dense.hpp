@@ -71,7 +71,7 @@ void dense(const Tensor& in, const float* weights, const float* bias, std::size_
     const std::size_t full_blocks = (full + std::size_t(nv) - 1) / std::size_t(nv);
     const std::size_t col_blocks = full_blocks + (rest ? 1 : 0);
     const std::size_t image_blocks = (n + images_per_tile - 1) / images_per_tile;
-    parallel_for(static_cast<std::ptrdiff_t>(image_blocks * col_blocks), [&](std::ptrdiff_t task) {
+    parallel_for_work(static_cast<std::ptrdiff_t>(image_blocks * col_blocks), n * k * N, [&](std::ptrdiff_t task) {
         const std::size_t ib = static_cast<std::size_t>(task) / col_blocks, cb = static_cast<std::size_t>(task) % col_blocks;
         const std::size_t n0 = ib * images_per_tile;
         const int images = static_cast<int>(std::min(images_per_tile, n - n0));
