@@ -54,7 +54,10 @@ for target in keras_weights dataset image; do
   rm -rf "$artifacts"; mkdir -p "$corpus" "$artifacts"
   echo "fuzz_$target: ${seconds}s"
   # -fork=1 -ignore_*: a failure is saved and fuzzing goes on; each one is triaged below.
-  "$bin" "$corpus" "$seeds/$target" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
+  # Inputs that once failed in prunedef's code (tests/fuzz/regressions/<target>/) are replayed too.
+  inputs=("$seeds/$target")
+  [ -d "tests/fuzz/regressions/$target" ] && inputs+=("tests/fuzz/regressions/$target")
+  "$bin" "$corpus" "${inputs[@]}" -fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1 \
     -max_total_time="$seconds" -max_len=$max_len -rss_limit_mb=2048 -timeout=10 \
     -artifact_prefix="$artifacts/" > "build-fuzz/fuzz_$target.log" 2>&1 || true
   grep -E '^#[0-9]+: cov: ' "build-fuzz/fuzz_$target.log" | tail -1 || true

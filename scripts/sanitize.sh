@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 shared=${PRUNEDEF_SHARED:-$(pwd)/../shared}
-flags="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -O1 -g"
+flags="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer -fno-sanitize-recover=all -O1 -g"
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
-  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" -DPRUNEDEF_SHARED_DIR="$shared" >/dev/null
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined,float-cast-overflow" -DPRUNEDEF_SHARED_DIR="$shared" >/dev/null
 cmake --build build-asan -j"$(nproc)"
 # libgomp keeps its thread pool until exit: tests/lsan.supp silences only that (and HDF5's
 # library-internal state); every other leak fails the run.

@@ -513,3 +513,20 @@ TEST_CASE("keras weights: declared sizes, links and external data are checked be
                              format_error);
     }
 }
+
+TEST_CASE("keras weights: files the fuzzer found are refused with an error (tests/fuzz/regressions)") {
+    // Each was a failure of fuzz_keras_weights in prunedef's code; scripts/fuzz.sh also replays them.
+    // storage_size_2e64.h5: a chunk index claiming about 2^64 bytes of storage, whose size was
+    // converted to an integer out of range (undefined behaviour) while the message was written.
+    const std::filesystem::path dir = std::filesystem::path(PRUNEDEF_FUZZ_REGRESSIONS_DIR) / "keras_weights";
+    REQUIRE(std::filesystem::is_directory(dir));
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string path = entry.path().string();
+        CAPTURE(path);
+        DeepID net = make_deepid();
+        CHECK_THROWS_AS(load_keras_weights(path, net), prunedef::error);
+        ++files;
+    }
+    CHECK(files >= 1);
+}

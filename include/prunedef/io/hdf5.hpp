@@ -205,7 +205,8 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
     const double declared = double(count) * double(element_size);
     // The storage the layout (or the chunk index) claims cannot exceed the file: HDF5 would
     // allocate a buffer of a claimed chunk size before finding the bytes missing.
-    const double stored = double(H5Dget_storage_size(ds.id()));
+    const hsize_t stored_bytes = H5Dget_storage_size(ds.id());  // a corrupt index may claim ~2^64
+    const double stored = double(stored_bytes);
     hsize_t file_size = 0;
     {
         H5Handle file(H5Iget_file_id(ds.id()), H5Fclose);
@@ -213,12 +214,12 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
             throw io_error(ds.file + ": cannot read the file size");
     }
     if (stored > double(file_size))
-        throw format_error(ds.where() + ": claims " + std::to_string(std::uint64_t(stored)) +
+        throw format_error(ds.where() + ": claims " + std::to_string(stored_bytes) +
                            " bytes of storage in a file of " + std::to_string(file_size) + " bytes (corrupt file)");
     const bool filtered = layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.id()) > 0;
     if (stored * (filtered ? 4096.0 : 1.0) < declared)
         throw format_error(ds.where() + ": declares " + std::to_string(count) + " values of shape " + dims_str(dims) +
-                           " but the file stores only " + std::to_string(std::size_t(stored)) +
+                           " but the file stores only " + std::to_string(stored_bytes) +
                            " bytes of them (truncated or corrupt file)");
 }
 
