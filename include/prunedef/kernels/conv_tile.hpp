@@ -6,7 +6,7 @@
 // of the kh*kw*cin inputs the kernel broadcasts one value per pixel and issues MR*NV fused
 // multiply-adds, then adds the bias, applies the activation and stores the tile. Every output
 // value is accumulated in the same order (ky, kx, ci) whatever the tile or group it is in.
-// Drivers (packing, rows, threads) are in conv2d.hpp.
+// Drivers (packing, rows, threads) are in conv2d.hpp; dense.hpp runs dense layers on it too.
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
