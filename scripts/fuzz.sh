@@ -64,6 +64,12 @@ for target in keras_weights dataset image; do
   for a in "$artifacts"/*; do
     [ -e "$a" ] || continue
     "$bin" -runs=1 -rss_limit_mb=2048 -timeout=10 "$a" > "$a.log" 2>&1 && continue  # did not reproduce
+    if grep -q 'out-of-memory' "$a.log" && ! grep -qE '^ +#[0-9]+ 0x' "$a.log"; then
+      # An out-of-memory without a stack: libFuzzer's RSS watchdog fired first (ASan's shadow of one
+      # huge allocation alone can pass the limit). Again without the watchdog, so that the single
+      # allocation over 2 GiB is reported with its stack.
+      timeout 120 "$bin" -runs=1 -rss_limit_mb=0 -malloc_limit_mb=2048 -timeout=10 "$a" >> "$a.log" 2>&1 || true
+    fi
     if [ "$(bash scripts/fuzz_triage.sh "$a.log")" = hdf5 ]; then
       hdf5_issues=$((hdf5_issues + 1))
       echo "  inside libhdf5 (not prunedef's code): $a"
