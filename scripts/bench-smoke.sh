@@ -6,15 +6,7 @@
 # are not results: see benchmarks/README.md for how those are measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-debian.sh
-packages=(libbenchmark-dev libdnnl-dev)
-missing=()
-for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
-if [ ${#missing[@]} -ne 0 ]; then
-  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
+bash scripts/setup-debian.sh libbenchmark-dev libdnnl-dev
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPRUNEDEF_BUILD_BENCHMARKS=ON -DPRUNEDEF_BUILD_TESTS=OFF \
       -DPRUNEDEF_BUILD_TOOLS=OFF -DPRUNEDEF_INSTALL=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" --target prunedef_bench prunedef_vs_onednn make_csaw_sized

@@ -13,6 +13,7 @@
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/dense.hpp>
+#include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/layers/activation.hpp>
 #include <prunedef/layers/conv2d.hpp>
 #include <prunedef/layers/dense.hpp>
@@ -42,6 +43,20 @@ struct is_deepid_head<Sequential<Sum<Sequential<Flatten, Dense<Linear>>, Sequent
 template <class Net>
 constexpr bool has_incremental_head = is_deepid_head<typename Net::head_type>::value;
 
+/// The end of a DeepID-shaped head: logits = output(ReLU(z1 + fc_2(a4))) for fc_1's outputs z1
+/// and conv_4's activations a4 (one row per image), computed as Network::head_logits computes
+/// them. Used by the sweep and by GoodNet's kept-channel head.
+template <class Net>
+void deepid_head_tail(const Net& net, const Tensor& z1, const Tensor& a4, Tensor& logits) {
+    const auto& fc2 = net.head().template layer<0>().second().template layer<2>();
+    const auto& output = net.head().template layer<2>();
+    thread_local Tensor z2, hidden;
+    fc2.forward(a4, z2);
+    add(z1, z2, hidden);
+    activate<Relu>(hidden);
+    output.forward(hidden, logits);
+}
+
 /// Sweeps images [begin, end) of a feature batch with incremental fc_1 / conv_4 updates.
 template <class Net>
 void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t begin, std::size_t end,
@@ -50,7 +65,6 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
     const auto& sum = net.head().template layer<0>();
     const auto& fc1 = sum.first().template layer<1>();
     const auto& conv4 = sum.second().template layer<0>();
-    const auto& fc2 = sum.second().template layer<2>();
     const auto& output = net.head().template layer<2>();
 
     const std::size_t n = end - begin, C = features.channels(), fsize = features.image_size();
@@ -68,27 +82,20 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
 
     Eigen::Map<const RowMatrix> w1(fc1.kernel().data(), E(fsize), E(hidden));
     Eigen::Map<const RowMatrix> k4(conv4.kernel().data(), E(conv4.kernel().size() / C4), E(C4));
-    // Recomputes the classes of the given images from their Z1 and Z4, as the forward pass does:
-    // fc_2 on ReLU(Z4), added to Z1, ReLU, the output layer (the dense kernel, one batch of them).
+    // Recomputes the classes of the given images from their Z1 and Z4 (deepid_head_tail).
     const std::size_t classes = output.out_features();
-    Tensor a4(n, {1, 1, z4.image_size()}), z2, h(n, {1, 1, hidden}), logits;
+    Tensor a4, z1_rows, logits;
     auto classify = [&](const std::vector<std::size_t>& rows, std::size_t k) {
         const std::size_t m = rows.size();
         a4.resize(m, {1, 1, z4.image_size()});
-        h.resize(m, {1, 1, hidden});
+        z1_rows.resize(m, {1, 1, hidden});
         for (std::size_t j = 0; j < m; ++j) {
             const float* src = z4.image(rows[j]);
             float* dst = a4.image(j);
             for (std::size_t i = 0; i < z4.image_size(); ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
+            std::memcpy(z1_rows.image(j), z1.image(rows[j]), hidden * sizeof(float));
         }
-        dense<Linear>(a4, fc2.kernel().data(), fc2.bias().data(), hidden, z2);
-        for (std::size_t j = 0; j < m; ++j) {
-            const float* a = z1.image(rows[j]);
-            const float* b = z2.image(j);
-            float* o = h.image(j);
-            for (std::size_t i = 0; i < hidden; ++i) o[i] = std::max(a[i] + b[i], 0.0f);
-        }
-        dense<Linear>(h, output.kernel().data(), output.bias().data(), classes, logits);
+        deepid_head_tail(net, z1_rows, a4, logits);
         for (std::size_t j = 0; j < m; ++j) {
             const float* l = logits.image(j);
             predicted[(begin + rows[j]) * cols + k] = static_cast<int>(std::max_element(l, l + classes) - l);

@@ -60,15 +60,11 @@ public:
         const auto& sum = net_->head().template layer<0>();
         const auto& fc1 = sum.first().template layer<1>();
         const auto& conv4 = sum.second().template layer<0>();
-        const auto& fc2 = sum.second().template layer<2>();
-        const auto& output = net_->head().template layer<2>();
         const std::size_t n = features.batch(), m = affected.size(), C = features.channels();
-        const std::size_t positions = shape_.height * shape_.width, fsize = features.image_size();
-        thread_local Tensor flat, kept, z1, z1k, a4, a4k, stacked_a4, stacked_z1, z2, hidden, logits;
-        // B: fc_1 on the flattened features, conv_4 on the maps
-        flat.resize(n, {1, 1, fsize});
-        std::copy(features.data(), features.data() + n * fsize, flat.data());
-        fc1.forward(flat, z1);
+        const std::size_t positions = shape_.height * shape_.width;
+        thread_local Tensor kept, z1, z1k, a4, a4k, stacked_a4, stacked_z1, logits;
+        // B: fc_1 (the dense kernel reads each image's maps as its flat feature vector) and conv_4
+        fc1.forward(features, z1);
         conv4.forward(features, a4);
         // B': the kept channels of the affected images
         kept.resize(m, shape_);
@@ -79,9 +75,8 @@ public:
                 for (std::size_t j = 0; j < kept_.size(); ++j) *k++ = f[p * C + kept_[j]];
         }
         conv4_.forward(kept, a4k);
-        kept.reshape({1, 1, shape_.size()});
         fc1_.forward(kept, z1k);
-        // fc_2, the sum, ReLU and the output layer over B's rows then B''s
+        // the rest of the head over B's rows, then B''s
         const std::size_t a4_size = a4.image_size(), hidden_size = z1.image_size();
         stacked_a4.resize(n + m, {1, 1, a4_size});
         std::copy(a4.data(), a4.data() + n * a4_size, stacked_a4.data());
@@ -89,10 +84,7 @@ public:
         stacked_z1.resize(n + m, {1, 1, hidden_size});
         std::copy(z1.data(), z1.data() + n * hidden_size, stacked_z1.data());
         std::copy(z1k.data(), z1k.data() + m * hidden_size, stacked_z1.image(n));
-        fc2.forward(stacked_a4, z2);
-        add(stacked_z1, z2, hidden);
-        activate<Relu>(hidden);
-        output.forward(hidden, logits);
+        deepid_head_tail(*net_, stacked_z1, stacked_a4, logits);
         const std::size_t classes = logits.image_size();
         logits_b.resize(n, {1, 1, classes});
         std::copy(logits.data(), logits.data() + n * classes, logits_b.data());

@@ -131,19 +131,15 @@ void conv_rows_shared(const float* image, const ImageShape& in, const ConvGeomet
                       const SharedPacket& s, std::size_t row_begin, std::size_t row_end) {
     constexpr int Q = packet_size / R, GMAX = shared_tile_groups<F, R>();
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
-    const std::size_t row_stride = in.width * C, groups = out_w / Q, rest = out_w % Q;
-    const std::size_t tiles = groups ? row_tiles(groups, GMAX) : 0;
-    const std::size_t narrow = tiles ? groups / tiles : 0, wide = tiles ? groups % tiles : 0;
+    const std::size_t row_stride = in.width * C, groups = out_w / Q, rest = out_w % Q, ox = groups * Q;
     for (std::size_t oy = row_begin; oy < row_end; ++oy) {
         const float* in_row = image + oy * row_stride;
         float* out_row = c.out + (oy - row_begin) * out_w * c.out_stride;
-        std::size_t ox = 0;
-        for (std::size_t t = 0; t < tiles; ++t) {
-            const std::size_t n = narrow + (t < wide ? 1 : 0);
-            conv_tile_shared_of_groups<F, GMAX, R, Activation>(static_cast<int>(n), in_row + ox * C, C, row_stride,
-                                                               g.kernel_h, segment, c, s, out_row + ox * c.out_stride);
-            ox += n * Q;
-        }
+        for_each_equal_tile(groups, GMAX, [&](std::size_t first, std::size_t n) {
+            const std::size_t x = first * Q;
+            conv_tile_shared_of_groups<F, GMAX, R, Activation>(static_cast<int>(n), in_row + x * C, C, row_stride,
+                                                               g.kernel_h, segment, c, s, out_row + x * c.out_stride);
+        });
         if (rest)
             conv_tile_of_width<F + 1, Q - 1, Activation>(static_cast<int>(rest), in_row + ox * C, C, row_stride,
                                                          g.kernel_h, segment, c, out_row + ox * c.out_stride);

@@ -60,6 +60,19 @@ inline std::size_t row_tiles(std::size_t out_w, int max_tile) {
     return (out_w + std::size_t(max_tile) - 1) / std::size_t(max_tile);
 }
 
+/// Calls tile(first, width) for each of those row_tiles(count, max_tile) tiles, in order.
+template <class Tile>
+inline void for_each_equal_tile(std::size_t count, int max_tile, Tile&& tile) {
+    if (count == 0) return;
+    const std::size_t tiles = row_tiles(count, max_tile), narrow = count / tiles, wide = count % tiles;
+    std::size_t first = 0;
+    for (std::size_t t = 0; t < tiles; ++t) {
+        const std::size_t width = narrow + (t < wide ? 1 : 0);
+        tile(first, width);
+        first += width;
+    }
+}
+
 template <class Activation>
 inline Packet activate_packet(const Packet& x) {
     if constexpr (std::is_same_v<Activation, Relu>) return Eigen::internal::pmax(x, Eigen::internal::pset1<Packet>(0.0f));
@@ -138,17 +151,13 @@ void conv_rows(const float* image, const ImageShape& in, const ConvGeometry& g, 
     constexpr int MR = tile_pixels(NV);
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C;
     const std::size_t row_stride = in.width * C;
-    const std::size_t tiles = row_tiles(out_w, MR), narrow = out_w / tiles, wide = out_w % tiles;
     for (std::size_t oy = row_begin; oy < row_end; ++oy) {
         const float* in_row = image + oy * row_stride;
         float* out_row = c.out + (oy - row_begin) * out_w * c.out_stride;
-        std::size_t ox = 0;
-        for (std::size_t t = 0; t < tiles; ++t) {
-            const std::size_t width = narrow + (t < wide ? 1 : 0);
+        for_each_equal_tile(out_w, MR, [&](std::size_t ox, std::size_t width) {
             conv_tile_of_width<NV, MR, Activation>(static_cast<int>(width), in_row + ox * C, C, row_stride, g.kernel_h,
                                                    segment, c, out_row + ox * c.out_stride);
-            ox += width;
-        }
+        });
     }
 }
 
