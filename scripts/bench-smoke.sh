@@ -6,7 +6,7 @@
 # are not results: see benchmarks/README.md for how those are measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup-debian.sh libbenchmark-dev libdnnl-dev
+bash scripts/setup-debian.sh libbenchmark-dev libdnnl-dev ocl-icd-opencl-dev
 cmake -S . -B build-bench -DCMAKE_BUILD_TYPE=Release -DPRUNEDEF_BUILD_BENCHMARKS=ON -DPRUNEDEF_BUILD_TESTS=OFF \
       -DPRUNEDEF_BUILD_TOOLS=OFF -DPRUNEDEF_INSTALL=OFF >/dev/null
 cmake --build build-bench -j"$(nproc)" --target prunedef_bench prunedef_vs_onednn make_csaw_sized
