@@ -26,10 +26,10 @@ TEST_CASE("activation stats: accumulator averages over positions, then images") 
     CHECK(r.mean[2] == doctest::Approx((2.5 + 4) / 2));
 }
 
-TEST_CASE("activation stats: lab3 network ranks its 32 dormant conv_3 channels first, in index order") {
-    const std::string model = prunedef_test::shared_file("models/csaw/lab3_sunglasses_bd_weights.h5");
-    const std::string data = prunedef_test::shared_file("data/csaw/clean_samples.h5");
-    if (model.empty() || data.empty()) return;
+TEST_CASE("activation stats: lab3 network ranks its 32 dormant conv_3 channels first, in index order" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("models/csaw/lab3_sunglasses_bd_weights.h5", "data/csaw/clean_samples.h5"))) {
+    const std::string model = prunedef_test::shared_path("models/csaw/lab3_sunglasses_bd_weights.h5");
+    const std::string data = prunedef_test::shared_path("data/csaw/clean_samples.h5");
     DeepID net = make_deepid();
     load_keras_weights(model, net);
     const DatasetReader valid(data);

@@ -345,9 +345,9 @@ TEST_CASE("dataset: malformed files are reported with exact messages") {
     }
 }
 
-TEST_CASE("dataset: the shared Fashion-MNIST validation set") {
-    const std::string path = prunedef_test::shared_file("fmnist_badnet/valid.h5");
-    if (path.empty()) return;
+TEST_CASE("dataset: the shared Fashion-MNIST validation set" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("fmnist_badnet/valid.h5"))) {
+    const std::string path = prunedef_test::shared_path("fmnist_badnet/valid.h5");
     DatasetReader reader(path);
     CHECK(reader.size() == 5000);
     CHECK(reader.image_shape() == ImageShape{28, 28, 1});

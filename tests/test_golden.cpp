@@ -80,9 +80,9 @@ void compare(const Tensor& ours, const std::vector<float>& ref, const std::vecto
 
 }  // namespace
 
-TEST_CASE("golden: the five CSAW networks reproduce the reference logits") {
-    const std::string golden = prunedef_test::shared_file("data/csaw/golden_logits.h5");
-    if (golden.empty()) return;
+TEST_CASE("golden: the five CSAW networks reproduce the reference logits" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("data/csaw/golden_logits.h5", "data/csaw/clean_samples.h5", "models/csaw"))) {
+    const std::string golden = prunedef_test::shared_path("data/csaw/golden_logits.h5");
     const std::string data_dir = prunedef_test::shared_dir() + "/data/csaw/";
     const std::string model_dir = prunedef_test::shared_dir() + "/models/csaw/";
     const Tensor clean = read_all(data_dir + "clean_samples.h5");

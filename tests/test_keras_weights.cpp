@@ -196,9 +196,9 @@ TEST_CASE("keras weights: saved files have the Keras 2.3 attributes and layout")
     }
 }
 
-TEST_CASE("keras weights: the shared Fashion-MNIST BadNet round-trips losslessly") {
-    const std::string original = prunedef_test::shared_file("fmnist_badnet/bd_weights.h5");
-    if (original.empty()) return;
+TEST_CASE("keras weights: the shared Fashion-MNIST BadNet round-trips losslessly" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("fmnist_badnet/bd_weights.h5"))) {
+    const std::string original = prunedef_test::shared_path("fmnist_badnet/bd_weights.h5");
     DeepID net = make_deepid();
     load_keras_weights(original, net);
     net.bind({28, 28, 1});

@@ -1,10 +1,14 @@
 // The one-pass sweep against the reference sweep of ../shared/fmnist_badnet, and against a
-// brute-force re-evaluation of the pruned network after every step.
+// brute-force re-evaluation of the pruned network after every step; repair() on small written
+// data sets against a mean activation ranking and masked networks' accuracies computed here.
 
+#include "reference_pruning.hpp"
 #include "shared_data.hpp"
+#include "tiny_deepid.hpp"
 
 #include <prunedef/prunedef.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <random>
@@ -37,11 +41,144 @@ std::vector<ReferenceRow> read_reference(const std::string& path) {
     return rows;
 }
 
+/// A random DeepID-shaped network for 26x26x1 inputs, 8 channels in the pruned layer.
+DeepID random_deepid(std::mt19937& rng) {
+    std::normal_distribution<float> normal(0.0f, 0.5f);
+    auto arr = [&](std::string name, std::vector<std::size_t> dims) {
+        WeightArray w{std::move(name), dims, {}};
+        w.values.resize(w.element_count());
+        for (auto& v : w.values) v = normal(rng);
+        return w;
+    };
+    DeepID net = make_deepid();
+    net.stem().layer<0>().set_weights({arr("kernel:0", {3, 3, 1, 4}), arr("bias:0", {4})});
+    net.stem().layer<2>().set_weights({arr("kernel:0", {3, 3, 4, 6}), arr("bias:0", {6})});
+    net.pruned_layer().set_weights({arr("kernel:0", {2, 2, 6, 8}), arr("bias:0", {8})});
+    auto& sum = net.head().layer<0>();
+    sum.first().layer<1>().set_weights({arr("kernel:0", {2 * 2 * 8, 5}), arr("bias:0", {5})});
+    sum.second().layer<0>().set_weights({arr("kernel:0", {2, 2, 8, 3}), arr("bias:0", {3})});
+    sum.second().layer<2>().set_weights({arr("kernel:0", {3, 5}), arr("bias:0", {5})});
+    net.head().layer<2>().set_weights({arr("kernel:0", {5, 4}), arr("bias:0", {4})});
+    net.bind({26, 26, 1});
+    return net;
+}
+
+/// A written data set of n images (integer pixels 0..15) labelled with net's classes, a quarter
+/// of them relabelled at random (clean), or all labelled `target` (poisoned).
+void write_labelled_set(const DeepID& net, const std::string& path, std::size_t n, std::mt19937& rng,
+                        int target = -1) {
+    std::uniform_int_distribution<int> pixel(0, 15), cls(0, static_cast<int>(net.num_classes()) - 1);
+    Tensor images(n, net.input_shape());
+    for (std::size_t i = 0; i < images.size(); ++i) images.data()[i] = static_cast<float>(pixel(rng));
+    std::vector<int> labels = net.predict(images);
+    for (auto& l : labels)
+        if (target >= 0) l = target;
+        else if (rng() % 4 == 0) l = cls(rng);
+    write_dataset(path, images, labels);
+}
+
+std::size_t count_matches(const std::vector<int>& predicted, const std::vector<int>& labels) {
+    std::size_t m = 0;
+    for (std::size_t i = 0; i < predicted.size(); ++i) m += predicted[i] == labels[i];
+    return m;
+}
+
+/// repair() on written valid/test/poisoned sets: the order must be the increasing mean pooled
+/// activation computed here, every curve point the accuracy of B with the first k channels
+/// zeroed, the thresholds the first step that loses X points, and G's counts GoodNet's.
+void check_repair_on_written_sets(const DeepID& net, const std::string& name, unsigned seed) {
+    std::mt19937 rng(seed);
+    const auto scratch = prunedef_test::scratch_dir(name);
+    write_labelled_set(net, (scratch / "valid.h5").string(), 150, rng);
+    write_labelled_set(net, (scratch / "test.h5").string(), 90, rng);
+    write_labelled_set(net, (scratch / "poisoned.h5").string(), 70, rng, 0);
+    const DatasetReader valid((scratch / "valid.h5").string()), test((scratch / "test.h5").string()),
+        poisoned((scratch / "poisoned.h5").string());
+    RepairOptions options;
+    options.batch_size = 32;  // several batches and a partial one
+    options.drops = {{2.0, false}, {10.0, false}, {5.0, true}};
+    const RepairResult r = repair(net, RepairData{&valid, &test, &poisoned}, options);
+
+    // the mean pooled activation of each channel over the validation images, and its ranking
+    Tensor valid_images, features;
+    valid.read(0, valid.size(), valid_images);
+    net.features(valid_images, features);
+    const std::size_t C = features.channels(), positions = features.height() * features.width();
+    REQUIRE(r.channels == C);
+    std::vector<double> mean(C, 0.0);
+    for (std::size_t n = 0; n < features.batch(); ++n)
+        for (std::size_t p = 0; p < positions; ++p)
+            for (std::size_t c = 0; c < C; ++c) mean[c] += features.image(n)[p * C + c];
+    for (auto& m : mean) m /= double(features.batch() * positions);
+    std::vector<std::size_t> order(C);
+    for (std::size_t c = 0; c < C; ++c) order[c] = c;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return mean[a] < mean[b]; });
+    REQUIRE(r.activations.mean.size() == C);
+    for (std::size_t c = 0; c < C; ++c) CHECK(r.activations.mean[c] == doctest::Approx(mean[c]).epsilon(1e-9));
+    CHECK(r.order == order);
+
+    // every step's accuracies from B with the first k channels zeroed
+    Tensor test_images, poisoned_images;
+    test.read(0, test.size(), test_images);
+    poisoned.read(0, poisoned.size(), poisoned_images);
+    REQUIRE(r.curve.size() == C + 1);
+    std::vector<std::size_t> valid_correct;
+    for (std::size_t k = 0; k <= C; ++k) {
+        CAPTURE(k);
+        const std::vector<std::size_t> pruned(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
+        const DeepID b_k = prunedef_test::zeroed_copy(net, pruned);
+        valid_correct.push_back(count_matches(b_k.predict(valid_images), valid.labels()));
+        CHECK(r.curve[k].k == k);
+        if (k > 0) CHECK(r.curve[k].channel == order[k - 1]);
+        CHECK(r.curve[k].valid_accuracy == doctest::Approx(100.0 * double(valid_correct.back()) / 150.0));
+        CHECK(*r.curve[k].test_accuracy ==
+              doctest::Approx(100.0 * double(count_matches(b_k.predict(test_images), test.labels())) / 90.0));
+        CHECK(*r.curve[k].attack_success ==
+              doctest::Approx(100.0 * double(count_matches(b_k.predict(poisoned_images), poisoned.labels())) / 70.0));
+    }
+    CHECK(*std::min_element(valid_correct.begin(), valid_correct.end()) < valid_correct[0]);  // the curve moves
+
+    // thresholds: the first step whose validation accuracy is X points (or X % of B's) lower
+    REQUIRE(r.thresholds.size() == options.drops.size());
+    for (std::size_t t = 0; t < options.drops.size(); ++t) {
+        CAPTURE(t);
+        const AccuracyDrop& d = options.drops[t];
+        std::size_t k = 1;
+        while (k <= C && 100.0 * (double(valid_correct[0]) - double(valid_correct[k])) <
+                             d.x * (d.relative ? double(valid_correct[0]) : 150.0))
+            ++k;
+        CHECK(r.thresholds[t].reached == (k <= C));
+        CHECK(r.thresholds[t].k == std::min(k, C));
+        const std::size_t kt = r.thresholds[t].k;
+        const std::vector<std::size_t> pruned(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(kt));
+        const auto g = prunedef_test::agreement(net.predict(valid_images),
+                                                prunedef_test::zeroed_copy(net, pruned).predict(valid_images),
+                                                static_cast<int>(net.num_classes()));
+        CHECK(r.thresholds[t].goodnet_valid.matched == count_matches(g, valid.labels()));
+        CHECK(r.thresholds[t].goodnet_valid.flagged ==
+              static_cast<std::size_t>(std::count(g.begin(), g.end(), static_cast<int>(net.num_classes()))));
+    }
+
+    // the same result with 1 and 2 threads
+    const int before = thread_count();
+    set_thread_count(1);
+    const RepairResult one = repair(net, RepairData{&valid, &test, &poisoned}, options);
+    set_thread_count(2);
+    const RepairResult two = repair(net, RepairData{&valid, &test, &poisoned}, options);
+    set_thread_count(before);
+    CHECK(one.activations.mean == two.activations.mean);
+    CHECK(one.order == two.order);
+    for (std::size_t k = 0; k <= C; ++k) {
+        CHECK(one.curve[k].valid_accuracy == two.curve[k].valid_accuracy);
+        CHECK(*one.curve[k].attack_success == *two.curve[k].attack_success);
+    }
+}
+
 }  // namespace
 
-TEST_CASE("sweep: fmnist BadNet reproduces the reference sweep and thresholds") {
-    const std::string dir = prunedef_test::shared_file("fmnist_badnet");
-    if (dir.empty()) return;
+TEST_CASE("sweep: fmnist BadNet reproduces the reference sweep and thresholds" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("fmnist_badnet"))) {
+    const std::string dir = prunedef_test::shared_path("fmnist_badnet");
     DeepID net = make_deepid();
     load_keras_weights(dir + "/bd_weights.h5", net);
     const DatasetReader valid(dir + "/valid.h5"), test(dir + "/test.h5"), poisoned(dir + "/bd_test.h5");
@@ -93,23 +230,7 @@ TEST_CASE("sweep: incremental predictions equal re-evaluating the pruned network
     // A small random DeepID-shaped network and random images: every step of the sweep must give
     // the same classes as prune_channels() followed by a full forward pass.
     std::mt19937 rng(7);
-    std::normal_distribution<float> normal(0.0f, 0.5f);
-    auto arr = [&](std::string name, std::vector<std::size_t> dims) {
-        WeightArray w{std::move(name), dims, {}};
-        w.values.resize(w.element_count());
-        for (auto& v : w.values) v = normal(rng);
-        return w;
-    };
-    DeepID net = make_deepid();
-    net.stem().layer<0>().set_weights({arr("kernel:0", {3, 3, 1, 4}), arr("bias:0", {4})});
-    net.stem().layer<2>().set_weights({arr("kernel:0", {3, 3, 4, 6}), arr("bias:0", {6})});
-    net.pruned_layer().set_weights({arr("kernel:0", {2, 2, 6, 8}), arr("bias:0", {8})});
-    auto& sum = net.head().layer<0>();
-    sum.first().layer<1>().set_weights({arr("kernel:0", {2 * 2 * 8, 5}), arr("bias:0", {5})});
-    sum.second().layer<0>().set_weights({arr("kernel:0", {2, 2, 8, 3}), arr("bias:0", {3})});
-    sum.second().layer<2>().set_weights({arr("kernel:0", {3, 5}), arr("bias:0", {5})});
-    net.head().layer<2>().set_weights({arr("kernel:0", {5, 4}), arr("bias:0", {4})});
-    net.bind({26, 26, 1});
+    const DeepID net = random_deepid(rng);
 
     Tensor images(150, net.input_shape());
     std::uniform_real_distribution<float> pixel(0.0f, 1.0f);
@@ -129,9 +250,9 @@ TEST_CASE("sweep: incremental predictions equal re-evaluating the pruned network
     }
 }
 
-TEST_CASE("sweep: identical results with 1 and 2 threads") {
-    const std::string dir = prunedef_test::shared_file("fmnist_badnet");
-    if (dir.empty()) return;
+TEST_CASE("sweep: identical results with 1 and 2 threads" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("fmnist_badnet"))) {
+    const std::string dir = prunedef_test::shared_path("fmnist_badnet");
     DeepID net = make_deepid();
     load_keras_weights(dir + "/bd_weights.h5", net);
     const DatasetReader valid(dir + "/valid.h5"), poisoned(dir + "/bd_valid.h5");
@@ -186,5 +307,17 @@ TEST_CASE("sweep: a head that is not DeepID-shaped is re-run whole and agrees wi
         for (std::size_t i = 0; i < images.batch(); ++i) same += p.at(i, k) == expected[i];
         CAPTURE(k);
         CHECK(same == images.batch());
+    }
+}
+
+TEST_CASE("sweep: repair() on small written data sets matches rankings and accuracies computed here") {
+    SUBCASE("a DeepID with 8 channels in the pruned layer") {
+        std::mt19937 rng(31);
+        check_repair_on_written_sets(random_deepid(rng), "sweep_written_8", 32);
+    }
+    SUBCASE("the tiny DeepID of the seed corpora") {
+        DeepID net = prunedef_test::tiny_deepid(33);
+        net.bind({55, 47, 3});
+        check_repair_on_written_sets(net, "sweep_written_tiny", 34);
     }
 }

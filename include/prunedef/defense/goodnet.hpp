@@ -5,7 +5,8 @@
 // Masked<Net> is B with a channel mask: B' without a copy of its weights. GoodNet<Net,
 // Masked<Net>> is specialised so that the shared trunk (everything up to the pruned layer's
 // features) runs once per input, and B''s head runs only for inputs in which a pruned channel
-// is active; for DeepID-shaped heads it reads only the kept channels (kept_channel_head.hpp).
+// is active; for DeepID-shaped heads it reads only the kept channels (kept_channel_head.hpp,
+// chosen at compile time), for any other Network<...> it runs B's head on the masked features.
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
@@ -16,6 +17,7 @@
 
 #include <cstring>
 #include <memory>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -139,15 +141,19 @@ public:
                 }
         }
         if constexpr (detail::has_incremental_head<Net>) {
-            // both heads in one pass (B's rows, then B''s for the affected inputs)
-            Tensor logits_bp;
-            kept_head_->logits_with_original(features, affected, logits, logits_bp);
-            pb = argmax(logits);
-            pbp = pb;
-            const std::vector<int> changed = argmax(logits_bp);
-            for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
-            return;
+            if (kept_head_) {
+                // both heads in one pass (B's rows, then B''s for the affected inputs)
+                Tensor logits_bp;
+                kept_head_->logits_with_original(features, affected, logits, logits_bp);
+                pb = argmax(logits);
+                pbp = pb;
+                const std::vector<int> changed = argmax(logits_bp);
+                for (std::size_t j = 0; j < affected.size(); ++j) pbp[affected[j]] = changed[j];
+                return;
+            }
         }
+        // any other head (or no channel kept): B's head over every input, then again over the
+        // affected inputs' masked features
         net.head_logits(features, logits);
         pb = argmax(logits);
         pbp = pb;
@@ -168,12 +174,24 @@ public:
 
 private:
     void prepare() {
-        if constexpr (detail::has_incremental_head<Net>)
-            kept_head_ = std::make_unique<detail::KeptChannelHead<Net>>(bprime_.base(), bprime_.mask());
+        // a kept-channel head needs at least one kept channel
+        if constexpr (detail::has_incremental_head<Net>) {
+            const ChannelMask& mask = bprime_.mask();
+            kept_head_.reset();
+            if (mask.pruned_count() < mask.channels())
+                kept_head_ = std::make_unique<detail::KeptChannelHead<Net>>(bprime_.base(), mask);
+        }
     }
 
+    // The kept-channel head exists only for DeepID-shaped heads with a kept channel: for any
+    // other head the member is an empty placeholder, so that KeptChannelHead<Net> (DeepID-only)
+    // is never instantiated.
+    struct NoKeptHead {};
+    using KeptHeadPtr = std::conditional_t<detail::has_incremental_head<Net>,
+                                           std::unique_ptr<detail::KeptChannelHead<Net>>, NoKeptHead>;
+
     Masked<Net> bprime_;
-    std::unique_ptr<detail::KeptChannelHead<Net>> kept_head_;  // DeepID-shaped heads only
+    KeptHeadPtr kept_head_;
 };
 
 template <class Net>
