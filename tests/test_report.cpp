@@ -361,8 +361,9 @@ TEST_CASE("report: JSON is valid and holds every field") {
     REQUIRE(valid_json(js));
     CHECK(js.back() == '\n');
     const nlohmann::json j = nlohmann::json::parse(js);
+    const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(js);
     std::vector<std::string> keys;
-    for (const auto& [key, value] : nlohmann::ordered_json::parse(js).items()) keys.push_back(key);
+    for (const auto& [key, value] : ordered.items()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
                                            "classes", "images", "baseline", "order", "mean_activation",
                                            "activation_images", "curve", "thresholds"});
