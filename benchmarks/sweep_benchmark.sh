@@ -20,7 +20,7 @@ cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-march=native
 cmake --build $build -j"$(nproc)" --target prunedef_tool make_csaw_sized >/dev/null
 data=$build/csaw_sized
 [ -f $data/poisoned.h5 ] || $build/benchmarks/make_csaw_sized $data "$shared"
-tool=$build/examples/prunedef
+tool=$build/tools/prunedef/prunedef
 model=$shared/models/csaw/lab3_sunglasses_bd_weights.h5
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 

@@ -12,7 +12,7 @@ cmake --build $build -j"$(nproc)" --target prunedef_tool >/dev/null
 export OMP_NUM_THREADS=2
 ours=() torch=()
 for r in $(seq "$reps"); do
-  ours+=("$($build/examples/prunedef make-badnet --dataset fashion-mnist --epochs 1 --out $build/train_out 2>&1 >/dev/null |
+  ours+=("$($build/tools/prunedef/prunedef make-badnet --dataset fashion-mnist --epochs 1 --out $build/train_out 2>&1 >/dev/null |
             sed -n 's/.*, \([0-9]*\) images\/s/\1/p')")
   torch+=("$(/usr/bin/python3 benchmarks/torch_train.py --epochs 1 --threads 2 | sed -n 's/epoch 1: \([0-9]*\) images.*/\1/p')")
   echo "rep $r: prunedef ${ours[-1]} images/s, PyTorch ${torch[-1]} images/s"

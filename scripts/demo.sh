@@ -10,7 +10,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup-debian.sh
 bash scripts/build.sh
-tool=./build/examples/prunedef
+tool=./build/tools/prunedef/prunedef
 if [ "${1:-}" = "shared" ]; then
   bd=${PRUNEDEF_SHARED:-../shared}/fmnist_badnet
   [ -f "$bd/bd_weights.h5" ] || { echo "demo: $bd/bd_weights.h5 not found (set PRUNEDEF_SHARED)" >&2; exit 1; }

@@ -3,7 +3,8 @@
 # given as arguments (the fuzzing and benchmark scripts name theirs):
 #   bash scripts/setup-debian.sh [PACKAGE ...]
 set -euo pipefail
-packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev zlib1g-dev doctest-dev libstb-dev hdf5-tools dataset-fashion-mnist
+packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev zlib1g-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev hdf5-tools
+          dataset-fashion-mnist
           "$@")
 missing=()
 for p in "${packages[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done

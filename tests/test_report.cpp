@@ -10,6 +10,8 @@
 #include <prunedef/report/sweep_csv.hpp>
 #include <prunedef/report/write_report.hpp>
 
+#include <nlohmann/json.hpp>
+
 #include <cctype>
 #include <cmath>
 #include <cstddef>
@@ -111,7 +113,8 @@ std::size_t count(const std::string& text, const std::string& part) {
     return n;
 }
 
-/// A strict JSON validator (RFC 8259 grammar, no extensions): true when text is one JSON value.
+/// A strict JSON validator (RFC 8259 grammar, no extensions, text in UTF-8): true when text is
+/// one JSON value.
 class JsonChecker {
 public:
     explicit JsonChecker(const std::string& text) : s_(text) {}
@@ -172,6 +175,7 @@ private:
             const auto c = static_cast<unsigned char>(s_[i_]);
             if (c == '"') return ++i_, true;
             if (c < 0x20) return false;
+            if (c >= 0x80 && !utf8_sequence()) return false;
             if (c == '\\') {
                 if (++i_ >= s_.size()) return false;
                 const char e = s_[i_];
@@ -184,6 +188,28 @@ private:
             }
         }
         return false;
+    }
+    /// At a byte >= 0x80: one well-formed UTF-8 sequence (no overlong forms, no surrogates, at
+    /// most U+10FFFF); leaves i_ on its last byte.
+    bool utf8_sequence() {
+        const auto c = static_cast<unsigned char>(s_[i_]);
+        std::size_t extra = 0;
+        unsigned lo = 0x80, hi = 0xbf;  // range of the first continuation byte
+        if (c >= 0xc2 && c <= 0xdf) extra = 1;
+        else if (c == 0xe0) extra = 2, lo = 0xa0;
+        else if (c == 0xed) extra = 2, hi = 0x9f;
+        else if (c >= 0xe1 && c <= 0xef) extra = 2;
+        else if (c == 0xf0) extra = 3, lo = 0x90;
+        else if (c >= 0xf1 && c <= 0xf3) extra = 3;
+        else if (c == 0xf4) extra = 3, hi = 0x8f;
+        else return false;
+        for (std::size_t k = 1; k <= extra; ++k) {
+            if (i_ + k >= s_.size()) return false;
+            const auto d = static_cast<unsigned char>(s_[i_ + k]);
+            if (d < (k == 1 ? lo : 0x80u) || d > (k == 1 ? hi : 0xbfu)) return false;
+        }
+        i_ += extra;
+        return true;
     }
     bool number() {
         const std::size_t start = i_;
@@ -333,34 +359,86 @@ TEST_CASE("report: Markdown code spans survive backticks and Markdown characters
 TEST_CASE("report: JSON is valid and holds every field") {
     const std::string js = json_report(sample_result(), sample_context());
     REQUIRE(valid_json(js));
-    CHECK(!contains(js, "nan"));
-    CHECK(!contains(js, "inf"));
-    CHECK(contains(js, "\"model\": \"models/bd_net.h5\""));
-    CHECK(contains(js, "\"input_scale\": 0.5"));
-    CHECK(contains(js, "\"policy\": \"increasing\""));
-    CHECK(contains(js, "\"activation_site\": \"pooled\""));
-    CHECK(contains(js, "\"pruned_layer\": \"conv_3\""));
-    CHECK(contains(js, "\"channels\": 4"));
-    CHECK(contains(js, "\"images\": {\"valid\": 400, \"test\": 800, \"poisoned\": 200}"));
-    CHECK(contains(js, "\"baseline\": {\"valid_accuracy\": 90, \"test_accuracy\": 88.22, \"attack_success\": 99.99}"));
-    CHECK(contains(js, "\"order\": [2, 0, 3, 1]"));
-    CHECK(contains(js, "\"mean_activation\": [0.5, 2.25, 0.125, 1]"));
-    CHECK(contains(js, "{\"k\": 0, \"channel\": null, \"fraction_pruned\": 0, \"valid_accuracy\": 90, "
-                       "\"test_accuracy\": 88.22, \"attack_success\": 99.99}"));
-    CHECK(contains(js, "{\"k\": 3, \"channel\": 3, \"fraction_pruned\": 0.75, \"valid_accuracy\": 80, "
-                       "\"test_accuracy\": 79.125, \"attack_success\": 10}"));
-    CHECK(count(js, "\"k\": ") == 5 + 2);
-    CHECK(contains(js, "\"x\": 2,"));
-    CHECK(contains(js, "\"x\": 50,"));
-    CHECK(contains(js, "\"relative\": true"));
-    CHECK(contains(js, "\"reached\": false"));
-    CHECK(contains(js, "\"pruned_channels\": [2, 0]"));
-    CHECK(contains(js, "\"repaired_valid_accuracy\": 87.25"));
-    CHECK(contains(js, "\"repaired_attack_success\": 40"));
-    CHECK(contains(js, "\"goodnet_valid\": {\"images\": 400, \"matched\": 340, \"flagged\": 20, \"other\": 40}"));
-    CHECK(contains(js, "\"goodnet_test\": {\"images\": 800, \"matched\": 680, \"flagged\": 40, \"other\": 80}"));
-    CHECK(contains(js, "\"goodnet_poisoned\": {\"images\": 200, \"matched\": 2, \"flagged\": 196, \"other\": 2}"));
     CHECK(js.back() == '\n');
+    const nlohmann::json j = nlohmann::json::parse(js);
+    const nlohmann::ordered_json ordered = nlohmann::ordered_json::parse(js);
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : ordered.items()) keys.push_back(key);
+    CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
+                                           "classes", "images", "baseline", "order", "mean_activation",
+                                           "activation_images", "curve", "thresholds"});
+    CHECK(j["context"] == nlohmann::json{{"model", "models/bd_net.h5"},
+                                         {"valid", "data/clean_validation_data.h5"},
+                                         {"test", "data/clean_test_data.h5"},
+                                         {"poisoned", "data/sunglasses_poisoned_data.h5"},
+                                         {"input_scale", 0.5}});
+    CHECK(j["policy"] == "increasing");
+    CHECK(j["activation_site"] == "pooled");
+    CHECK(j["pruned_layer"] == "conv_3");
+    CHECK(j["channels"] == 4);
+    CHECK(j["classes"] == 10);
+    CHECK(j["images"] == nlohmann::json{{"valid", 400}, {"test", 800}, {"poisoned", 200}});
+    CHECK(j["baseline"] == nlohmann::json{{"valid_accuracy", 90.0}, {"test_accuracy", 88.22}, {"attack_success", 99.99}});
+    CHECK(j["order"] == nlohmann::json{2, 0, 3, 1});
+    CHECK(j["mean_activation"] == nlohmann::json{0.5, 2.25, 0.125, 1.0});
+    CHECK(j["activation_images"] == 400);
+    REQUIRE(j["curve"].size() == 5);
+    CHECK(j["curve"][0] == nlohmann::json{{"k", 0}, {"channel", nullptr}, {"fraction_pruned", 0.0}, {"valid_accuracy", 90.0},
+                                          {"test_accuracy", 88.22}, {"attack_success", 99.99}});
+    CHECK(j["curve"][3] == nlohmann::json{{"k", 3}, {"channel", 3}, {"fraction_pruned", 0.75}, {"valid_accuracy", 80.0},
+                                          {"test_accuracy", 79.125}, {"attack_success", 10.0}});
+    REQUIRE(j["thresholds"].size() == 2);
+    const nlohmann::json& t = j["thresholds"][0];
+    CHECK(t["x"] == 2.0);
+    CHECK(t["relative"] == false);
+    CHECK(t["reached"] == true);
+    CHECK(t["k"] == 2);
+    CHECK(t["fraction_pruned"] == 0.5);
+    CHECK(t["pruned_channels"] == nlohmann::json{2, 0});
+    CHECK(t["repaired_valid_accuracy"] == 87.25);
+    CHECK(t["repaired_test_accuracy"] == 86.5);
+    CHECK(t["repaired_attack_success"] == 40.0);
+    CHECK(t["goodnet_valid"] == nlohmann::json{{"images", 400}, {"matched", 340}, {"flagged", 20}, {"other", 40}});
+    CHECK(t["goodnet_test"] == nlohmann::json{{"images", 800}, {"matched", 680}, {"flagged", 40}, {"other", 80}});
+    CHECK(t["goodnet_poisoned"] == nlohmann::json{{"images", 200}, {"matched", 10}, {"flagged", 180}, {"other", 10}});
+    CHECK(t["fine_tuned"].is_null());
+    const nlohmann::json& u = j["thresholds"][1];
+    CHECK(u["x"] == 50.0);
+    CHECK(u["relative"] == true);
+    CHECK(u["reached"] == false);
+    CHECK(u["goodnet_poisoned"] == nlohmann::json{{"images", 200}, {"matched", 2}, {"flagged", 196}, {"other", 2}});
+}
+
+TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their shortest form") {
+    RepairResult r = sample_result();
+    FineTuneResult f;
+    f.epochs = 10;
+    f.learning_rate = 0.005f;
+    f.lr_drop = 8;
+    f.head_only = true;
+    f.valid_accuracy = 88.5;
+    f.test_accuracy = 87.75;
+    f.attack_success = 2.5;
+    f.goodnet_valid = {400, 350, 30, 20};
+    f.goodnet_poisoned = GoodNetCounts{200, 4, 190, 6};
+    r.thresholds[0].fine_tuned = f;
+    ReportContext c = sample_context();
+    c.input_scale = 1.0f / 255.0f;
+    const std::string js = json_report(r, c);
+    REQUIRE(valid_json(js));
+    CHECK(contains(js, "\"input_scale\": 0.003921569"));  // the float's digits, not 0.0039215688593685627
+    CHECK(contains(js, "\"learning_rate\": 0.005"));
+    const nlohmann::json ft = nlohmann::json::parse(js)["thresholds"][0]["fine_tuned"];
+    CHECK(ft == nlohmann::json{{"epochs", 10},
+                               {"learning_rate", 0.005},
+                               {"lr_drop", 8},
+                               {"head_only", true},
+                               {"valid_accuracy", 88.5},
+                               {"test_accuracy", 87.75},
+                               {"attack_success", 2.5},
+                               {"goodnet_valid", {{"images", 400}, {"matched", 350}, {"flagged", 30}, {"other", 20}}},
+                               {"goodnet_test", nullptr},
+                               {"goodnet_poisoned", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}}});
 }
 
 TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
@@ -369,23 +447,35 @@ TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
     RepairResult r = validation_only();
     r.activations.mean[1] = std::numeric_limits<double>::quiet_NaN();
     r.activations.mean[3] = std::numeric_limits<double>::infinity();
+    r.curve[2].valid_accuracy = -std::numeric_limits<double>::infinity();
     const std::string js = json_report(r, c);
     REQUIRE(valid_json(js));
     CHECK(!contains(js, "nan"));
     CHECK(!contains(js, "inf"));
-    CHECK(contains(js, "\"test\": null"));
-    CHECK(contains(js, "\"poisoned\": null"));
-    CHECK(contains(js, "\"mean_activation\": [0.5, null, 0.125, null]"));
-    CHECK(contains(js, "\"test_accuracy\": null, \"attack_success\": null"));
-    CHECK(contains(js, "\"repaired_test_accuracy\": null"));
-    CHECK(contains(js, "\"goodnet_test\": null"));
-    CHECK(contains(js, "\"goodnet_poisoned\": null"));
+    const nlohmann::json j = nlohmann::json::parse(js);
+    CHECK(j["context"]["test"].is_null());
+    CHECK(j["context"]["poisoned"].is_null());
+    CHECK(j["mean_activation"] == nlohmann::json{0.5, nullptr, 0.125, nullptr});
+    CHECK(j["curve"][2]["valid_accuracy"].is_null());
+    for (const auto& p : j["curve"]) {
+        CHECK(p["test_accuracy"].is_null());
+        CHECK(p["attack_success"].is_null());
+    }
+    for (const auto& t : j["thresholds"]) {
+        CHECK(t["repaired_test_accuracy"].is_null());
+        CHECK(t["goodnet_test"].is_null());
+        CHECK(t["goodnet_poisoned"].is_null());
+        CHECK(t["goodnet_valid"].is_object());
+    }
 
     RepairResult empty;
     const std::string ej = json_report(empty, ReportContext{});
-    CHECK(valid_json(ej));
-    CHECK(contains(ej, "\"baseline\": null"));
-    CHECK(contains(ej, "\"curve\": []"));
+    REQUIRE(valid_json(ej));
+    const nlohmann::json e = nlohmann::json::parse(ej);
+    CHECK(e["baseline"].is_null());
+    CHECK(e["curve"] == nlohmann::json::array());
+    CHECK(e["thresholds"] == nlohmann::json::array());
+    CHECK(e["context"]["model"].is_null());
 }
 
 TEST_CASE("report: JSON escapes quotes, backslashes and control characters") {
@@ -397,9 +487,31 @@ TEST_CASE("report: JSON escapes quotes, backslashes and control characters") {
     REQUIRE(valid_json(js));
     CHECK(contains(js, "\"model\": \"a\\\"b\\\\c\\nd\\te\\u0001f\""));
     CHECK(contains(js, "\"pruned_layer\": \"conv\\u001f\""));
+    const nlohmann::json j = nlohmann::json::parse(js);
+    CHECK(j["context"]["model"] == c.model);  // the text comes back as it went in
+    CHECK(j["pruned_layer"] == r.pruned_layer);
     CHECK(!valid_json("{\"a\": nan}"));  // the checker itself rejects what it should
     CHECK(!valid_json("{\"a\": [1, 2}"));
     CHECK(!valid_json("{\"a\": \"x\ny\"}"));
+    CHECK(!valid_json("{\"a\": \"\xff\"}"));
+}
+
+TEST_CASE("report: JSON replaces bytes that are not UTF-8 with U+FFFD and stays valid") {
+    ReportContext c = sample_context();
+    c.model = "models/caf\xe9.h5";              // Latin-1 e-acute: not UTF-8
+    c.valid = "data/\xc3\xa9t\xc3\xa9.h5";     // valid UTF-8 ("été") is kept as it is
+    c.test = "data/\xc3(.h5";                  // a lead byte without its continuation
+    RepairResult r = sample_result();
+    r.pruned_layer = "conv_\xff\xfe";
+    const std::string js = json_report(r, c);
+    REQUIRE(valid_json(js));
+    nlohmann::json j;
+    REQUIRE_NOTHROW(j = nlohmann::json::parse(js));  // nlohmann's parser rejects invalid UTF-8
+    CHECK(j["context"]["model"] == "models/caf\xef\xbf\xbd.h5");
+    CHECK(j["context"]["valid"] == "data/\xc3\xa9t\xc3\xa9.h5");
+    CHECK(j["context"]["test"] == "data/\xef\xbf\xbd(.h5");
+    CHECK(j["pruned_layer"] == "conv_\xef\xbf\xbd\xef\xbf\xbd");
+    CHECK(j["channels"] == 4);  // the rest of the report is intact
 }
 
 TEST_CASE("report: SVG chart with a line per series, axes, legend and threshold markers") {

@@ -1,5 +1,6 @@
-// The smallest program that uses prunedef: builds a DeepID type and checks an error path.
-#include <prunedef/prunedef.hpp>
+// A consumer of prunedef::io: reads Keras weights into the DeepID type (an error path here).
+#include <prunedef/io/keras_weights.hpp>
+#include <prunedef/model/deepid.hpp>
 
 #include <iostream>
 
@@ -8,7 +9,7 @@ int main() {
     try {
         prunedef::load_keras_weights("/nonexistent/weights.h5", net);
     } catch (const prunedef::io_error& e) {
-        std::cout << "consumer ok: " << e.what() << "\n";
+        std::cout << "io consumer ok: " << e.what() << "\n";
         return 0;
     }
     return 1;

@@ -6,7 +6,7 @@
 
 #include <unistd.h>
 
-namespace prunedef_cli {
+namespace prunedef_tool {
 
 class ProgressBar {
 public:
@@ -24,4 +24,4 @@ private:
     bool enabled_;
 };
 
-}  // namespace prunedef_cli
+}  // namespace prunedef_tool

@@ -1,0 +1,91 @@
+// prunedef eval: clean accuracy and attack success rate of a model or a GoodNet, printed as the
+// CSAW-HackML eval.py prints them.
+
+#include "common.hpp"
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+using namespace prunedef;
+
+namespace prunedef_tool {
+
+namespace {
+
+struct EvalOptions {
+    std::string model, goodnet, clean, poisoned;
+    double scale = 1;
+    std::size_t batch = 256;
+    ThreadsOption threads;
+    CLI::Option *model_opt = nullptr, *goodnet_opt = nullptr, *scale_opt = nullptr, *clean_opt = nullptr,
+                *poisoned_opt = nullptr;
+};
+
+int run_eval(const EvalOptions& o) {
+    if (o.model_opt->count() == 0 && o.goodnet_opt->count() == 0) throw usage_error("give --model or --goodnet");
+    o.threads.apply();
+    require(o.clean_opt);
+    const DatasetReader clean(o.clean);
+    std::optional<DatasetReader> poisoned;
+    if (o.poisoned_opt->count() > 0) poisoned.emplace(o.poisoned);
+
+    if (o.goodnet_opt->count() > 0) {
+        auto g = load_goodnet(o.goodnet, make_deepid);
+        const int N = g.detected_class();
+        auto run = [&](const DatasetReader& data) {
+            data.check_labels(g.num_classes());
+            return count_goodnet(predict_dataset(g, data, o.batch), data.labels(), N);
+        };
+        const GoodNetCounts c = run(clean);
+        std::cout << "Clean Classification accuracy: " << python_float(c.matched_percent()) << "\n";
+        if (poisoned) {
+            const GoodNetCounts p = run(*poisoned);
+            std::cout << "Attack Success Rate: " << python_float(p.matched_percent()) << "\n";
+            std::cout << "Backdoor Detection Rate: " << python_float(p.flagged_percent()) << "\n";
+        }
+        std::cout << "Clean False Positive Rate: " << python_float(c.flagged_percent()) << "\n";
+        return 0;
+    }
+
+    const DeepID net = load_model(o.model, o.scale_opt, o.scale, clean);
+    auto accuracy = [&](const DatasetReader& data) {
+        data.check_labels(net.num_classes());
+        return percent_matching(predict_dataset(net, data, o.batch), data.labels());
+    };
+    std::cout << "Clean Classification accuracy: " << python_float(accuracy(clean)) << "\n";
+    if (poisoned) std::cout << "Attack Success Rate: " << python_float(accuracy(*poisoned)) << "\n";
+    return 0;
+}
+
+}  // namespace
+
+Runner add_eval(CLI::App& app) {
+    auto o = std::make_shared<EvalOptions>();
+    CLI::App* sub = app.add_subcommand("eval", "clean accuracy and attack success rate of a model or a GoodNet");
+    set_help(sub,
+              "prunedef eval --model M.h5 --scale S --clean C.h5 [--poisoned P.h5]\n"
+              "       prunedef eval --goodnet G.h5 --clean C.h5 [--poisoned P.h5]",
+              "Prints, as the CSAW-HackML eval.py does:\n"
+              "  Clean Classification accuracy: <percent>\n"
+              "  Attack Success Rate: <percent>            (with --poisoned: inputs classified as their label)\n"
+              "With --goodnet, the output N (\"backdoor detected\") counts as wrong on clean data, and the\n"
+              "detection rate (poisoned inputs given N) and false-positive rate (clean inputs given N) follow.");
+    o->model_opt = sub->add_option("--model", o->model, "Keras weights of a DeepID network")->type_name("M.h5");
+    o->scale_opt = sub->add_option("--scale", o->scale,
+                                   "input scale: 1 for raw pixels, 0.00392157 (1/255) for pixels / 255 "
+                                   "(default: the value stored in the file, else 1)")
+                       ->type_name("S");
+    o->goodnet_opt = sub->add_option("--goodnet", o->goodnet, "a GoodNet file written by 'prunedef repair' "
+                                                              "(holds its own scale)")
+                         ->type_name("G.h5");
+    o->goodnet_opt->excludes(o->model_opt)->excludes(o->scale_opt);
+    o->clean_opt = sub->add_option("--clean", o->clean, "clean data set (data, label); required")->type_name("C.h5");
+    o->poisoned_opt = sub->add_option("--poisoned", o->poisoned, "poisoned data set (label = the attacker's target)")
+                          ->type_name("P.h5");
+    add_batch_option(*sub, o->batch, "images per batch (default 256)");
+    o->threads.add(*sub);
+    return [o] { return run_eval(*o); };
+}
+
+}  // namespace prunedef_tool

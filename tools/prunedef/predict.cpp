@@ -1,0 +1,64 @@
+// prunedef predict: a model's pre-softmax logits for a data set, written to HDF5.
+
+#include "common.hpp"
+
+#include <memory>
+#include <vector>
+
+using namespace prunedef;
+
+namespace prunedef_tool {
+
+namespace {
+
+struct PredictOptions {
+    std::string model, data, out;
+    double scale = 1;
+    std::size_t batch = 256;
+    ThreadsOption threads;
+    CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *data_opt = nullptr, *out_opt = nullptr;
+};
+
+int run_predict(const PredictOptions& o) {
+    o.threads.apply();
+    require(o.out_opt);
+    check_not_input(o.out, {o.model, o.data});
+    require(o.data_opt);
+    const DatasetReader data(o.data);
+    require(o.model_opt);
+    const DeepID net = load_model(o.model, o.scale_opt, o.scale, data);
+    std::vector<float> logits;
+    logits.reserve(data.size() * net.num_classes());
+    Tensor out;
+    for_each_batch(data, o.batch, [&](const Tensor& images, const int*, std::size_t) {
+        net.logits(images, out);
+        logits.insert(logits.end(), out.data(), out.data() + out.size());
+    });
+    AtomicOutput file(o.out);
+    {
+        detail::H5Object h5 = detail::create_h5_file(file.path());
+        h5.file = o.out;
+        detail::h5_write_dataset(h5, "logits", {data.size(), net.num_classes()}, logits.data(), H5T_IEEE_F32LE);
+    }
+    file.commit();
+    return 0;
+}
+
+}  // namespace
+
+Runner add_predict(CLI::App& app) {
+    auto o = std::make_shared<PredictOptions>();
+    CLI::App* sub = app.add_subcommand("predict", "write a model's pre-softmax logits for a data set");
+    set_help(sub, "prunedef predict --model M.h5 --scale S --data D.h5 --out L.h5",
+              "Writes dataset 'logits' (N x classes, float32, pre-softmax) to L.h5.");
+    o->model_opt = sub->add_option("--model", o->model, "Keras weights of a DeepID network; required")->type_name("M.h5");
+    o->scale_opt = sub->add_option("--scale", o->scale, "input scale (default: the value stored in the file, else 1)")
+                       ->type_name("S");
+    o->data_opt = sub->add_option("--data", o->data, "data set in the challenge layout; required")->type_name("D.h5");
+    o->out_opt = sub->add_option("--out", o->out, "output file (written atomically); required")->type_name("L.h5");
+    add_batch_option(*sub, o->batch, "images per batch (default 256)");
+    o->threads.add(*sub);
+    return [o] { return run_predict(*o); };
+}
+
+}  // namespace prunedef_tool
