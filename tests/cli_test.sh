@@ -4,6 +4,10 @@
 # Exits 77 (skipped) when SHARED_DIR is absent.
 set -uo pipefail
 tool=$1 topng=$2 shared=${PRUNEDEF_SHARED:-$3} work=$4
+# --version names the instruction sets the binary was built for (no shared data needed).
+version=$("$tool" --version) || { echo "FAIL: --version exit code"; exit 1; }
+grep -q "^built for: " <<<"$version" || { echo "FAIL: --version does not say what the binary was built for: $version"; exit 1; }
+grep -q "^SIMD: " <<<"$version" || { echo "FAIL: --version does not name the SIMD set: $version"; exit 1; }
 if [ ! -d "$shared/models/csaw" ] || [ ! -d "$shared/fmnist_badnet" ]; then
   echo "skipping: $shared (models/csaw, fmnist_badnet) is absent; set PRUNEDEF_SHARED"
   exit 77

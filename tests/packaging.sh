@@ -9,7 +9,7 @@ src=$(cd "$1" && pwd)
 work=$2
 rm -rf "$work"
 mkdir -p "$work"
-all="core;io;image;report;prunedef"
+all="core;io;image;report;prunedef;native"
 hide=(-DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON
       -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON)
 
@@ -39,7 +39,7 @@ check_no_hdf5() {
 cmake -S "$src" -B "$work/build" -DPRUNEDEF_BUILD_TESTS=OFF -DPRUNEDEF_BUILD_TOOLS=OFF \
       -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
 cmake --install "$work/build" >/dev/null
-for part in core io image report prunedef; do
+for part in core io image report prunedef native; do
   [ -f "$work/prefix/share/cmake/prunedef/prunedef_${part}Targets.cmake" ] || fail "prunedef::$part is not installed"
 done
 dir_src=$src/tests/cmake_import
@@ -47,7 +47,7 @@ build "$work/import" "$all" -DCMAKE_PREFIX_PATH="$work/prefix"
 check_no_hdf5 "$work/import"
 build "$work/import_named" "$all" -DCMAKE_PREFIX_PATH="$work/prefix" -DPRUNEDEF_COMPONENTS="$all"
 # core and image alone: the package config must not look for HDF5, zlib or nlohmann/json.
-build "$work/import_core" "core;image" -DCMAKE_PREFIX_PATH="$work/prefix" -DPRUNEDEF_COMPONENTS="core;image" "${hide[@]}"
+build "$work/import_core" "core;image;native" -DCMAKE_PREFIX_PATH="$work/prefix" -DPRUNEDEF_COMPONENTS="core;image;native" "${hide[@]}"
 # a component that needs a hidden dependency is refused at configure time
 if cmake -S "$dir_src" -B "$work/import_refused" -DCMAKE_PREFIX_PATH="$work/prefix" -DPRUNEDEF_COMPONENTS=io \
      -DPRUNEDEF_CONSUMERS=io "${hide[@]}" > "$work/import_refused.log" 2>&1; then

@@ -4,6 +4,8 @@
 
 #include "common.hpp"
 
+#include <prunedef/core/cpu_support.hpp>
+
 #include <Eigen/Core>
 
 #include <iostream>
@@ -14,6 +16,10 @@
 #ifndef PRUNEDEF_VERSION
 #error "PRUNEDEF_VERSION (the CMake project version) must be defined"
 #endif
+
+// Before anything else: a binary built for a wider instruction set than this CPU has stops
+// with a message instead of SIGILL.
+PRUNEDEF_CHECK_CPU_AT_STARTUP("prunedef")
 
 namespace {
 
@@ -40,11 +46,23 @@ const char* simd_instruction_set() {
 #endif
 }
 
+/// The instruction-set extensions beyond the baseline this binary was compiled for.
+std::string compiled_extensions() {
+#if PRUNEDEF_X86_CPU_CHECK
+    std::string list = "x86-64";
+#else
+    std::string list = "the architecture's baseline";
+#endif
+    for (const char* const* name = prunedef::detail::compiled_instruction_sets; *name; ++name) list += std::string(" ") + *name;
+    return list;
+}
+
 std::string version_text() {
     std::ostringstream s;
     s << "prunedef " << PRUNEDEF_VERSION << "\n"
       << "SIMD: " << simd_instruction_set() << " (Eigen " << EIGEN_WORLD_VERSION << "." << EIGEN_MAJOR_VERSION << "."
       << EIGEN_MINOR_VERSION << ": " << Eigen::SimdInstructionSetsInUse() << ")\n"
+      << "built for: " << compiled_extensions() << (PRUNEDEF_NATIVE_BUILD ? " (-march=native)" : "") << "\n"
 #ifdef _OPENMP
       << "OpenMP: yes";
 #else
