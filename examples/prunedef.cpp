@@ -217,7 +217,8 @@ int cmd_eval(int argc, char** argv) {
 
     if (args.has("goodnet")) {
         if (args.has("model")) throw usage_error("give either --model or --goodnet, not both");
-        auto g = load_goodnet(args.get("goodnet"), make_deepid);
+        auto [b, bprime] = load_goodnet_networks(args.get("goodnet"), make_deepid);
+        const GoodNet g(std::move(b), std::move(bprime));
         if (args.has("scale")) throw usage_error("--scale is stored in the GoodNet file; do not pass it");
         const int N = g.detected_class();
         auto run = [&](const DatasetReader& data) {
@@ -381,7 +382,8 @@ int cmd_classify(int argc, char** argv) {
     if (args.help()) return std::cout << classify_help, 0;
     apply_threads(args);
     if (args.positional().size() != 1) throw usage_error("expected exactly one image file");
-    auto g = load_goodnet(args.required("goodnet"), make_deepid);
+    auto [b, bprime] = load_goodnet_networks(args.required("goodnet"), make_deepid);
+    const GoodNet g(std::move(b), std::move(bprime));
     const Tensor image = load_image(args.positional()[0], g.input_shape());
     std::cout << g.predict(image).at(0) << "\n";
     return 0;

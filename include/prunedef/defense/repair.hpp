@@ -8,13 +8,14 @@
 //     their metrics, all computed from the sweep's per-image predictions.
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/data/batch_source.hpp>
+#include <prunedef/data/batch_source_ref.hpp>
 #include <prunedef/defense/activation_stats.hpp>
-#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
 #include <prunedef/defense/stopping_rule.hpp>
 #include <prunedef/defense/sweep.hpp>
-#include <prunedef/io/dataset.hpp>
 
 #include <cstring>
 #include <functional>
@@ -34,10 +35,12 @@ struct RepairOptions {
 };
 
 /// The data sets of a repair: validation decides; test (clean) and poisoned are only reported.
+/// Each points to any batch source (a DatasetReader, an ArrayBatchSource, a BatchSlice, ...),
+/// which must outlive the repair; test and poisoned may be null.
 struct RepairData {
-    const DatasetReader* valid = nullptr;
-    const DatasetReader* test = nullptr;
-    const DatasetReader* poisoned = nullptr;
+    BatchSourcePtr valid;
+    BatchSourcePtr test;
+    BatchSourcePtr poisoned;
 };
 
 /// One point of the pruning curve (percentages; empty where a set was not given).
@@ -104,10 +107,14 @@ struct RepairResult {
 
 namespace detail {
 
+/// GoodNet<B, B'>'s outputs where B' is B with the first k channels of the sweep's order pruned.
 inline std::vector<int> goodnet_column(const SweepPredictions& p, std::size_t k, int classes) {
-    std::vector<int> out(p.images);
-    for (std::size_t i = 0; i < p.images; ++i) out[i] = goodnet_output(p.at(i, 0), p.at(i, k), classes);
-    return out;
+    std::vector<int> b(p.images), bprime(p.images);
+    for (std::size_t i = 0; i < p.images; ++i) {
+        b[i] = p.at(i, 0);
+        bprime[i] = p.at(i, k);
+    }
+    return combine_goodnet(std::move(b), bprime, classes);
 }
 
 inline std::vector<std::size_t> matches_per_step(const SweepPredictions& p) {
@@ -125,13 +132,13 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
                     const Policy& policy = {}) {
     if (!data.valid) throw argument_error("repair: a validation set is required");
     for (const auto& d : options.drops) check_drop(d);
-    const DatasetReader& valid = *data.valid;
+    const BatchSourceRef& valid = *data.valid;
     valid.check_image_shape(net.input_shape());
     valid.check_labels(net.num_classes());
-    for (const DatasetReader* other : {data.test, data.poisoned})
-        if (other) {
-            other->check_image_shape(net.input_shape());
-            other->check_labels(net.num_classes());
+    for (const BatchSourcePtr* other : {&data.test, &data.poisoned})
+        if (*other) {
+            (*other)->check_image_shape(net.input_shape());
+            (*other)->check_labels(net.num_classes());
         }
 
     RepairResult r;
