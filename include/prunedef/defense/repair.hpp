@@ -53,35 +53,36 @@ struct CurvePoint {
     std::optional<double> attack_success;
 };
 
-/// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero).
-struct FineTuneResult {
-    std::size_t epochs = 0;
-    float learning_rate = 0;
-    std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
-    bool head_only = false;
+/// B' and G = GoodNet<B, B'> measured on the data sets of a repair (percentages and counts;
+/// empty where a set was not given): after pruning (ThresholdResult) and after Fine-Pruning
+/// (FineTuneResult).
+struct RepairedFigures {
+    // B'
     double valid_accuracy = 0;
     std::optional<double> test_accuracy;
     std::optional<double> attack_success;
+    // G = GoodNet<B, B'>
     GoodNetCounts goodnet_valid;
     std::optional<GoodNetCounts> goodnet_test;
     std::optional<GoodNetCounts> goodnet_poisoned;
 };
 
-/// Results for one threshold X.
-struct ThresholdResult {
+/// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero),
+/// and how B' was fine-tuned.
+struct FineTuneResult : RepairedFigures {
+    std::size_t epochs = 0;
+    float learning_rate = 0;
+    std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
+    bool head_only = false;
+};
+
+/// Results for one threshold X: which channels B' prunes, and B' and G after pruning.
+struct ThresholdResult : RepairedFigures {
     AccuracyDrop drop;
     bool reached = false;   // false: no step reached the drop, k is the last step
     std::size_t k = 0;      // channels pruned in B'
     double fraction_pruned = 0;
     std::vector<std::size_t> pruned_channels;  // in pruning order
-    // B'
-    double repaired_valid_accuracy = 0;
-    std::optional<double> repaired_test_accuracy;
-    std::optional<double> repaired_attack_success;
-    // G = GoodNet<B, B'>
-    GoodNetCounts goodnet_valid;
-    std::optional<GoodNetCounts> goodnet_test;
-    std::optional<GoodNetCounts> goodnet_poisoned;
     // after Fine-Pruning, when it was run (fine_prune_all)
     std::optional<FineTuneResult> fine_tuned;
 };
@@ -201,9 +202,9 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         t.k = k ? *k : r.order.size();
         t.fraction_pruned = double(t.k) / double(r.channels);
         t.pruned_channels = std::vector<std::size_t>(r.order.begin(), r.order.begin() + static_cast<std::ptrdiff_t>(t.k));
-        t.repaired_valid_accuracy = r.curve[t.k].valid_accuracy;
-        t.repaired_test_accuracy = r.curve[t.k].test_accuracy;
-        t.repaired_attack_success = r.curve[t.k].attack_success;
+        t.valid_accuracy = r.curve[t.k].valid_accuracy;
+        t.test_accuracy = r.curve[t.k].test_accuracy;
+        t.attack_success = r.curve[t.k].attack_success;
         t.goodnet_valid = count_goodnet(detail::goodnet_column(pv, t.k, classes), pv.labels, classes);
         if (pt) t.goodnet_test = count_goodnet(detail::goodnet_column(*pt, t.k, classes), pt->labels, classes);
         if (pp) t.goodnet_poisoned = count_goodnet(detail::goodnet_column(*pp, t.k, classes), pp->labels, classes);
