@@ -17,6 +17,9 @@ class BatchSourceRef {
 public:
     template <class Source, class = std::enable_if_t<!std::is_same_v<std::decay_t<Source>, BatchSourceRef>>>
     BatchSourceRef(const Source& source) : source_(&source), ops_(&ops_for<Source>) {}  // NOLINT: implicit on purpose
+    /// A temporary would be gone before the reference is used.
+    template <class Source, class = std::enable_if_t<!std::is_same_v<std::decay_t<Source>, BatchSourceRef>>>
+    BatchSourceRef(const Source&& source) = delete;
 
     std::size_t size() const { return ops_->size(source_); }
     const ImageShape& image_shape() const { return ops_->image_shape(source_); }
