@@ -174,10 +174,11 @@ TEST_CASE("goodnet: shared trunk equals two full networks on the fmnist BadNet" 
         const std::string path = (scratch / "goodnet.h5").string();
         save_goodnet(path, net, prune_channels(net, mask), mask.pruned_channels());
         CHECK(is_goodnet_file(path));
-        const auto loaded = load_goodnet(path, make_deepid);
+        const auto [loaded_b, loaded_bprime] = load_goodnet_networks(path, make_deepid);
+        const GoodNet loaded(loaded_b, loaded_bprime);
         CHECK(loaded.predict(images) == a);
         CHECK_FALSE(is_goodnet_file(dir + "/bd_weights.h5"));
-        CHECK_THROWS_AS(load_goodnet(dir + "/bd_weights.h5", make_deepid), format_error);
+        CHECK_THROWS_AS(load_goodnet_networks(dir + "/bd_weights.h5", make_deepid), format_error);
     }
 }
 

@@ -59,9 +59,9 @@ RepairResult sample_result() {
     t.k = 2;
     t.fraction_pruned = 0.5;
     t.pruned_channels = {2, 0};
-    t.repaired_valid_accuracy = 87.25;
-    t.repaired_test_accuracy = 86.5;
-    t.repaired_attack_success = 40.0;
+    t.valid_accuracy = 87.25;
+    t.test_accuracy = 86.5;
+    t.attack_success = 40.0;
     t.goodnet_valid = {400, 340, 20, 40};
     t.goodnet_test = GoodNetCounts{800, 680, 40, 80};
     t.goodnet_poisoned = GoodNetCounts{200, 10, 180, 10};
@@ -73,9 +73,9 @@ RepairResult sample_result() {
     u.k = 4;
     u.fraction_pruned = 1.0;
     u.pruned_channels = {2, 0, 3, 1};
-    u.repaired_valid_accuracy = 60.0;
-    u.repaired_test_accuracy = 59.0;
-    u.repaired_attack_success = 5.0;
+    u.valid_accuracy = 60.0;
+    u.test_accuracy = 59.0;
+    u.attack_success = 5.0;
     u.goodnet_valid = {400, 230, 160, 10};
     u.goodnet_test = GoodNetCounts{800, 460, 320, 20};
     u.goodnet_poisoned = GoodNetCounts{200, 2, 196, 2};
@@ -89,7 +89,7 @@ RepairResult validation_only() {
     r.test_images = r.poisoned_images = 0;
     for (auto& p : r.curve) p.test_accuracy = p.attack_success = std::nullopt;
     for (auto& t : r.thresholds) {
-        t.repaired_test_accuracy = t.repaired_attack_success = std::nullopt;
+        t.test_accuracy = t.attack_success = std::nullopt;
         t.goodnet_test = t.goodnet_poisoned = std::nullopt;
     }
     return r;

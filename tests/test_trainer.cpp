@@ -92,6 +92,26 @@ TEST_CASE("trainer: masked channels stay zero while training and fine-pruning; h
     CHECK(head_only.head().layer<2>().kernel() != net.head().layer<2>().kernel());
 }
 
+TEST_CASE("trainer: the constraint runs before the first step and after every step, on the trained network") {
+    const LabelledImages data = quadrants(70, 6);
+    DeepID net = small_net(13);
+    Adam adam(1e-3f);
+    TrainOptions options;
+    options.epochs = 2;
+    options.batch_size = 32;  // 3 steps per epoch (32, 32, 6)
+    std::size_t calls = 0;
+    const float* bias = &net.pruned_layer().bias()[0];
+    const auto kernel = net.pruned_layer().kernel();
+    train(net, data, adam, options, [&](DeepID& n) {
+        CHECK(&n.pruned_layer().bias()[0] == bias);
+        n.pruned_layer().bias()[0] = 0.0f;
+        ++calls;
+    });
+    CHECK(calls == 1 + 2 * 3);
+    CHECK(net.pruned_layer().bias()[0] == 0.0f);
+    CHECK(net.pruned_layer().kernel() != kernel);  // the network did train
+}
+
 TEST_CASE("trainer: bad labels are refused before training") {
     LabelledImages data = quadrants(10, 5);
     data.labels[3] = 7;

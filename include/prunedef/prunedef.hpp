@@ -25,21 +25,17 @@
 #include <prunedef/layers/sum.hpp>
 #include <prunedef/layers/weights.hpp>
 
+#include <prunedef/data/array_batch_source.hpp>
+#include <prunedef/data/batch_slice.hpp>
+#include <prunedef/data/batch_source.hpp>
+#include <prunedef/data/batch_source_ref.hpp>
+
+#include <prunedef/model/channel_mask.hpp>
 #include <prunedef/model/deepid.hpp>
 #include <prunedef/model/network.hpp>
 #include <prunedef/model/predict.hpp>
 
-#include <prunedef/io/atomic_output.hpp>
-#include <prunedef/io/dataset.hpp>
-#include <prunedef/io/hdf5.hpp>
-#include <prunedef/io/keras_weights.hpp>
-#include <prunedef/io/goodnet_file.hpp>
-#include <prunedef/io/dataset_writer.hpp>
-#include <prunedef/io/idx.hpp>
-
 #include <prunedef/defense/activation_stats.hpp>
-#include <prunedef/defense/channel_mask.hpp>
-#include <prunedef/defense/fine_pruning.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
@@ -48,12 +44,23 @@
 #include <prunedef/defense/sweep.hpp>
 
 #include <prunedef/training/backprop.hpp>
-#include <prunedef/training/badnet.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
 #include <prunedef/training/optimizer.hpp>
-#include <prunedef/training/pruning_aware_attack.hpp>
 #include <prunedef/training/trainer.hpp>
+
+#include <prunedef/io/atomic_output.hpp>
+#include <prunedef/io/dataset.hpp>
+#include <prunedef/io/dataset_writer.hpp>
+#include <prunedef/io/goodnet_file.hpp>
+#include <prunedef/io/hdf5.hpp>
+#include <prunedef/io/idx.hpp>
+#include <prunedef/io/keras_weights.hpp>
+
+#include <prunedef/fine_pruning/fine_pruning.hpp>
+
+#include <prunedef/attacks/badnet.hpp>
+#include <prunedef/attacks/pruning_aware_attack.hpp>
 
 // Not included here: <prunedef/io/image.hpp> (needs stb; link prunedef::image) and the report
 // writers under <prunedef/report/>.

@@ -6,6 +6,7 @@
 
 #include <iostream>
 #include <memory>
+#include <utility>
 
 using namespace prunedef;
 
@@ -23,7 +24,8 @@ int run_classify(const ClassifyOptions& o) {
     o.threads.apply();
     if (o.image_opt->count() == 0) throw usage_error("expected exactly one image file");
     require(o.goodnet_opt);
-    auto g = load_goodnet(o.goodnet, make_deepid);
+    auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
+    const GoodNet g(std::move(b), std::move(bprime));
     const Tensor image = load_image(o.image, g.input_shape());
     std::cout << g.predict(image).at(0) << "\n";
     return 0;

@@ -5,6 +5,7 @@
 
 #include <iostream>
 #include <memory>
+#include <utility>
 #include <optional>
 
 using namespace prunedef;
@@ -31,7 +32,8 @@ int run_eval(const EvalOptions& o) {
     if (o.poisoned_opt->count() > 0) poisoned.emplace(o.poisoned);
 
     if (o.goodnet_opt->count() > 0) {
-        auto g = load_goodnet(o.goodnet, make_deepid);
+        auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
+        const GoodNet g(std::move(b), std::move(bprime));
         const int N = g.detected_class();
         auto run = [&](const DatasetReader& data) {
             data.check_labels(g.num_classes());

@@ -8,7 +8,7 @@
 
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
-#include <prunedef/io/dataset.hpp>
+#include <prunedef/data/batch_source.hpp>
 
 #include <string_view>
 #include <vector>
@@ -78,8 +78,8 @@ const Tensor& trunk_outputs(const Net& net, const Tensor& images, ActivationSite
 
 /// Streams a data set through the network's trunk and returns the mean activation of each
 /// channel of the pruned layer.
-template <class Net>
-ChannelActivations mean_channel_activations(const Net& net, const DatasetReader& data,
+template <class Net, class Source>
+ChannelActivations mean_channel_activations(const Net& net, const Source& data,
                                             ActivationSite site = ActivationSite::pooled,
                                             std::size_t batch_size = 256) {
     data.check_image_shape(net.input_shape());

@@ -10,7 +10,7 @@
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
-#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/model/channel_mask.hpp>
 #include <prunedef/defense/kept_channel_head.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/kernels/elementwise.hpp>

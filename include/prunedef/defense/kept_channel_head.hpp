@@ -7,7 +7,7 @@
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
-#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/model/channel_mask.hpp>
 #include <prunedef/defense/deepid_head_sweep.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/layers/conv2d.hpp>

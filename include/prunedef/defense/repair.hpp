@@ -8,13 +8,14 @@
 //     their metrics, all computed from the sweep's per-image predictions.
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/data/batch_source.hpp>
+#include <prunedef/data/batch_source_ref.hpp>
 #include <prunedef/defense/activation_stats.hpp>
-#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
 #include <prunedef/defense/stopping_rule.hpp>
 #include <prunedef/defense/sweep.hpp>
-#include <prunedef/io/dataset.hpp>
 
 #include <cstring>
 #include <functional>
@@ -34,10 +35,12 @@ struct RepairOptions {
 };
 
 /// The data sets of a repair: validation decides; test (clean) and poisoned are only reported.
+/// Each points to any batch source (a DatasetReader, an ArrayBatchSource, a BatchSlice, ...),
+/// which must outlive the repair; test and poisoned may be null.
 struct RepairData {
-    const DatasetReader* valid = nullptr;
-    const DatasetReader* test = nullptr;
-    const DatasetReader* poisoned = nullptr;
+    BatchSourcePtr valid;
+    BatchSourcePtr test;
+    BatchSourcePtr poisoned;
 };
 
 /// One point of the pruning curve (percentages; empty where a set was not given).
@@ -50,35 +53,36 @@ struct CurvePoint {
     std::optional<double> attack_success;
 };
 
-/// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero).
-struct FineTuneResult {
-    std::size_t epochs = 0;
-    float learning_rate = 0;
-    std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
-    bool head_only = false;
+/// B' and G = GoodNet<B, B'> measured on the data sets of a repair (percentages and counts;
+/// empty where a set was not given): after pruning (ThresholdResult) and after Fine-Pruning
+/// (FineTuneResult).
+struct RepairedFigures {
+    // B'
     double valid_accuracy = 0;
     std::optional<double> test_accuracy;
     std::optional<double> attack_success;
+    // G = GoodNet<B, B'>
     GoodNetCounts goodnet_valid;
     std::optional<GoodNetCounts> goodnet_test;
     std::optional<GoodNetCounts> goodnet_poisoned;
 };
 
-/// Results for one threshold X.
-struct ThresholdResult {
+/// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero),
+/// and how B' was fine-tuned.
+struct FineTuneResult : RepairedFigures {
+    std::size_t epochs = 0;
+    float learning_rate = 0;
+    std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
+    bool head_only = false;
+};
+
+/// Results for one threshold X: which channels B' prunes, and B' and G after pruning.
+struct ThresholdResult : RepairedFigures {
     AccuracyDrop drop;
     bool reached = false;   // false: no step reached the drop, k is the last step
     std::size_t k = 0;      // channels pruned in B'
     double fraction_pruned = 0;
     std::vector<std::size_t> pruned_channels;  // in pruning order
-    // B'
-    double repaired_valid_accuracy = 0;
-    std::optional<double> repaired_test_accuracy;
-    std::optional<double> repaired_attack_success;
-    // G = GoodNet<B, B'>
-    GoodNetCounts goodnet_valid;
-    std::optional<GoodNetCounts> goodnet_test;
-    std::optional<GoodNetCounts> goodnet_poisoned;
     // after Fine-Pruning, when it was run (fine_prune_all)
     std::optional<FineTuneResult> fine_tuned;
 };
@@ -104,10 +108,14 @@ struct RepairResult {
 
 namespace detail {
 
+/// GoodNet<B, B'>'s outputs where B' is B with the first k channels of the sweep's order pruned.
 inline std::vector<int> goodnet_column(const SweepPredictions& p, std::size_t k, int classes) {
-    std::vector<int> out(p.images);
-    for (std::size_t i = 0; i < p.images; ++i) out[i] = goodnet_output(p.at(i, 0), p.at(i, k), classes);
-    return out;
+    std::vector<int> b(p.images), bprime(p.images);
+    for (std::size_t i = 0; i < p.images; ++i) {
+        b[i] = p.at(i, 0);
+        bprime[i] = p.at(i, k);
+    }
+    return combine_goodnet(std::move(b), bprime, classes);
 }
 
 inline std::vector<std::size_t> matches_per_step(const SweepPredictions& p) {
@@ -125,13 +133,13 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
                     const Policy& policy = {}) {
     if (!data.valid) throw argument_error("repair: a validation set is required");
     for (const auto& d : options.drops) check_drop(d);
-    const DatasetReader& valid = *data.valid;
+    const BatchSourceRef& valid = *data.valid;
     valid.check_image_shape(net.input_shape());
     valid.check_labels(net.num_classes());
-    for (const DatasetReader* other : {data.test, data.poisoned})
-        if (other) {
-            other->check_image_shape(net.input_shape());
-            other->check_labels(net.num_classes());
+    for (const BatchSourcePtr* other : {&data.test, &data.poisoned})
+        if (*other) {
+            (*other)->check_image_shape(net.input_shape());
+            (*other)->check_labels(net.num_classes());
         }
 
     RepairResult r;
@@ -194,9 +202,9 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         t.k = k ? *k : r.order.size();
         t.fraction_pruned = double(t.k) / double(r.channels);
         t.pruned_channels = std::vector<std::size_t>(r.order.begin(), r.order.begin() + static_cast<std::ptrdiff_t>(t.k));
-        t.repaired_valid_accuracy = r.curve[t.k].valid_accuracy;
-        t.repaired_test_accuracy = r.curve[t.k].test_accuracy;
-        t.repaired_attack_success = r.curve[t.k].attack_success;
+        t.valid_accuracy = r.curve[t.k].valid_accuracy;
+        t.test_accuracy = r.curve[t.k].test_accuracy;
+        t.attack_success = r.curve[t.k].attack_success;
         t.goodnet_valid = count_goodnet(detail::goodnet_column(pv, t.k, classes), pv.labels, classes);
         if (pt) t.goodnet_test = count_goodnet(detail::goodnet_column(*pt, t.k, classes), pt->labels, classes);
         if (pp) t.goodnet_poisoned = count_goodnet(detail::goodnet_column(*pp, t.k, classes), pp->labels, classes);

@@ -14,8 +14,8 @@
 
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/data/batch_source.hpp>
 #include <prunedef/defense/deepid_head_sweep.hpp>
-#include <prunedef/io/dataset.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 
 #include <algorithm>
@@ -117,8 +117,8 @@ SweepPredictions sweep_features(const Net& net, const Tensor& features, const in
 /// images and features plus the predictions.
 using SweepProgress = std::function<void(std::size_t done, std::size_t total)>;
 
-template <class Net>
-SweepPredictions sweep_dataset(const Net& net, const DatasetReader& data, const std::vector<std::size_t>& order,
+template <class Net, class Source>
+SweepPredictions sweep_dataset(const Net& net, const Source& data, const std::vector<std::size_t>& order,
                                std::size_t batch_size = 256, const SweepProgress& progress = {}) {
     data.check_image_shape(net.input_shape());
     data.check_labels(net.num_classes());

@@ -2,10 +2,12 @@
 // Data sets in the CSAW-HackML challenge layout: dataset "data" (N, C, H, W) of any integer or
 // float type, contiguous or chunked/compressed, and dataset "label" (N,) of any numeric type.
 // Images are read in batches (hyperslabs) and converted to NHWC float32, so a large file is
-// never held in memory; labels (small) are read and validated once at open.
+// never held in memory; labels (small) are read and validated once at open. DatasetReader is a
+// batch source (data/batch_source.hpp).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/data/batch_source.hpp>
 #include <prunedef/io/hdf5.hpp>
 
 #include <cmath>
@@ -77,29 +79,17 @@ public:
     /// Throws format_error unless every label is below classes.
     void check_labels(std::size_t classes) const {
         if (classes == 0) throw argument_error(file_.file + ": check_labels: a model has at least one class");
-        for (std::size_t i = 0; i < labels_.size(); ++i)
-            if (static_cast<std::size_t>(labels_[i]) >= classes)
-                throw format_error(file_.file + ": " + label_path_ + ": label " + std::to_string(i) + " is " +
-                                   std::to_string(labels_[i]) + ", expected a class in [0, " +
-                                   std::to_string(classes - 1) + "]");
+        detail::check_labels_below(labels_, classes, file_.file + ": " + label_path_);
     }
 
     /// Throws shape_error unless the images have the shape a model expects.
     void check_image_shape(const ImageShape& expected) const {
-        if (shape_.channels != expected.channels)
-            throw shape_error(data_.where() + ": images have " + std::to_string(shape_.channels) +
-                              " channel(s), the model expects " + std::to_string(expected.channels));
-        if (shape_ != expected)
-            throw shape_error(data_.where() + ": images are " + std::to_string(shape_.height) + "x" +
-                              std::to_string(shape_.width) + ", the model expects " + std::to_string(expected.height) +
-                              "x" + std::to_string(expected.width));
+        detail::check_images_fit(shape_, expected, data_.where());
     }
 
     /// Reads images [start, start + count) as raw values into an NHWC tensor.
     void read(std::size_t start, std::size_t count, Tensor& images) const {
-        if (start > count_ || count > count_ - start)
-            throw argument_error(file_.file + ": rows " + std::to_string(start) + ".." + std::to_string(start + count) +
-                                 " out of range (" + std::to_string(count_) + " images)");
+        detail::check_range(start, count, count_, file_.file);
         if (count == 0) {
             images.resize(0, shape_);
             return;
@@ -130,17 +120,5 @@ private:
     std::string label_path_;
     mutable std::vector<float> buffer_;
 };
-
-/// Calls f(images, labels, first_index) for consecutive batches of a data set.
-template <class F>
-void for_each_batch(const DatasetReader& data, std::size_t batch_size, F&& f) {
-    Tensor images;
-    for (std::size_t start = 0; start < data.size(); start += batch_size) {
-        const std::size_t count = std::min(batch_size, data.size() - start);
-        data.read(start, count, images);
-        const int* labels = data.labels().data() + start;
-        f(static_cast<const Tensor&>(images), labels, start);
-    }
-}
 
 }  // namespace prunedef

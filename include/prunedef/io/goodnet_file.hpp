@@ -5,15 +5,17 @@
 //   /repaired     B' in the same layout, with attribute prunedef_pruned_channels (pruning order)
 //   root attribute prunedef_goodnet = 1
 //
-// load_goodnet() returns GoodNet<Net, Net>: B' is loaded as written (pruned, possibly
-// fine-tuned), so the file is all that is needed to classify.
+// load_goodnet_networks() returns B and B' as written (B' pruned, possibly fine-tuned), so the
+// file is all that is needed to classify: GoodNet g(std::move(b), std::move(bprime)) (defense/
+// goodnet.hpp). io/ knows networks and files, not the defense.
 
-#include <prunedef/defense/goodnet.hpp>
+#include <prunedef/core/error.hpp>
 #include <prunedef/io/atomic_output.hpp>
 #include <prunedef/io/hdf5.hpp>
 #include <prunedef/io/keras_weights.hpp>
 
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace prunedef {
@@ -45,9 +47,9 @@ inline bool is_goodnet_file(const std::string& path) {
     return detail::h5_has_attribute(file, "prunedef_goodnet") && detail::h5_has_link(file, goodnet_repaired_group);
 }
 
-/// Loads a GoodNet file into two networks made by make() (e.g. make_deepid).
+/// Loads a GoodNet file into two networks made by make() (e.g. make_deepid): {B, B'}.
 template <class Make>
-auto load_goodnet(const std::string& path, Make make) {
+auto load_goodnet_networks(const std::string& path, Make make) {
     if (!is_goodnet_file(path))
         throw format_error(path + ": /: not a GoodNet file (attribute prunedef_goodnet or group /" +
                            std::string(goodnet_repaired_group) + " missing)");
@@ -57,8 +59,7 @@ auto load_goodnet(const std::string& path, Make make) {
     load_keras_weights(path, bprime, std::string("/") + goodnet_repaired_group);
     if (!b.bound() || !bprime.bound())
         throw format_error(path + ": /: attribute prunedef_input_shape missing, cannot tell the input size");
-    using Net = decltype(b);
-    return GoodNet<Net, Net>(std::move(b), std::move(bprime));
+    return std::make_pair(std::move(b), std::move(bprime));
 }
 
 }  // namespace prunedef

@@ -123,7 +123,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                 g_false_positive = clean->flagged_percent();
             }
             const std::optional<double> bprime_clean =
-                test ? t.repaired_test_accuracy : std::optional<double>(t.repaired_valid_accuracy);
+                test ? t.test_accuracy : std::optional<double>(t.valid_accuracy);
             std::optional<double> g_asr, g_detect;
             if (t.goodnet_poisoned) {
                 g_asr = t.goodnet_poisoned->matched_percent();
@@ -132,7 +132,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
             out += "| " + detail::md_drop(t.drop) + (t.reached ? "" : " (not reached)") + " | " +
                    std::to_string(t.k) + " of " + std::to_string(result.channels) + " | " +
                    detail::md_fixed(t.fraction_pruned, 3) + " | " + md_percent(bprime_clean) + " | " +
-                   md_percent(t.repaired_attack_success) + " | " + md_percent(g_clean) + " | " +
+                   md_percent(t.attack_success) + " | " + md_percent(g_clean) + " | " +
                    md_percent(g_asr) + " | " + md_percent(g_detect) + " | " + md_percent(g_false_positive) +
                    " |\n";
         }
@@ -168,7 +168,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
         for (const ThresholdResult& t : result.thresholds) {
             if (!t.fine_tuned) continue;
             const FineTuneResult& f = *t.fine_tuned;
-            const std::optional<double> before = test ? t.repaired_test_accuracy : std::optional<double>(t.repaired_valid_accuracy);
+            const std::optional<double> before = test ? t.test_accuracy : std::optional<double>(t.valid_accuracy);
             const std::optional<double> after = test ? f.test_accuracy : std::optional<double>(f.valid_accuracy);
             const std::optional<GoodNetCounts> clean = test ? f.goodnet_test : std::optional(f.goodnet_valid);
             std::optional<double> g_clean, g_fp, g_asr, g_detect;
@@ -181,7 +181,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                 g_detect = f.goodnet_poisoned->flagged_percent();
             }
             out += "| " + detail::md_drop(t.drop) + " | " + md_percent(before) + " → " + md_percent(after) + " | " +
-                   md_percent(t.repaired_attack_success) + " → " + md_percent(f.attack_success) + " | " +
+                   md_percent(t.attack_success) + " → " + md_percent(f.attack_success) + " | " +
                    md_percent(g_clean) + " | " + md_percent(g_asr) + " | " + md_percent(g_detect) + " | " +
                    md_percent(g_fp) + " |\n";
         }

@@ -56,12 +56,14 @@ void activation_backward(const Tensor& output, Tensor& d) {
 
 // ---- leaves -------------------------------------------------------------------------------
 
-template <class A>
-void forward_train(const Conv2D<A>& l, const Tensor& in, Tensor& out, TrainCache<Conv2D<A>>& c) {
+/// Leaves with a kernel and a bias (Conv2D, Dense): the backward pass needs input and output.
+template <class Layer, std::enable_if_t<std::is_base_of_v<KernelAndBias, Layer>, int> = 0>
+void forward_train(const Layer& l, const Tensor& in, Tensor& out, TrainCache<Layer>& c) {
     c.input = in;
     l.forward(in, out);
     c.output = out;
 }
+
 template <class A>
 void backward(Conv2D<A>& l, TrainCache<Conv2D<A>>& c, Tensor& dout, Tensor* din) {
     activation_backward<A>(c.output, dout);
@@ -69,12 +71,6 @@ void backward(Conv2D<A>& l, TrainCache<Conv2D<A>>& c, Tensor& dout, Tensor* din)
                     l.bias_gradient().data(), din);
 }
 
-template <class A>
-void forward_train(const Dense<A>& l, const Tensor& in, Tensor& out, TrainCache<Dense<A>>& c) {
-    c.input = in;
-    l.forward(in, out);
-    c.output = out;
-}
 template <class A>
 void backward(Dense<A>& l, TrainCache<Dense<A>>& c, Tensor& dout, Tensor* din) {
     activation_backward<A>(c.output, dout);

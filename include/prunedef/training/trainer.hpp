@@ -1,13 +1,14 @@
 #pragma once
 // Mini-batch training of a network with softmax cross-entropy: shuffled with a seeded
-// generator, deterministic for a given seed and thread count. Optionally keeps a channel mask
-// of the pruned layer at zero (Fine-Pruning fine-tunes B' this way) and trains only the head.
+// generator, deterministic for a given seed and thread count. Optionally trains only the head,
+// and applies a constraint to the network before training and after every step (Fine-Pruning
+// keeps B''s pruned channels at zero this way).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
-#include <prunedef/defense/channel_mask.hpp>
-#include <prunedef/io/dataset.hpp>
+#include <prunedef/data/batch_source.hpp>
 #include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/model/predict.hpp>
 #include <prunedef/training/backprop.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
@@ -28,8 +29,9 @@ struct LabelledImages {
     std::size_t size() const { return labels.size(); }
 };
 
-/// Reads a whole data set into memory.
-inline LabelledImages read_all(const DatasetReader& data) {
+/// Reads a whole batch source into memory.
+template <class Source>
+LabelledImages read_all(const Source& data) {
     LabelledImages out;
     data.read(0, data.size(), out.images);
     out.labels = data.labels();
@@ -62,22 +64,29 @@ struct TrainOptions {
     std::size_t batch_size = 64;
     std::uint64_t seed = 1;
     bool train_trunk = true;                    // false: only the layers after the pruned one
-    const ChannelMask* keep_pruned = nullptr;   // channels of the pruned layer held at zero
     /// Learning rate for an epoch (1-based); empty keeps the optimizer's.
     std::function<float(std::size_t epoch)> learning_rate;
     std::function<void(const EpochReport&)> on_epoch;
 };
 
-/// Trains net in place; returns one report per epoch.
-template <class Net, class Optimizer>
-std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& optimizer, const TrainOptions& options) {
+/// A constraint that leaves the network as it is.
+struct NoConstraint {
+    template <class Net>
+    void operator()(Net&) const {}
+};
+
+/// Trains net in place; returns one report per epoch. constrain(net) is called before the first
+/// step and after every optimizer step (e.g. to hold pruned channels at zero).
+template <class Net, class Optimizer, class Constraint = NoConstraint>
+std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& optimizer, const TrainOptions& options,
+                               Constraint&& constrain = {}) {
     if (data.size() == 0) throw argument_error("train: no training images");
     if (options.batch_size == 0) throw argument_error("train: batch size must be positive");
     for (std::size_t i = 0; i < data.size(); ++i)
         if (data.labels[i] < 0 || std::size_t(data.labels[i]) >= net.num_classes())
             throw argument_error("train: label " + std::to_string(data.labels[i]) + " of image " + std::to_string(i) +
                                  " is not a class of the network (" + std::to_string(net.num_classes()) + ")");
-    if (options.keep_pruned) zero_channels(net.pruned_layer(), *options.keep_pruned);
+    constrain(net);
     const std::vector<ParameterRef> params = options.train_trunk ? parameters(net) : head_parameters(net);
     Rng rng(options.seed);
     std::vector<std::size_t> order(data.size());
@@ -101,7 +110,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
             loss_sum += softmax_cross_entropy(logits, labels.data(), dlogits) * double(count);
             backward(net, cache, dlogits);
             optimizer.step(params);
-            if (options.keep_pruned) zero_channels(net.pruned_layer(), *options.keep_pruned);
+            constrain(net);
         }
         EpochReport r;
         r.epoch = epoch;
@@ -116,29 +125,10 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
     return reports;
 }
 
-/// The predicted class of every image.
-template <class Model>
-std::vector<int> predict_all(const Model& model, const Tensor& images, std::size_t batch_size = 1024) {
-    std::vector<int> out;
-    out.reserve(images.batch());
-    Tensor batch;
-    for (std::size_t first = 0; first < images.batch(); first += batch_size) {
-        const std::size_t count = std::min(batch_size, images.batch() - first);
-        batch.resize(count, images.shape());
-        std::memcpy(batch.data(), images.image(first), count * images.image_size() * sizeof(float));
-        const auto p = model.predict(batch);
-        out.insert(out.end(), p.begin(), p.end());
-    }
-    return out;
-}
-
 /// Percentage of images classified as their label.
 template <class Model>
 double accuracy(const Model& model, const LabelledImages& data) {
-    const auto p = predict_all(model, data.images);
-    std::size_t correct = 0;
-    for (std::size_t i = 0; i < p.size(); ++i) correct += p[i] == data.labels[i];
-    return data.size() ? 100.0 * double(correct) / double(data.size()) : 0.0;
+    return percent_matching(predict_all(model, data.images), data.labels);
 }
 
 }  // namespace prunedef

@@ -2,13 +2,15 @@
 // Fine-Pruning (Liu et al., Sec. 4): fine-tune each pruned network B' on the clean validation
 // data, keeping its pruned channels at zero, then measure B' and GoodNet<B, B'> again.
 
-#include <prunedef/defense/channel_mask.hpp>
+#include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/repair.hpp>
-#include <prunedef/io/dataset.hpp>
+#include <prunedef/model/channel_mask.hpp>
 #include <prunedef/model/predict.hpp>
+#include <prunedef/training/optimizer.hpp>
 #include <prunedef/training/trainer.hpp>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -39,22 +41,19 @@ Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clea
     train_options.batch_size = options.batch_size;
     train_options.seed = options.seed;
     train_options.train_trunk = !options.head_only;
-    train_options.keep_pruned = &mask;
     train_options.on_epoch = on_epoch;
     if (options.lr_drop > 0)
         train_options.learning_rate = [lr = options.learning_rate, drop = options.lr_drop](std::size_t epoch) {
             return epoch >= drop ? lr / 10 : lr;
         };
-    train(bprime, clean, adam, train_options);
+    train(bprime, clean, adam, train_options, [&mask](Net& n) { zero_channels(n.pruned_layer(), mask); });
     return bprime;
 }
 
 namespace detail {
 inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector<int>& bprime,
                                     const std::vector<int>& labels, int classes) {
-    std::vector<int> g(b.size());
-    for (std::size_t i = 0; i < b.size(); ++i) g[i] = goodnet_output(b[i], bprime[i], classes);
-    return count_goodnet(g, labels, classes);
+    return count_goodnet(combine_goodnet(b, bprime, classes), labels, classes);
 }
 }  // namespace detail
 

@@ -1,7 +1,7 @@
 #pragma once
 // Making BadNets (Gu et al.): stamp a trigger on a fraction of the training images and relabel
 // them to the attacker's target; the backdoor test set is every image whose label is not the
-// target, stamped and labelled with the target. Also the paper's pruning-aware attack.
+// target, stamped and labelled with the target. (The pruning-aware attack: pruning_aware_attack.hpp.)
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>

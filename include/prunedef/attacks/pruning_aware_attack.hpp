@@ -10,12 +10,14 @@
 //      bias so negative that they never activate. The defender's ranking finds them dormant and
 //      prunes them first, to no effect.
 
+#include <prunedef/core/tensor.hpp>
 #include <prunedef/defense/activation_stats.hpp>
-#include <prunedef/defense/channel_mask.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
-#include <prunedef/defense/stopping_rule.hpp>
+#include <prunedef/model/channel_mask.hpp>
 #include <prunedef/training/trainer.hpp>
 
+#include <algorithm>
+#include <cstring>
 #include <vector>
 
 namespace prunedef {
@@ -23,7 +25,7 @@ namespace prunedef {
 struct PruningAwareOptions {
     double prune_drop = 4.0;        // step 2 stops at this validation accuracy drop (points)
     float decoy_bias = -1e4f;       // bias of the re-instated channels
-    TrainOptions retrain;           // step 3 (keep_pruned is set by the attack)
+    TrainOptions retrain;           // step 3 (the attack holds the pruned channels at zero)
 };
 
 /// What the attack did, for the record.
@@ -60,9 +62,7 @@ PruningAwareReport pruning_aware_attack(Net& net, const LabelledImages& poisoned
     zero_channels(net.pruned_layer(), mask);
     report.clean_accuracy_after_prune = accuracy(net, valid);
     // 3. retrain the pruned network on poisoned data
-    TrainOptions retrain = options.retrain;
-    retrain.keep_pruned = &mask;
-    train(net, poisoned_train, optimizer, retrain);
+    train(net, poisoned_train, optimizer, options.retrain, [&mask](Net& n) { zero_channels(n.pruned_layer(), mask); });
     // 4. re-instate the pruned channels as dormant decoys
     auto& layer = net.pruned_layer();
     const std::size_t cout = layer.out_channels();
