@@ -261,3 +261,78 @@ TEST_CASE("hdf5: reading a string dataset as numbers is a format error") {
     CHECK_THROWS_WITH_AS(detail::h5_read_numeric(ds, out),
                          (path + ": /words: expected a numeric dataset, found string").c_str(), format_error);
 }
+
+namespace {
+
+/// A host program's automatic error handler: counts the reports instead of printing them.
+herr_t count_reports(hid_t, void* data) {
+    ++*static_cast<int*>(data);
+    return 0;
+}
+
+/// Whether the automatic error handler installed now is count_reports with this counter.
+bool handler_is(int* counter) {
+    H5E_auto2_t func = nullptr;
+    void* data = nullptr;
+    REQUIRE(H5Eget_auto2(H5E_DEFAULT, &func, &data) >= 0);
+    return func == count_reports && data == counter;
+}
+
+}  // namespace
+
+TEST_CASE("hdf5: prunedef silences HDF5's error printing only during its own calls") {
+    H5E_auto2_t saved_func = nullptr;
+    void* saved_data = nullptr;
+    REQUIRE(H5Eget_auto2(H5E_DEFAULT, &saved_func, &saved_data) >= 0);
+    int reports = 0;
+    REQUIRE(H5Eset_auto2(H5E_DEFAULT, count_reports, &reports) >= 0);
+
+    const auto dir = scratch_dir("hdf5_error_handler");
+    const std::string path = write_sample(dir);
+    CHECK(handler_is(&reports));  // after writing
+    {
+        auto file = detail::open_h5_file(path);
+        auto ds = detail::open_h5_dataset(detail::open_h5_group(file, "g"), "values");
+        std::vector<float> values;
+        detail::h5_read_numeric(ds, values, 3, 5);
+        CHECK(values.size() == 35);
+        CHECK(detail::h5_read_string_attribute(file, "names").size() == 3);
+    }
+    CHECK(handler_is(&reports));  // after reading
+    CHECK(reports == 0);
+
+    // a failing call inside prunedef: HDF5's error stack is not reported, the error names the file
+    std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+    CHECK_THROWS_WITH_AS(detail::open_h5_file(path), (path + ": cannot open as HDF5 (truncated or corrupt file)").c_str(),
+                         io_error);
+    CHECK(reports == 0);
+    CHECK(handler_is(&reports));  // restored after the exception too
+
+    // the host's own failing call still reaches its handler
+    const hid_t raw = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+    CHECK(raw < 0);
+    CHECK(reports > 0);
+
+    // guards nest: the inner one restores the outer one's (silent) handler
+    {
+        detail::H5ErrorsSilenced outer;
+        CHECK_FALSE(handler_is(&reports));
+        {
+            detail::H5ErrorsSilenced inner;
+        }
+        H5E_auto2_t func = count_reports;
+        void* data = nullptr;
+        REQUIRE(H5Eget_auto2(H5E_DEFAULT, &func, &data) >= 0);
+        CHECK((func == nullptr));
+    }
+    CHECK(handler_is(&reports));
+    REQUIRE(H5Eset_auto2(H5E_DEFAULT, saved_func, saved_data) >= 0);
+}
+
+TEST_CASE("hdf5: h5_check throws the given error with its message on a negative result") {
+    CHECK(detail::h5_check(herr_t(0), "unused") == 0);
+    CHECK(detail::h5_check(hid_t(42), "unused") == 42);
+    CHECK_THROWS_WITH_AS(detail::h5_check(herr_t(-1), "f.h5: /g: cannot read"), "f.h5: /g: cannot read", format_error);
+    CHECK_THROWS_WITH_AS(detail::h5_check<io_error>(hid_t(-1), "f.h5: cannot write"), "f.h5: cannot write", io_error);
+    CHECK_THROWS_AS(detail::h5_check(H5T_NO_CLASS, "f.h5: no class"), format_error);
+}

@@ -334,12 +334,13 @@ TEST_CASE("kernels: a shared last packet gives the plain micro-kernel's values b
                 for (auto& v : image) v = normal(rng);
                 const std::size_t out_w = width - 3, out_size = 3 * out_w * cout;
                 detail::PackedKernel p;
-                detail::pack_kernel(g, kernel.data(), bias.data(), out_w, p);
-                shared_somewhere = shared_somewhere || p.shared_lanes > 0;
+                detail::pack_kernel(g, kernel.data(), bias.data(), p);
+                const int groups = detail::packets_per_group(p.packets, g.patch_size(), out_w);
+                shared_somewhere = shared_somewhere || (p.shared_lanes > 0 && groups == p.packets);
                 std::vector<float> shared(out_size), plain(out_size);
-                detail::conv_rows_packed<Relu>(p, image.data(), in, g, shared.data(), cout, false, 0, 3);
+                detail::conv_rows_packed<Relu>(p, groups, image.data(), in, g, shared.data(), cout, false, 0, 3);
                 p.shared_lanes = 0;
-                detail::conv_rows_packed<Relu>(p, image.data(), in, g, plain.data(), cout, false, 0, 3);
+                detail::conv_rows_packed<Relu>(p, groups, image.data(), in, g, plain.data(), cout, false, 0, 3);
                 CAPTURE(cout);
                 CAPTURE(cin);
                 CAPTURE(width);

@@ -7,6 +7,7 @@
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/shape.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/conv2d_maxpool.hpp>

@@ -38,6 +38,8 @@ public:
     std::size_t channels() const { return shape_.channels; }
     std::size_t image_size() const { return shape_.size(); }
     std::size_t size() const { return data_.size(); }
+    /// Floats allocated (at least size(); resize never shrinks it).
+    std::size_t capacity() const { return data_.capacity(); }
 
     float* data() { return data_.data(); }
     const float* data() const { return data_.data(); }

@@ -11,6 +11,7 @@
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/dense.hpp>
 #include <prunedef/kernels/elementwise.hpp>
@@ -47,10 +48,12 @@ constexpr bool has_incremental_head = is_deepid_head<typename Net::head_type>::v
 /// and conv_4's activations a4 (one row per image), computed as Network::head_logits computes
 /// them. Used by the sweep and by GoodNet's kept-channel head.
 template <class Net>
-void deepid_head_tail(const Net& net, const Tensor& z1, const Tensor& a4, Tensor& logits) {
+void deepid_head_tail(const Net& net, const Tensor& z1, const Tensor& a4, Tensor& logits, Workspace& ws) {
     const auto& fc2 = net.head().template layer<0>().second().template layer<2>();
     const auto& output = net.head().template layer<2>();
-    thread_local Tensor z2, hidden;
+    ScratchFrame frame(ws);
+    Tensor& z2 = frame.tensor();
+    Tensor& hidden = frame.tensor();
     fc2.forward(a4, z2);
     add(z1, z2, hidden);
     activate<Relu>(hidden);
@@ -77,8 +80,10 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
     Tensor local(n, features.shape());
     std::memcpy(local.data(), features.image(begin), n * fsize * sizeof(float));
     Tensor z1, z4;
-    dense<Linear>(local, fc1.kernel().data(), fc1.bias().data(), hidden, z1);
-    conv2d<Linear>(local, conv4.geometry(), conv4.kernel().data(), conv4.bias().data(), z4);
+    fc1.forward(local, z1);  // fc_1 is linear
+    // conv_4 before its ReLU, with the layer's packed kernel (packing does not depend on the activation)
+    conv2d<Linear>(local, conv4.geometry(), conv4.packed_kernel(), conv4.kernel().data(), conv4.bias().data(), z4);
+    Workspace ws;  // for the head's tail, reused by every step of this task
 
     Eigen::Map<const RowMatrix> w1(fc1.kernel().data(), E(fsize), E(hidden));
     Eigen::Map<const RowMatrix> k4(conv4.kernel().data(), E(conv4.kernel().size() / C4), E(C4));
@@ -95,7 +100,7 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
             for (std::size_t i = 0; i < z4.image_size(); ++i) dst[i] = src[i] > 0.0f ? src[i] : 0.0f;
             std::memcpy(z1_rows.image(j), z1.image(rows[j]), hidden * sizeof(float));
         }
-        deepid_head_tail(net, z1_rows, a4, logits);
+        deepid_head_tail(net, z1_rows, a4, logits, ws);
         for (std::size_t j = 0; j < m; ++j) {
             const float* l = logits.image(j);
             predicted[(begin + rows[j]) * cols + k] = static_cast<int>(std::max_element(l, l + classes) - l);

@@ -7,6 +7,7 @@
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/model/channel_mask.hpp>
 #include <prunedef/defense/deepid_head_sweep.hpp>
 #include <prunedef/kernels/elementwise.hpp>
@@ -55,14 +56,22 @@ public:
     /// B''s for the images listed in `affected`, with fc_2 and the output layer run once over
     /// both (B's rows first): at small batches these two layers' weights are then read once
     /// instead of twice.
+    /// Safe to call from several threads at once: each call borrows a workspace from the head's
+    /// pool (or uses the one given, which serves one call at a time).
     void logits_with_original(const Tensor& features, const std::vector<std::size_t>& affected, Tensor& logits_b,
                               Tensor& logits_bp) const {
+        logits_with_original(features, affected, logits_b, logits_bp, *pool_.acquire());
+    }
+    void logits_with_original(const Tensor& features, const std::vector<std::size_t>& affected, Tensor& logits_b,
+                              Tensor& logits_bp, Workspace& ws) const {
         const auto& sum = net_->head().template layer<0>();
         const auto& fc1 = sum.first().template layer<1>();
         const auto& conv4 = sum.second().template layer<0>();
         const std::size_t n = features.batch(), m = affected.size(), C = features.channels();
         const std::size_t positions = shape_.height * shape_.width;
-        thread_local Tensor kept, z1, z1k, a4, a4k, stacked_a4, stacked_z1, logits;
+        ScratchFrame frame(ws);
+        Tensor &kept = frame.tensor(), &z1 = frame.tensor(), &z1k = frame.tensor(), &a4 = frame.tensor();
+        Tensor &a4k = frame.tensor(), &stacked_a4 = frame.tensor(), &stacked_z1 = frame.tensor(), &logits = frame.tensor();
         // B: fc_1 (the dense kernel reads each image's maps as its flat feature vector) and conv_4
         fc1.forward(features, z1);
         conv4.forward(features, a4);
@@ -84,7 +93,7 @@ public:
         stacked_z1.resize(n + m, {1, 1, hidden_size});
         std::copy(z1.data(), z1.data() + n * hidden_size, stacked_z1.data());
         std::copy(z1k.data(), z1k.data() + m * hidden_size, stacked_z1.image(n));
-        deepid_head_tail(*net_, stacked_z1, stacked_a4, logits);
+        deepid_head_tail(*net_, stacked_z1, stacked_a4, logits, ws);
         const std::size_t classes = logits.image_size();
         logits_b.resize(n, {1, 1, classes});
         std::copy(logits.data(), logits.data() + n * classes, logits_b.data());
@@ -98,6 +107,7 @@ private:
     ImageShape shape_{};
     Dense<Linear> fc1_{"fc_1_kept"};
     Conv2D<Relu> conv4_{"conv_4_kept"};
+    WorkspacePool pool_;  // lent to calls made without a workspace
 };
 
 }  // namespace detail

@@ -30,7 +30,7 @@ void save_goodnet(const std::string& path, const Net& b, const Net& bprime,
     {
         detail::H5Object file = detail::create_h5_file(out.path());
         file.file = path;
-        detail::H5Object root{detail::H5Handle(H5Gopen2(file.id(), "/", H5P_DEFAULT), H5Gclose), path, "/"};
+        detail::H5Object root = detail::open_h5_root(file);
         detail::write_keras_layers(root, b);
         detail::h5_write_numeric_attribute(root, "prunedef_goodnet", {1.0}, true);
         detail::H5Object repaired = detail::create_h5_group(root, goodnet_repaired_group);

@@ -1,6 +1,9 @@
 #pragma once
-// Small RAII handles over the HDF5 C API. Every call is checked; a failure throws io_error or
-// format_error naming the file and the HDF5 path. HDF5's own error printing is silenced.
+// Small RAII handles over the HDF5 C API. Every call's result is checked (h5_check, or a
+// handle's valid()); a failure throws io_error or format_error naming the file and the HDF5 path.
+// HDF5's own error printing (its error stack on stderr) is silenced only while prunedef's calls
+// run: every function here holds an H5ErrorsSilenced guard, which saves the host's automatic
+// error handler and restores it when the function returns or throws.
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/shape.hpp>
@@ -17,13 +20,32 @@
 namespace prunedef {
 namespace detail {
 
-/// Turns off HDF5's automatic error stack printing (once per process).
-inline void silence_hdf5() {
-    static const bool done = [] {
-        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
-        return true;
-    }();
-    (void)done;
+/// Switches HDF5's automatic error printing off for the guard's lifetime and restores the
+/// handler that was installed before (the host program's, or an enclosing guard's) after.
+class H5ErrorsSilenced {
+public:
+    H5ErrorsSilenced() {
+        saved_ = H5Eget_auto2(H5E_DEFAULT, &func_, &data_) >= 0;
+        if (saved_) H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    }
+    ~H5ErrorsSilenced() {
+        if (saved_) H5Eset_auto2(H5E_DEFAULT, func_, data_);
+    }
+    H5ErrorsSilenced(const H5ErrorsSilenced&) = delete;
+    H5ErrorsSilenced& operator=(const H5ErrorsSilenced&) = delete;
+
+private:
+    H5E_auto2_t func_ = nullptr;
+    void* data_ = nullptr;
+    bool saved_ = false;
+};
+
+/// The one check of an HDF5 C call's result: HDF5 reports failure by a negative value (herr_t,
+/// hid_t, htri_t, H5T_class_t, ...); throws Error(message) then, else returns the result.
+template <class Error = format_error, class R>
+R h5_check(R result, const std::string& message) {
+    if (static_cast<long long>(result) < 0) throw Error(message);
+    return result;
 }
 
 /// Owns one HDF5 identifier and closes it with the matching H5?close function.
@@ -47,7 +69,10 @@ public:
     hid_t id() const { return id_; }
     bool valid() const { return id_ >= 0; }
     void reset() {
-        if (id_ >= 0 && close_) close_(id_);
+        if (id_ >= 0 && close_) {
+            H5ErrorsSilenced quiet;
+            close_(id_);  // a close failure has nothing to report to (destructors do not throw)
+        }
         id_ = H5I_INVALID_HID;
     }
 
@@ -68,7 +93,7 @@ struct H5Object {
 };
 
 inline H5Object open_h5_file(const std::string& file) {
-    silence_hdf5();
+    H5ErrorsSilenced quiet;
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) throw io_error(file + ": no such file");
     if (std::filesystem::is_directory(file, ec)) throw io_error(file + ": is a directory, expected an HDF5 file");
@@ -80,10 +105,18 @@ inline H5Object open_h5_file(const std::string& file) {
 }
 
 inline H5Object create_h5_file(const std::string& file) {
-    silence_hdf5();
+    H5ErrorsSilenced quiet;
     hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0) throw io_error(file + ": cannot create file");
     return {H5Handle(id, H5Fclose), file, "/"};
+}
+
+/// The root group of an open file.
+inline H5Object open_h5_root(const H5Object& file) {
+    H5ErrorsSilenced quiet;
+    const hid_t id = H5Gopen2(file.id(), "/", H5P_DEFAULT);
+    if (id < 0) throw format_error(file.file + ": cannot open the root group");
+    return {H5Handle(id, H5Gclose), file.file, "/"};
 }
 
 /// Refuses to follow an external link (a link into another file): a weights file or a data set
@@ -93,10 +126,15 @@ inline herr_t h5_refuse_external_link(const char*, const char*, const char*, con
     return -1;
 }
 
-/// Access property lists (link, group, dataset) that refuse external links; created once.
+/// Access property lists (link, group, dataset) that refuse external links; created once (a
+/// failure throws here and again on the next use).
 inline hid_t h5_access_plist(hid_t cls) {
-    hid_t p = H5Pcreate(cls);
-    if (p >= 0) H5Pset_elink_cb(p, h5_refuse_external_link, nullptr);
+    H5ErrorsSilenced quiet;
+    const hid_t p = h5_check<io_error>(H5Pcreate(cls), "HDF5: cannot create an access property list");
+    if (H5Pset_elink_cb(p, h5_refuse_external_link, nullptr) < 0) {
+        H5Pclose(p);
+        throw io_error("HDF5: cannot set the external link callback");
+    }
     return p;
 }
 inline hid_t h5_link_access() {
@@ -113,13 +151,17 @@ inline hid_t h5_dataset_access() {
 }
 
 inline bool h5_has_link(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
+    // H5Lexists fails (rather than answering no) for a path through a missing group
     return H5Lexists(loc.id(), name.c_str(), h5_link_access()) > 0;
 }
 inline bool h5_has_attribute(const H5Object& loc, const std::string& name) {
-    return H5Aexists(loc.id(), name.c_str()) > 0;
+    H5ErrorsSilenced quiet;
+    return h5_check(H5Aexists(loc.id(), name.c_str()), loc.where() + " attribute " + name + ": cannot look it up") > 0;
 }
 
 inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
     if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": group not found");
     hid_t id = H5Gopen2(loc.id(), name.c_str(), h5_group_access());
     if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a group");
@@ -127,12 +169,14 @@ inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
 }
 
 inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
     hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     if (id < 0) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group");
     return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
 }
 
 inline H5Object open_h5_dataset(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
     if (!h5_has_link(loc, name)) throw format_error(loc.file + ": " + loc.child_path(name) + ": dataset not found");
     hid_t id = H5Dopen2(loc.id(), name.c_str(), h5_dataset_access());
     if (id < 0) throw format_error(loc.file + ": " + loc.child_path(name) + ": cannot open as a dataset");
@@ -141,6 +185,7 @@ inline H5Object open_h5_dataset(const H5Object& loc, const std::string& name) {
 
 /// The dimensions of a dataset's (or attribute's) dataspace.
 inline std::vector<std::size_t> h5_space_dims(hid_t space, const std::string& where) {
+    H5ErrorsSilenced quiet;
     const int rank = H5Sget_simple_extent_ndims(space);
     if (rank < 0) throw format_error(where + ": cannot read dataspace");
     std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
@@ -150,6 +195,7 @@ inline std::vector<std::size_t> h5_space_dims(hid_t space, const std::string& wh
 }
 
 inline std::vector<std::size_t> h5_dataset_dims(const H5Object& ds) {
+    H5ErrorsSilenced quiet;
     H5Handle space(H5Dget_space(ds.id()), H5Sclose);
     if (!space.valid()) throw format_error(ds.where() + ": cannot read dataspace");
     return h5_space_dims(space.id(), ds.where());
@@ -172,6 +218,7 @@ inline std::size_t h5_element_count(const std::vector<std::size_t>& dims) {
 /// small file is refused here instead of being read as fill values.
 inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::size_t>& dims,
                                      std::size_t max_elements) {
+    H5ErrorsSilenced quiet;
     const std::size_t count = h5_element_count(dims);
     if (count > max_elements)
         throw format_error(ds.where() + ": declared shape " + dims_str(dims) + " is too large (more than " +
@@ -179,13 +226,13 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
     H5Handle dcpl(H5Dget_create_plist(ds.id()), H5Pclose);
     H5Handle type(H5Dget_type(ds.id()), H5Tclose);
     if (!dcpl.valid() || !type.valid()) throw format_error(ds.where() + ": cannot read the storage properties");
-    const H5D_layout_t layout = H5Pget_layout(dcpl.id());
+    const H5D_layout_t layout = h5_check(H5Pget_layout(dcpl.id()), ds.where() + ": cannot read the storage layout");
     if (layout != H5D_COMPACT && layout != H5D_CONTIGUOUS && layout != H5D_CHUNKED)
         throw format_error(ds.where() + ": unsupported storage layout (virtual datasets are not read)");
-    if (H5Pget_external_count(dcpl.id()) != 0)
+    if (h5_check(H5Pget_external_count(dcpl.id()), ds.where() + ": cannot read the external storage count") != 0)
         throw format_error(ds.where() + ": data stored in external files is not read");
-    const std::size_t element_size = H5Tget_size(type.id());
-    const H5T_class_t cls = H5Tget_class(type.id());
+    const std::size_t element_size = H5Tget_size(type.id());  // 0 on failure, refused below
+    const H5T_class_t cls = h5_check(H5Tget_class(type.id()), ds.where() + ": cannot read the datatype class");
     if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && (element_size == 0 || element_size > 16))
         throw format_error(ds.where() + ": numbers of " + std::to_string(element_size) +
                            " bytes are not a supported number type");
@@ -216,7 +263,8 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
     if (stored > double(file_size))
         throw format_error(ds.where() + ": claims " + std::to_string(stored_bytes) +
                            " bytes of storage in a file of " + std::to_string(file_size) + " bytes (corrupt file)");
-    const bool filtered = layout == H5D_CHUNKED && H5Pget_nfilters(dcpl.id()) > 0;
+    const bool filtered =
+        layout == H5D_CHUNKED && h5_check(H5Pget_nfilters(dcpl.id()), ds.where() + ": cannot read the filters") > 0;
     if (stored * (filtered ? 4096.0 : 1.0) < declared)
         throw format_error(ds.where() + ": declares " + std::to_string(count) + " values of shape " + dims_str(dims) +
                            " but the file stores only " + std::to_string(stored_bytes) +
@@ -225,9 +273,10 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
 
 /// The HDF5 type class of a dataset (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...).
 inline H5T_class_t h5_dataset_class(const H5Object& ds) {
+    H5ErrorsSilenced quiet;
     H5Handle type(H5Dget_type(ds.id()), H5Tclose);
     if (!type.valid()) throw format_error(ds.where() + ": cannot read datatype");
-    return H5Tget_class(type.id());
+    return h5_check(H5Tget_class(type.id()), ds.where() + ": cannot read the datatype class");
 }
 
 inline const char* h5_class_name(H5T_class_t c) {
@@ -263,10 +312,12 @@ inline hid_t h5_native_type<std::int32_t>() { return H5T_NATIVE_INT32; }
 /// axis into out, converting to T. The whole dataset when count is 0 and start is 0.
 template <class T>
 void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start = 0, std::size_t count = 0) {
+    H5ErrorsSilenced quiet;
     const H5T_class_t cls = h5_dataset_class(ds);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(ds.where() + ": expected a numeric dataset, found " + h5_class_name(cls));
     H5Handle file_space(H5Dget_space(ds.id()), H5Sclose);
+    if (!file_space.valid()) throw format_error(ds.where() + ": cannot read dataspace");
     std::vector<std::size_t> dims = h5_space_dims(file_space.id(), ds.where());
     std::vector<hsize_t> hstart(dims.size(), 0), hcount(dims.begin(), dims.end());
     if (!dims.empty() && (start != 0 || count != 0)) {
@@ -286,6 +337,7 @@ void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start 
     if (total == 0) return;
     H5Handle mem_space(H5Screate_simple(static_cast<int>(hcount.size()), hcount.data(), nullptr), H5Sclose);
     if (dims.empty()) mem_space = H5Handle(H5Screate(H5S_SCALAR), H5Sclose);
+    if (!mem_space.valid()) throw io_error(ds.where() + ": cannot create a memory dataspace");
     if (H5Dread(ds.id(), h5_native_type<T>(), mem_space.id(), file_space.id(), H5P_DEFAULT, out.data()) < 0)
         throw io_error(ds.where() + ": read failed (truncated or corrupt file?)");
 }
@@ -293,6 +345,7 @@ void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start 
 /// Reads a string attribute or an array of strings (fixed or variable length). An attribute
 /// that is an empty numeric array (Keras' weightless layers) gives an empty vector.
 inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
     const std::string where = loc.where() + " attribute " + name;
     if (!h5_has_attribute(loc, name)) throw format_error(where + ": not found");
     H5Handle attr(H5Aopen(loc.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
@@ -302,7 +355,7 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
     if (!type.valid() || !space.valid()) throw format_error(where + ": cannot read type");
     const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);
     const std::size_t count = h5_element_count(dims);
-    const H5T_class_t cls = H5Tget_class(type.id());
+    const H5T_class_t cls = h5_check(H5Tget_class(type.id()), where + ": cannot read the datatype class");
     if (cls != H5T_STRING) {
         if (count == 0) return {};
         throw format_error(where + ": expected strings, found " + h5_class_name(cls));
@@ -310,14 +363,17 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " strings is too many");
     std::vector<std::string> out;
     out.reserve(count);
-    if (H5Tis_variable_str(type.id()) > 0) {
+    if (h5_check(H5Tis_variable_str(type.id()), where + ": cannot read the string type") > 0) {
         std::vector<char*> ptrs(count, nullptr);
         H5Handle mem(H5Tcopy(H5T_C_S1), H5Tclose);
-        H5Tset_size(mem.id(), H5T_VARIABLE);
-        H5Tset_cset(mem.id(), H5Tget_cset(type.id()));  // ASCII or UTF-8, as stored
+        if (!mem.valid()) throw io_error(where + ": cannot make a string type");
+        const H5T_cset_t cset = h5_check(H5Tget_cset(type.id()), where + ": cannot read the character set");
+        h5_check<io_error>(H5Tset_size(mem.id(), H5T_VARIABLE), where + ": cannot make a string type");
+        h5_check<io_error>(H5Tset_cset(mem.id(), cset), where + ": cannot make a string type");  // ASCII or UTF-8, as stored
         if (H5Aread(attr.id(), mem.id(), ptrs.data()) < 0) throw io_error(where + ": read failed");
         for (char* p : ptrs) out.emplace_back(p ? p : "");
-        H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data());
+        h5_check<io_error>(H5Dvlen_reclaim(mem.id(), space.id(), H5P_DEFAULT, ptrs.data()),
+                           where + ": cannot free the strings read");
     } else {
         const std::size_t size = H5Tget_size(type.id());
         if (size == 0 || size > (1u << 20)) throw format_error(where + ": string size " + std::to_string(size));
@@ -336,13 +392,15 @@ inline std::vector<std::string> h5_read_string_attribute(const H5Object& loc, co
 
 /// Reads a numeric attribute (scalar or array) converted to double.
 inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const std::string& name) {
+    H5ErrorsSilenced quiet;
     const std::string where = loc.where() + " attribute " + name;
     if (!h5_has_attribute(loc, name)) throw format_error(where + ": not found");
     H5Handle attr(H5Aopen(loc.id(), name.c_str(), H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw format_error(where + ": cannot open");
     H5Handle type(H5Aget_type(attr.id()), H5Tclose);
     H5Handle space(H5Aget_space(attr.id()), H5Sclose);
-    if (!attr.valid() || !type.valid() || !space.valid()) throw format_error(where + ": cannot open");
-    const H5T_class_t cls = H5Tget_class(type.id());
+    if (!type.valid() || !space.valid()) throw format_error(where + ": cannot open");
+    const H5T_class_t cls = h5_check(H5Tget_class(type.id()), where + ": cannot read the datatype class");
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(where + ": expected a number, found " + h5_class_name(cls));
     const std::size_t element_size = H5Tget_size(type.id());
@@ -360,13 +418,17 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
 /// arrays); a scalar when scalar is true and there is one string.
 inline void h5_write_string_attribute(const H5Object& loc, const std::string& name,
                                       const std::vector<std::string>& values, bool scalar = false) {
+    H5ErrorsSilenced quiet;
     std::size_t size = 1;
     for (const auto& v : values) size = std::max(size, v.size());
+    const std::string what = loc.where() + ": cannot create attribute " + name;
     H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(type.id(), size);
-    H5Tset_strpad(type.id(), H5T_STR_NULLPAD);
+    if (!type.valid()) throw io_error(what);
+    h5_check<io_error>(H5Tset_size(type.id(), size), what);
+    h5_check<io_error>(H5Tset_strpad(type.id(), H5T_STR_NULLPAD), what);
     const hsize_t n = values.size();
     H5Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+    if (!space.valid()) throw io_error(what);
     H5Handle attr(H5Acreate2(loc.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!attr.valid()) throw io_error(loc.where() + ": cannot create attribute " + name);
     std::vector<char> buffer(values.size() * size, '\0');
@@ -377,8 +439,10 @@ inline void h5_write_string_attribute(const H5Object& loc, const std::string& na
 /// Writes a numeric attribute as float64 (a 1-D array, or a scalar when scalar is true).
 inline void h5_write_numeric_attribute(const H5Object& loc, const std::string& name,
                                        const std::vector<double>& values, bool scalar = false) {
+    H5ErrorsSilenced quiet;
     const hsize_t n = values.size();
     H5Handle space(scalar ? H5Screate(H5S_SCALAR) : H5Screate_simple(1, &n, nullptr), H5Sclose);
+    if (!space.valid()) throw io_error(loc.where() + ": cannot create attribute " + name);
     H5Handle attr(H5Acreate2(loc.id(), name.c_str(), H5T_IEEE_F64LE, space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
     if (!attr.valid()) throw io_error(loc.where() + ": cannot create attribute " + name);
     if (n > 0 && H5Awrite(attr.id(), H5T_NATIVE_DOUBLE, values.data()) < 0)
@@ -389,8 +453,10 @@ inline void h5_write_numeric_attribute(const H5Object& loc, const std::string& n
 template <class T>
 void h5_write_dataset(const H5Object& loc, const std::string& name, const std::vector<std::size_t>& dims,
                       const T* values, hid_t file_type) {
+    H5ErrorsSilenced quiet;
     std::vector<hsize_t> hd(dims.begin(), dims.end());
     H5Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
+    if (!space.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataspace");
     H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
                 H5Dclose);
     if (!ds.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset");

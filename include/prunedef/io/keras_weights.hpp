@@ -59,9 +59,7 @@ inline std::vector<std::string> keras_weight_names(const H5Object& group) {
 
 /// Opens the group that holds the layers: the root, or model_weights/ in a full-model file.
 inline H5Object keras_weights_root(const H5Object& file, const std::string& group) {
-    H5Object root = group.empty() || group == "/" ? H5Object{H5Handle(H5Gopen2(file.id(), "/", H5P_DEFAULT), H5Gclose),
-                                                             file.file, "/"}
-                                                  : open_h5_group(file, group);
+    H5Object root = group.empty() || group == "/" ? open_h5_root(file) : open_h5_group(file, group);
     if (!h5_has_attribute(root, "layer_names") && !h5_has_attribute(root, "layer_names0") &&
         h5_has_link(root, "model_weights"))
         return open_h5_group(root, "model_weights");
@@ -218,7 +216,7 @@ void save_keras_weights(const std::string& path, const Net& net) {
     {
         detail::H5Object file = detail::create_h5_file(out.path());
         file.file = path;
-        detail::H5Object root{detail::H5Handle(H5Gopen2(file.id(), "/", H5P_DEFAULT), H5Gclose), path, "/"};
+        detail::H5Object root = detail::open_h5_root(file);
         detail::write_keras_layers(root, net);
     }
     out.commit();

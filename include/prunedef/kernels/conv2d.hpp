@@ -4,8 +4,8 @@
 // Direct convolution with a register-blocked micro-kernel, no im2col copy: in NHWC, one kernel
 // row (kw taps x cin channels) of an output pixel's receptive field is kw*cin contiguous input
 // values, so a tile of MR neighbouring output pixels reads MR input runs that are cin values
-// apart. The kernel is packed once per call into rows of SIMD packets (cout rounded up to the
-// packet size, zero-padded); the micro-kernel takes a group of NV packets and MR pixels, keeps
+// apart. The kernel is packed into rows of SIMD packets (cout rounded up to the packet size,
+// zero-padded; once when a layer's weights change, see layers/conv2d.hpp); the micro-kernel takes a group of NV packets and MR pixels, keeps
 // MR x NV accumulators in registers, and for each of the kh*kw*cin inputs broadcasts one value
 // per pixel and issues MR*NV fused multiply-adds. Bias and activation are applied before the
 // tile is stored. Rows are cut into tiles of equal width, and the channels into groups when the
@@ -36,13 +36,14 @@ namespace detail {
 
 using RowMatrix = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-/// The kernel as (kh*kw*cin) rows of `packets` packets, zero-padded, and the bias likewise; the
-/// micro-kernel runs over groups of `group_packets` packets at a time.
-/// With shared_lanes > 0 (conv2d_shared_packet.hpp) the last packet is shared by several
-/// pixels and shared_weights / shared_bias hold its repeated remainder channels.
+/// The kernel as (kh*kw*cin) rows of `packets` packets, zero-padded, and the bias likewise. The
+/// packed form does not depend on the input: the channel grouping for a row width is chosen per
+/// call (packets_per_group). With shared_lanes > 0 (conv2d_shared_packet.hpp) the last packet
+/// can be shared by several pixels (used when the channels run as one group) and
+/// shared_weights / shared_bias hold its repeated remainder channels.
 struct PackedKernel {
     std::vector<float, Eigen::aligned_allocator<float>> weights, bias, shared_weights, shared_bias;
-    int packets = 0, group_packets = 0, shared_lanes = 0;
+    int packets = 0, shared_lanes = 0;
 };
 
 /// Packets per channel group. When the packed kernel is larger than the L1 data cache its
@@ -61,12 +62,10 @@ inline int packets_per_group(int packets, std::size_t patch_rows, std::size_t ou
     return 1;
 }
 
-/// Packs the kernel for output rows of out_w pixels.
-inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float* bias, std::size_t out_w,
-                        PackedKernel& p) {
+/// Packs the kernel (for any input size).
+inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float* bias, PackedKernel& p) {
     p.packets = static_cast<int>((g.out_channels + packet_size - 1) / packet_size);
     const std::size_t width = std::size_t(p.packets) * packet_size, rows = g.patch_size(), cout = g.out_channels;
-    p.group_packets = packets_per_group(p.packets, rows, out_w);
     // Each value is written once (a resize keeps the storage of earlier calls; no fill first).
     p.weights.resize(rows * width);
     p.bias.resize(width);
@@ -76,7 +75,7 @@ inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float*
     };
     for (std::size_t r = 0; r < rows; ++r) copy_padded(p.weights.data() + r * width, kernel + r * cout);
     copy_padded(p.bias.data(), bias);
-    p.shared_lanes = p.group_packets == p.packets ? shared_packet_lanes(cout, g.in_channels) : 0;
+    p.shared_lanes = shared_packet_lanes(cout, g.in_channels);
     if (p.shared_lanes) {
         const std::size_t first = cout - cout % packet_size, lanes = std::size_t(p.shared_lanes);
         const auto repeat = [&](float* dst, const float* src) {
@@ -89,22 +88,24 @@ inline void pack_kernel(const ConvGeometry& g, const float* kernel, const float*
     }
 }
 
-/// Output rows [r0, r1) of one image, all channels, group by group, written from out_rows on
-/// with output pixels out_stride floats apart. With pad_channels every packet is stored whole
+/// Output rows [r0, r1) of one image, all channels, groups of group_packets packets
+/// (packets_per_group for the row width) one after another, written from out_rows on with output
+/// pixels out_stride floats apart. With pad_channels every packet is stored whole
 /// (out_stride is then p.packets whole packets: a padded scratch buffer), else only the
 /// g.out_channels real channels.
 template <class Activation>
-void conv_rows_packed(const PackedKernel& p, const float* image, const ImageShape& in, const ConvGeometry& g,
-                      float* out_rows, std::size_t out_stride, bool pad_channels, std::size_t r0, std::size_t r1) {
+void conv_rows_packed(const PackedKernel& p, int group_packets, const float* image, const ImageShape& in,
+                      const ConvGeometry& g, float* out_rows, std::size_t out_stride, bool pad_channels, std::size_t r0,
+                      std::size_t r1) {
     const std::size_t width = std::size_t(p.packets) * packet_size;
-    if (p.shared_lanes) {
+    if (p.shared_lanes && group_packets == p.packets) {
         const ChannelGroup all{p.weights.data(), width, p.bias.data(), out_rows, out_stride,
                                pad_channels ? width : g.out_channels};
         return conv_rows_shared_dispatch<Activation>(p.shared_lanes, image, in, g, all,
                                                      {p.shared_weights.data(), p.shared_bias.data()}, r0, r1);
     }
-    for (int v0 = 0; v0 < p.packets; v0 += p.group_packets) {
-        const int nv = std::min(p.group_packets, p.packets - v0);
+    for (int v0 = 0; v0 < p.packets; v0 += group_packets) {
+        const int nv = std::min(group_packets, p.packets - v0);
         const std::size_t first = std::size_t(v0) * packet_size, group = std::size_t(nv) * packet_size;
         const ChannelGroup c{p.weights.data() + first, width,      p.bias.data() + first, out_rows + first,
                              out_stride, pad_channels ? group : std::min(group, g.out_channels - first)};
@@ -150,7 +151,7 @@ void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeo
 }  // namespace detail
 
 /// out = Activation(conv2d(in, kernel) + bias) with the kernel already packed (p, made by
-/// detail::pack_kernel for these geometry and output width); kernel and bias are read only by the
+/// detail::pack_kernel for this geometry); kernel and bias are read only by the
 /// plain path for layers wider than the micro-kernels.
 template <class Activation>
 void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p, const float* kernel,
@@ -161,14 +162,15 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::Packe
     const std::size_t rows = detail::conv_rows_per_block(out_shape.width, out_shape.height, in.batch());
     const std::size_t blocks = (out_shape.height + rows - 1) / rows;
     const std::ptrdiff_t tasks = static_cast<std::ptrdiff_t>(in.batch() * blocks);
+    const int group_packets = detail::packets_per_group(p.packets, g.patch_size(), out_shape.width);
     const std::size_t work = in.batch() * out_shape.size() * g.patch_size();
     detail::parallel_for_work(tasks, work, [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(out_shape.height, r0 + rows);
         float* rows_out = out.image(n) + r0 * out_shape.width * out_shape.channels;
         if (p.packets <= detail::max_packets)
-            detail::conv_rows_packed<Activation>(p, in.image(n), in.shape(), g, rows_out, out_shape.channels, false,
-                                                 r0, r1);
+            detail::conv_rows_packed<Activation>(p, group_packets, in.image(n), in.shape(), g, rows_out,
+                                                 out_shape.channels, false, r0, r1);
         else
             detail::conv_rows_reference<Activation>(in.image(n), in.shape(), g, kernel, bias, rows_out, r0, r1);
     });
@@ -176,11 +178,12 @@ void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::Packe
 
 /// out = Activation(conv2d(in, kernel) + bias); kernel is (kh, kw, cin, cout) row-major.
 /// The caller guarantees in.channels() == cin and that the kernel fits the image. Packs the
-/// kernel on every call (layers keep theirs packed: Conv2D, kernels/packed_kernel_cache.hpp).
+/// kernel on every call, into memory of its own (layers keep theirs packed: Conv2D,
+/// kernels/packed_kernel_cache.hpp).
 template <class Activation>
 void conv2d(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias, Tensor& out) {
-    thread_local detail::PackedKernel packed;
-    detail::pack_kernel(g, kernel, bias, g.output_shape(in.shape()).width, packed);
+    detail::PackedKernel packed;
+    detail::pack_kernel(g, kernel, bias, packed);
     conv2d<Activation>(in, g, packed, kernel, bias, out);
 }
 

@@ -1,11 +1,13 @@
 #pragma once
 // A convolution followed by a max pooling (pool p, stride s), fused: the convolution rows that
-// one pooled row needs are computed into a small per-thread buffer that stays in L1, and pooled
+// one pooled row needs are computed into a small per-thread buffer (a slot of the caller's
+// scratch, core/workspace.hpp) that stays in L1, and pooled
 // from there, so the full-size convolution output is never written to memory. Uses the
 // micro-kernels of conv2d.hpp; every value equals conv2d followed by maxpool2d exactly.
 
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/kernels/conv2d.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
 
@@ -54,10 +56,12 @@ inline void pool_window_scalar(const float* window, std::size_t row, std::size_t
 }  // namespace detail
 
 /// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride), the kernel already packed
-/// (p, by detail::pack_kernel for this geometry and the convolution's output width).
+/// (p, by detail::pack_kernel for this geometry); `scratch` holds the per-thread convolution rows
+/// (it grows on first use and is reused after).
 template <class Activation>
 void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p,
-                    const float* kernel, const float* bias, std::size_t pool, std::size_t stride, Tensor& out) {
+                    const float* kernel, const float* bias, std::size_t pool, std::size_t stride, Tensor& out,
+                    detail::AlignedFloats& scratch) {
     const ImageShape conv_shape = g.output_shape(in.shape());
     const ImageShape os = detail::maxpool_output_shape(conv_shape, pool, stride);
     out.resize(in.batch(), os);
@@ -71,25 +75,26 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detai
         std::max<std::size_t>(1, detail::conv_rows_per_block(conv_shape.width, conv_shape.height, in.batch()) / stride);
     const std::size_t blocks = (os.height + rows - 1) / rows;
     const std::size_t work = in.batch() * conv_shape.size() * g.patch_size();
+    const int group_packets = detail::packets_per_group(p.packets, g.patch_size(), conv_shape.width);
+    const detail::PerThreadScratch windows(scratch, pool * conv_row);  // pool rows of the conv output
     detail::parallel_for_work(static_cast<std::ptrdiff_t>(in.batch() * blocks), work, [&](std::ptrdiff_t task) {
         const std::size_t n = static_cast<std::size_t>(task) / blocks, b = static_cast<std::size_t>(task) % blocks;
         const std::size_t r0 = b * rows, r1 = std::min(os.height, r0 + rows);
-        thread_local std::vector<float, Eigen::aligned_allocator<float>> window;  // pool rows of the conv output
-        window.resize(pool * conv_row);
+        float* const window = windows.mine();
         const float* image = in.image(n);
         float* dst = out.image(n);
         for (std::size_t py = r0; py < r1; ++py) {
             for (std::size_t r = 0; r < pool; ++r) {
                 const std::size_t oy = py * stride + r;
                 if (vectorised)
-                    detail::conv_rows_packed<Activation>(p, image, in.shape(), g, window.data() + r * conv_row, pixel,
-                                                         true, oy, oy + 1);
+                    detail::conv_rows_packed<Activation>(p, group_packets, image, in.shape(), g,
+                                                         window + r * conv_row, pixel, true, oy, oy + 1);
                 else
                     detail::conv_rows_reference<Activation>(image, in.shape(), g, kernel, bias,
-                                                            window.data() + r * conv_row, oy, oy + 1);
+                                                            window + r * conv_row, oy, oy + 1);
             }
             for (std::size_t px = 0; px < os.width; ++px) {
-                const float* w = window.data() + px * stride * pixel;
+                const float* w = window + px * stride * pixel;
                 float* o = dst + (py * os.width + px) * C;
                 if (vectorised)
                     detail::pool_window_packets(w, conv_row, pixel, pool, C, o);
@@ -101,13 +106,14 @@ void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detai
 }
 
 /// out = maxpool(Activation(conv2d(in, kernel) + bias), pool, stride), packing the kernel on every
-/// call (layers keep theirs packed).
+/// call into memory of its own (layers keep theirs packed and take scratch from a Workspace).
 template <class Activation>
 void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const float* kernel, const float* bias,
                     std::size_t pool, std::size_t stride, Tensor& out) {
-    thread_local detail::PackedKernel packed;
-    detail::pack_kernel(g, kernel, bias, g.output_shape(in.shape()).width, packed);
-    conv2d_maxpool<Activation>(in, g, packed, kernel, bias, pool, stride, out);
+    detail::PackedKernel packed;
+    detail::AlignedFloats scratch;
+    detail::pack_kernel(g, kernel, bias, packed);
+    conv2d_maxpool<Activation>(in, g, packed, kernel, bias, pool, stride, out, scratch);
 }
 
 }  // namespace prunedef

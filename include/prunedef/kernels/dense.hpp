@@ -5,7 +5,7 @@
 // Runs on the convolution micro-kernel (kernels/conv_tile.hpp) as a 1x1 convolution whose
 // "pixels" are images: a tile of MR images by NV packets of output columns, the weights read
 // in place (row j of the kernel is the patch row j; no packing, no copy), the last out % P
-// columns from a small zero-padded panel. Every output is accumulated over the inputs in index
+// columns from a small zero-padded panel (DenseTail, kept by the Dense layer between calls). Every output is accumulated over the inputs in index
 // order, so the split into tiles and tasks changes no value; tasks (blocks of images by blocks of
 // columns) depend only on the sizes, never on the thread count.
 
@@ -37,6 +37,23 @@ inline int dense_tile_packets(std::size_t n, std::size_t full_packets) {
     return static_cast<int>((full_packets + blocks - 1) / blocks);
 }
 
+/// The last out % P columns of the weights and bias, zero-padded to one packet.
+struct DenseTail {
+    std::vector<float, Eigen::aligned_allocator<float>> weights, bias;
+};
+
+/// Fills tail from (in_features x out_features) weights and the bias (empty when out % P is 0).
+inline void pack_dense_tail(const float* weights, const float* bias, std::size_t in_features,
+                            std::size_t out_features, DenseTail& tail) {
+    const std::size_t k = in_features, N = out_features, full = N / packet_size, rest = N % packet_size;
+    tail.weights.assign(rest ? k * packet_size : 0, 0.0f);
+    tail.bias.assign(rest ? packet_size : 0, 0.0f);
+    if (!rest) return;
+    for (std::size_t j = 0; j < k; ++j)
+        std::copy(weights + j * N + full * packet_size, weights + j * N + N, tail.weights.data() + j * packet_size);
+    std::copy(bias + full * packet_size, bias + N, tail.bias.data());
+}
+
 template <class Activation, int NV = 1>
 void dense_tile_dispatch(int nv, int images, const float* x, std::size_t k, const ChannelGroup& c, float* out) {
     if constexpr (NV <= max_packets) {
@@ -48,24 +65,18 @@ void dense_tile_dispatch(int nv, int images, const float* x, std::size_t k, cons
 
 }  // namespace detail
 
+/// out = Activation(in * weights + bias) with the last columns already padded (tail, made by
+/// detail::pack_dense_tail from these weights).
 template <class Activation>
-void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features, Tensor& out) {
+void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features,
+           const detail::DenseTail& tail, Tensor& out) {
     using namespace detail;
     const std::size_t n = in.batch(), k = in.image_size(), N = out_features;
     out.resize(n, {1, 1, N});
     if (n == 0 || N == 0) return;
     const std::size_t full = N / packet_size, rest = N % packet_size;
-    // The last `rest` columns, zero-padded to one packet.
-    thread_local std::vector<float, Eigen::aligned_allocator<float>> tail_weights, tail_bias;
-    if (rest) {
-        tail_weights.assign(k * packet_size, 0.0f);
-        tail_bias.assign(packet_size, 0.0f);
-        for (std::size_t j = 0; j < k; ++j)
-            std::copy(weights + j * N + full * packet_size, weights + j * N + N, tail_weights.data() + j * packet_size);
-        std::copy(bias + full * packet_size, bias + N, tail_bias.data());
-    }
-    const float* tail_w = tail_weights.data();
-    const float* tail_b = tail_bias.data();
+    const float* tail_w = tail.weights.data();
+    const float* tail_b = tail.bias.data();
     const int nv = dense_tile_packets(n, full);
     const std::size_t images_per_tile = std::size_t(tile_pixels(nv));
     const std::size_t full_blocks = (full + std::size_t(nv) - 1) / std::size_t(nv);
@@ -87,6 +98,15 @@ void dense(const Tensor& in, const float* weights, const float* bias, std::size_
             dense_tile_dispatch<Activation>(1, images, x, k, c, out.image(n0) + c0);
         }
     });
+}
+
+/// out = Activation(in * weights + bias), padding the last columns on every call into memory of
+/// its own (the Dense layer keeps them padded).
+template <class Activation>
+void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features, Tensor& out) {
+    detail::DenseTail tail;
+    detail::pack_dense_tail(weights, bias, in.image_size(), out_features, tail);
+    dense<Activation>(in, weights, bias, out_features, tail, out);
 }
 
 }  // namespace prunedef

@@ -1,58 +1,79 @@
 #pragma once
-// A convolution layer's kernel kept packed between calls. Packing on every call costs little
-// arithmetic but, at small batches, rewrites the packed weights on one core just before the
-// other core reads them: keeping them packed made a batch-1 DeepID forward 15-25 % faster
-// (benchmarks/README.md). The cache holds a copy of the kernel and bias it packed and compares it
-// with the current ones on every call (bit for bit), so a weight changed by any means (training,
-// pruning masks, a user writing through kernel()) is repacked before it is used: no invalidation
-// protocol to forget. Thread-safe: concurrent calls get the same immutable packed snapshot.
+// A layer's weights kept in the form its kernel reads (Conv2D: the kernel packed in SIMD rows;
+// Dense: the last columns zero-padded to a packet), made when the weights change rather than
+// on every call. Packing on every call costs little arithmetic but, at small batches, rewrites
+// the packed weights on one core just before the other core reads them: keeping them packed made
+// a batch-1 DeepID forward 15-25 % faster (benchmarks/README.md).
+//
+// The cache is tied to the layer's weight generation (layers/layer_base.hpp): set_weights() and
+// weights_changed() repack at once (repack()); a mutable kernel()/bias() access only counts a
+// generation, and the next const call finds get() out of date and repacks once. That lazy repack
+// is safe with concurrent const callers: the fast path is one atomic load; a stale cache is
+// repacked under a mutex, and since the generation only moves in non-const calls (never
+// concurrent with const ones), no caller can be reading the packed data while it is rewritten.
+// What the generation cannot see is a write through a pointer kept from an earlier access made
+// after the last repack: that writer calls weights_changed() (the optimizers do); matches()
+// checks it (every forward pass in builds without NDEBUG, and tests).
 
-#include <prunedef/kernels/conv2d.hpp>
-
-#include <Eigen/Core>
-
-#include <cstring>
-#include <memory>
+#include <atomic>
+#include <cstdint>
 #include <mutex>
-#include <vector>
+#include <utility>
 
 namespace prunedef {
 namespace detail {
 
-class PackedKernelCache {
+template <class Packed>
+class PackedCache {
 public:
-    PackedKernelCache() = default;
-    // A copy starts empty (and packs on its first call): mutexes do not copy.
-    PackedKernelCache(const PackedKernelCache&) {}
-    PackedKernelCache& operator=(const PackedKernelCache&) { return *this; }
+    PackedCache() = default;
+    PackedCache(const PackedCache& other) { copy_from(other); }
+    PackedCache& operator=(const PackedCache& other) {
+        if (this != &other) copy_from(other);
+        return *this;
+    }
 
-    /// The packed form of (kernel, bias) for geometry g and output rows of out_w pixels.
-    std::shared_ptr<const PackedKernel> get(const ConvGeometry& g, const float* kernel, const float* bias,
-                                            std::size_t out_w) const {
-        const std::size_t kernel_size = g.patch_size() * g.out_channels, bias_size = g.out_channels;
-        std::lock_guard<std::mutex> lock(mutex_);
-        const bool same = packed_ && out_w_ == out_w && geometry_.kernel_h == g.kernel_h &&
-                          geometry_.kernel_w == g.kernel_w && geometry_.in_channels == g.in_channels &&
-                          geometry_.out_channels == g.out_channels &&
-                          std::memcmp(kernel_.data(), kernel, kernel_size * sizeof(float)) == 0 &&
-                          std::memcmp(bias_.data(), bias, bias_size * sizeof(float)) == 0;
-        if (same) return packed_;
-        auto packed = std::make_shared<PackedKernel>();
-        pack_kernel(g, kernel, bias, out_w, *packed);
-        kernel_.assign(kernel, kernel + kernel_size);
-        bias_.assign(bias, bias + bias_size);
-        geometry_ = g;
-        out_w_ = out_w;
-        packed_ = std::move(packed);
+    /// Packs now for generation `generation` (a non-const point: no concurrent callers).
+    template <class PackFn>
+    void repack(std::uint64_t generation, PackFn&& pack) {
+        pack(packed_);
+        generation_.store(generation, std::memory_order_release);
+    }
+
+    /// The packed weights of generation `generation`, packed first if the cache is older.
+    template <class PackFn>
+    const Packed& get(std::uint64_t generation, PackFn&& pack) const {
+        if (generation_.load(std::memory_order_acquire) != generation) {
+            std::lock_guard<std::mutex> lock(mutex_);
+            if (generation_.load(std::memory_order_relaxed) != generation) {
+                pack(packed_);
+                generation_.store(generation, std::memory_order_release);
+            }
+        }
         return packed_;
     }
 
+    /// Whether the cache was made for `generation` (it may still be stale if weights were written
+    /// through a kept pointer without weights_changed(); the layers' packed_weights_current()
+    /// compares the values).
+    bool is_generation(std::uint64_t generation) const {
+        return generation_.load(std::memory_order_acquire) == generation;
+    }
+    /// The packed weights as they are, whatever their generation (for comparisons).
+    const Packed& peek() const { return packed_; }
+
 private:
-    mutable std::mutex mutex_;
-    mutable std::vector<float, Eigen::aligned_allocator<float>> kernel_, bias_;  // what packed_ was made from
-    mutable ConvGeometry geometry_{0, 0, 0, 0};
-    mutable std::size_t out_w_ = 0;
-    mutable std::shared_ptr<const PackedKernel> packed_;
+    static constexpr std::uint64_t never = ~std::uint64_t(0);
+
+    void copy_from(const PackedCache& other) {
+        std::lock_guard<std::mutex> lock(other.mutex_);
+        packed_ = other.packed_;
+        generation_.store(other.generation_.load(std::memory_order_acquire), std::memory_order_release);
+    }
+
+    mutable std::mutex mutex_;  // taken only to repack a stale cache in a const call
+    mutable std::atomic<std::uint64_t> generation_{never};
+    mutable Packed packed_;
 };
 
 }  // namespace detail

@@ -1,12 +1,16 @@
 #pragma once
-// Dense layer: out = Activation(in * kernel + bias); kernel (in, out) as Keras stores it.
+// Dense layer: out = Activation(in * kernel + bias); kernel (in, out) as Keras stores it. The
+// last out % P columns are kept zero-padded for the kernel, redone when the weights change (see
+// the generation contract in layers/layer_base.hpp).
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/dense.hpp>
+#include <prunedef/kernels/packed_kernel_cache.hpp>
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/weights.hpp>
 
+#include <cassert>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +33,13 @@ public:
         const auto kd = take_weights(this->name(), w, 2, "kernel (in, out) and bias (out)");
         in_ = kd[0];
         out_ = kd[1];
+        repack();
+    }
+    /// Call after writing the kernel or bias through a reference or pointer kept from before:
+    /// counts a new generation and repacks (the optimizers' step() does this).
+    void weights_changed() {
+        next_generation();
+        repack();
     }
     std::vector<WeightArray> weights() const { return {{"kernel:0", {in_, out_}, {kernel_.begin(), kernel_.end()}}, {"bias:0", {out_}, {bias_.begin(), bias_.end()}}}; }
 
@@ -42,10 +53,26 @@ public:
     }
 
     void forward(const Tensor& in, Tensor& out) const {
-        dense<Activation>(in, kernel_.data(), bias_.data(), out_, out);
+        const detail::DenseTail& tail = tail_.get(generation(), [this](detail::DenseTail& t) { pack(t); });
+        assert(packed_weights_current() && "Dense weights written through a kept pointer without weights_changed()");
+        dense<Activation>(in, kernel_.data(), bias_.data(), out_, tail, out);
+    }
+
+    /// Whether the padded tail columns are of the current generation and equal the kernel and bias.
+    bool packed_weights_current() const {
+        if (!tail_.is_generation(generation())) return false;
+        detail::DenseTail now;
+        pack(now);
+        return now.weights == tail_.peek().weights && now.bias == tail_.peek().bias;
     }
 
 private:
+    void pack(detail::DenseTail& t) const { detail::pack_dense_tail(kernel_.data(), bias_.data(), in_, out_, t); }
+    void repack() {
+        tail_.repack(generation(), [this](detail::DenseTail& t) { pack(t); });
+    }
+
+    detail::PackedCache<detail::DenseTail> tail_;  // the last out % P columns, zero-padded
     std::size_t in_ = 0, out_ = 0;
 };
 

@@ -1,13 +1,25 @@
 #pragma once
 // What the leaf layers share: LeafLayer gives the Keras layer name and visit(); KernelAndBias
-// holds a kernel and a bias (Keras "kernel:0" and "bias:0"), their gradients, and the checks
-// Conv2D and Dense apply when weights arrive.
+// holds a kernel and a bias (Keras "kernel:0" and "bias:0"), their gradients, the checks
+// Conv2D and Dense apply when weights arrive, and the weights' generation.
+//
+// The generation tells a layer when the packed copy it computes with (Conv2D's packed kernel,
+// Dense's padded tail columns; kernels/packed_kernel_cache.hpp) is out of date. Contract:
+//   - set_weights() and weights_changed() count a new generation (and the layer repacks at once);
+//   - the non-const kernel() and bias() count a new generation as well, so writing through them
+//     (`layer.kernel()[i] = v`, zero_channels) is seen by the next forward, which repacks once;
+//   - whoever keeps a reference or pointer and writes through it later, after a forward pass has
+//     run (the optimizers keep their parameter pointers across steps), calls weights_changed()
+//     after writing: the optimizers' step() does so for every layer it wrote. Builds without
+//     NDEBUG check on every forward pass that the packed copy equals the weights.
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/layers/weights.hpp>
 
 #include <Eigen/Core>
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -31,17 +43,28 @@ private:
     std::string name_;
 };
 
-/// Parameter storage aligned for the widest SIMD packets: Eigen's products peel unaligned
-/// leading elements, so with 16-byte malloc alignment and AVX-512 the summation order (and the
-/// last bits of a result) would depend on where the allocator put the weights.
-using AlignedFloats = std::vector<float, Eigen::aligned_allocator<float>>;
+// Parameters are AlignedFloats (core/workspace.hpp), aligned for the widest SIMD packets:
+// Eigen's products peel unaligned leading elements, so with 16-byte malloc alignment and AVX-512
+// the summation order (and the last bits of a result) would depend on where the allocator put
+// the weights.
 
 class KernelAndBias {
 public:
     const AlignedFloats& kernel() const { return kernel_; }
-    AlignedFloats& kernel() { return kernel_; }
+    /// Write access: counts a new generation (see the contract at the top of this file).
+    AlignedFloats& kernel() {
+        ++generation_;
+        return kernel_;
+    }
     const AlignedFloats& bias() const { return bias_; }
-    AlignedFloats& bias() { return bias_; }
+    AlignedFloats& bias() {
+        ++generation_;
+        return bias_;
+    }
+
+    /// Counts the generation of the weights: a layer's packed copy is current when it was made
+    /// for this generation.
+    std::uint64_t generation() const { return generation_; }
 
     /// Gradients of the loss with respect to kernel and bias, filled by training (sized on first
     /// use; empty in inference-only networks).
@@ -68,13 +91,16 @@ protected:
                               std::to_string(kd.back()) + ",) to match kernel " + dims_str(kd));
         kernel_.assign(w[0].values.begin(), w[0].values.end());
         bias_.assign(w[1].values.begin(), w[1].values.end());
+        ++generation_;
         return kd;
     }
+    void next_generation() { ++generation_; }
 
     AlignedFloats kernel_, bias_;
 
 private:
     AlignedFloats kernel_grad_, bias_grad_;
+    std::uint64_t generation_ = 0;
 };
 
 }  // namespace detail

@@ -1,7 +1,10 @@
 #pragma once
-// Sequential<Layers...>: layers applied one after another; the chain is a type.
+// Sequential<Layers...>: layers applied one after another; the chain is a type. The results
+// between layers live in a Workspace (core/workspace.hpp) that keeps their memory between calls:
+// a fresh 50 MB tensor per layer per batch costs more than the layer itself.
 
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/layers/fusion.hpp>
 
 #include <tuple>
@@ -30,7 +33,12 @@ public:
         return in;
     }
 
-    void forward(const Tensor& in, Tensor& out) const { forward_from<0>(in, out); }
+    void forward(const Tensor& in, Tensor& out, Workspace& ws) const { forward_from<0>(in, out, ws); }
+    /// With scratch of its own for this call (pass a Workspace to reuse memory between calls).
+    void forward(const Tensor& in, Tensor& out) const {
+        Workspace ws;
+        forward(in, out, ws);
+    }
 
     template <class F>
     void visit(F&& f) { std::apply([&](auto&... l) { (l.visit(f), ...); }, layers_); }
@@ -39,25 +47,25 @@ public:
 
 private:
     template <std::size_t I>
-    void forward_from(const Tensor& in, Tensor& out) const {
+    void forward_from(const Tensor& in, Tensor& out, Workspace& ws) const {
         if constexpr (I + 1 == sizeof...(Layers)) {
-            std::get<I>(layers_).forward(in, out);
+            detail::forward_layer(std::get<I>(layers_), in, out, ws);
         } else if constexpr (detail::fuses_with<std::tuple_element_t<I, std::tuple<Layers...>>,
                                                 std::tuple_element_t<I + 1, std::tuple<Layers...>>>::value) {
             // a convolution and its pooling as one kernel
             if constexpr (I + 2 == sizeof...(Layers)) {
-                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, out);
+                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, out, ws);
             } else {
-                thread_local Tensor next;
-                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, next);
-                forward_from<I + 2>(next, out);
+                detail::ScratchFrame frame(ws);
+                Tensor& next = frame.tensor();
+                detail::forward_pair(std::get<I>(layers_), std::get<I + 1>(layers_), in, next, ws);
+                forward_from<I + 2>(next, out, ws);
             }
         } else {
-            // Intermediate results live in per-thread buffers that keep their allocation between
-            // calls: a fresh 50 MB tensor per layer per batch costs more than the layer itself.
-            thread_local Tensor next;
-            std::get<I>(layers_).forward(in, next);
-            forward_from<I + 1>(next, out);
+            detail::ScratchFrame frame(ws);
+            Tensor& next = frame.tensor();
+            detail::forward_layer(std::get<I>(layers_), in, next, ws);
+            forward_from<I + 1>(next, out, ws);
         }
     }
 

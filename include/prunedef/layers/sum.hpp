@@ -3,7 +3,9 @@
 // paths). DeepID's fc_1 path and conv_4 -> fc_2 path meet this way.
 
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/kernels/elementwise.hpp>
+#include <prunedef/layers/fusion.hpp>
 
 #include <string>
 #include <utility>
@@ -31,11 +33,19 @@ public:
             throw shape_error("layer " + name_ + ": branches produce " + sa.str() + " and " + sb.str());
         return sa;
     }
-    void forward(const Tensor& in, Tensor& out) const {
-        thread_local Tensor ta, tb;  // per-thread buffers reused between calls
-        a_.forward(in, ta);
-        b_.forward(in, tb);
+    /// The branches' outputs go to scratch from ws.
+    void forward(const Tensor& in, Tensor& out, Workspace& ws) const {
+        detail::ScratchFrame frame(ws);
+        Tensor& ta = frame.tensor();
+        Tensor& tb = frame.tensor();
+        detail::forward_layer(a_, in, ta, ws);
+        detail::forward_layer(b_, in, tb, ws);
         add(ta, tb, out);
+    }
+    /// With scratch of its own for this call (pass a Workspace to reuse memory between calls).
+    void forward(const Tensor& in, Tensor& out) const {
+        Workspace ws;
+        forward(in, out, ws);
     }
 
     template <class F>

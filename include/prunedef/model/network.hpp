@@ -7,9 +7,16 @@
 // PrunedConv is the last convolution (conv_3 in DeepID); Reduce is the pooling whose output feeds
 // the dense layers (pool_3), or Identity. "features" is what the defense ranks, caches and masks.
 // Sizes are runtime values read from the weights; bind() checks that they fit an input shape.
+//
+// Scratch memory: every forward method has an overload taking a Workspace (core/workspace.hpp)
+// that holds the intermediate tensors; the overloads without one borrow a workspace from the
+// network's own pool for the call. Const methods may therefore be called from several threads at
+// once (each concurrent call uses its own workspace; pass one workspace per thread to control the
+// memory yourself); a Workspace serves one call at a time.
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
+#include <prunedef/core/workspace.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/layers/fusion.hpp>
 
@@ -78,21 +85,32 @@ public:
     std::size_t prunable_channels() const { return pruned_.out_channels(); }
 
     /// Runs the network up to the pruned convolution's output (scaled input, Stem, PrunedConv).
-    void conv_output(const Tensor& images, Tensor& out) const { pruned_.forward(stem_output(images), out); }
+    void conv_output(const Tensor& images, Tensor& out, Workspace& ws) const {
+        detail::ScratchFrame frame(ws);
+        detail::forward_layer(pruned_, stem_output(images, frame), out, ws);
+    }
+    void conv_output(const Tensor& images, Tensor& out) const { conv_output(images, out, *pool_.acquire()); }
     /// Runs the network up to the features the defense works on (PrunedConv and Reduce fused
     /// when they can be).
-    void features(const Tensor& images, Tensor& out) const {
-        detail::forward_pair(pruned_, reduce_, stem_output(images), out);
+    void features(const Tensor& images, Tensor& out, Workspace& ws) const {
+        detail::ScratchFrame frame(ws);
+        detail::forward_pair(pruned_, reduce_, stem_output(images, frame), out, ws);
     }
+    void features(const Tensor& images, Tensor& out) const { features(images, out, *pool_.acquire()); }
     /// Runs the head on features (possibly masked).
-    void head_logits(const Tensor& features, Tensor& logits) const { head_.forward(features, logits); }
+    void head_logits(const Tensor& features, Tensor& logits, Workspace& ws) const {
+        detail::forward_layer(head_, features, logits, ws);
+    }
+    void head_logits(const Tensor& features, Tensor& logits) const { head_logits(features, logits, *pool_.acquire()); }
 
     /// Pre-softmax outputs, one row per image.
-    void logits(const Tensor& images, Tensor& out) const {
-        thread_local Tensor f;
-        features(images, f);
-        head_logits(f, out);
+    void logits(const Tensor& images, Tensor& out, Workspace& ws) const {
+        detail::ScratchFrame frame(ws);
+        Tensor& f = frame.tensor();
+        features(images, f, ws);
+        head_logits(f, out, ws);
     }
+    void logits(const Tensor& images, Tensor& out) const { logits(images, out, *pool_.acquire()); }
     Tensor logits(const Tensor& images) const {
         Tensor out;
         logits(images, out);
@@ -121,17 +139,19 @@ private:
         if (!s) throw shape_error("network has no input shape: call bind() after loading weights");
         return *s;
     }
-    /// The stem's output for the scaled images, in a per-thread buffer reused between calls.
-    const Tensor& stem_output(const Tensor& images) const {
+    /// The stem's output for the scaled images, in scratch taken from the caller's frame.
+    const Tensor& stem_output(const Tensor& images, detail::ScratchFrame& frame) const {
         check_input(images);
-        thread_local Tensor trunk, scaled;
+        Tensor& trunk = frame.tensor();
         if (input_scale_ != 1.0f) {
-            scaled = images;
+            Tensor& scaled = frame.tensor();
+            scaled.resize(images.batch(), images.shape());
+            const float* src = images.data();
             float* p = scaled.data();
-            for (std::size_t i = 0, n = scaled.size(); i < n; ++i) p[i] *= input_scale_;
-            stem_.forward(scaled, trunk);
+            for (std::size_t i = 0, n = scaled.size(); i < n; ++i) p[i] = src[i] * input_scale_;
+            detail::forward_layer(stem_, scaled, trunk, frame.workspace());
         } else {
-            stem_.forward(images, trunk);
+            detail::forward_layer(stem_, images, trunk, frame.workspace());
         }
         return trunk;
     }
@@ -150,6 +170,7 @@ private:
     std::optional<ImageShape> input_shape_;
     ImageShape conv_shape_{}, feature_shape_{};
     std::size_t classes_ = 0;
+    detail::WorkspacePool pool_;  // lent to the calls made without a workspace
 };
 
 }  // namespace prunedef

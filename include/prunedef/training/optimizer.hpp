@@ -6,15 +6,19 @@
 #include <prunedef/layers/layer_base.hpp>
 
 #include <cmath>
+#include <functional>
 #include <type_traits>
 #include <vector>
 
 namespace prunedef {
 
-/// A parameter array and the gradient the backward pass left for it.
+/// A parameter array and the gradient the backward pass left for it; `changed` (when set) tells
+/// the owning layer that the array was written through this kept pointer (layers/layer_base.hpp);
+/// the optimizers call it at the end of each step.
 struct ParameterRef {
     detail::AlignedFloats* value;
     detail::AlignedFloats* gradient;
+    std::function<void()> changed = {};
 };
 
 namespace detail {
@@ -23,10 +27,17 @@ void collect_parameters(Part& part, std::vector<ParameterRef>& out) {
     part.visit([&](auto& layer) {
         using L = std::decay_t<decltype(layer)>;
         if constexpr (L::has_weights) {
-            out.push_back({&layer.kernel(), &layer.kernel_gradient()});
-            out.push_back({&layer.bias(), &layer.bias_gradient()});
+            const auto changed = [&layer] { layer.weights_changed(); };
+            out.push_back({&layer.kernel(), &layer.kernel_gradient(), changed});
+            out.push_back({&layer.bias(), &layer.bias_gradient(), changed});
         }
     });
+}
+
+/// Tells the layers of params that their weights were written through the kept pointers.
+inline void parameters_changed(const std::vector<ParameterRef>& params) {
+    for (const ParameterRef& p : params)
+        if (p.changed) p.changed();
 }
 }  // namespace detail
 
@@ -62,6 +73,7 @@ public:
                 w[i] += v[i];
             }
         }
+        detail::parameters_changed(params);
     }
 
 private:
@@ -99,6 +111,7 @@ public:
                 w[i] -= lr_t * m[i] / (std::sqrt(v[i]) + epsilon_);
             }
         }
+        detail::parameters_changed(params);
     }
 
 private:
