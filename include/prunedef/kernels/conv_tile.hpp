@@ -80,7 +80,7 @@ constexpr bool check_kernel_activation() {
     static_assert(!std::is_same_v<Activation, Softmax>,
                   "Conv2D<Softmax> is not supported: softmax normalises over the last axis, so it is valid only as "
                   "the output activation of a Dense layer (Dense<Softmax>) or as an Activation<Softmax> layer");
-    static_assert(activation_traits<Activation>::elementwise,
+    static_assert(std::is_same_v<Activation, Softmax> || activation_traits<Activation>::elementwise,
                   "the convolution kernels apply only element-wise activations (a type with static float "
                   "apply(float) and without elementwise = false)");
     return true;

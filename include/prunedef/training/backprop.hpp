@@ -58,7 +58,7 @@ void activation_backward(const Tensor& output, Tensor& d) {
     } else if constexpr (std::is_same_v<Function, Tanh>) {
         for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - y[i] * y[i];
     } else {
-        static_assert(std::is_same_v<Function, Linear>,
+        static_assert(std::is_same_v<Function, Linear> || std::is_same_v<Function, Softmax>,
                       "backward pass implemented only for Linear, Relu, Sigmoid and Tanh activations");
         (void)y;
         (void)g;
