@@ -129,6 +129,7 @@ inline std::size_t conv_rows_per_block(std::size_t out_w, std::size_t out_h, std
 template <class Activation>
 void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeometry& g, const float* kernel,
                          const float* bias, float* out_rows, std::size_t r0, std::size_t r1) {
+    static_assert(check_kernel_activation<Activation>());
     const std::size_t out_w = in.width - g.kernel_w + 1, C = in.channels, segment = g.kernel_w * C, cout = g.out_channels;
     std::vector<float> acc(cout);
     for (std::size_t oy = r0; oy < r1; ++oy)
@@ -143,7 +144,7 @@ void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeo
             float* o = out_rows + ((oy - r0) * out_w + ox) * cout;
             for (std::size_t c = 0; c < cout; ++c) {
                 const float v = acc[c] + bias[c];
-                o[c] = std::is_same_v<Activation, Relu> ? std::max(v, 0.0f) : v;
+                o[c] = Activation::apply(v);  // Relu::apply is std::max(v, 0.0f), Linear's v
             }
         }
 }
@@ -156,6 +157,7 @@ void conv_rows_reference(const float* image, const ImageShape& in, const ConvGeo
 template <class Activation>
 void conv2d(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p, const float* kernel,
             const float* bias, Tensor& out) {
+    static_assert(detail::check_kernel_activation<Activation>());
     const ImageShape out_shape = g.output_shape(in.shape());
     out.resize(in.batch(), out_shape);
     if (in.batch() == 0) return;

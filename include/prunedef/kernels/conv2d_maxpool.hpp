@@ -62,6 +62,9 @@ template <class Activation>
 void conv2d_maxpool(const Tensor& in, const detail::ConvGeometry& g, const detail::PackedKernel& p,
                     const float* kernel, const float* bias, std::size_t pool, std::size_t stride, Tensor& out,
                     detail::AlignedFloats& scratch) {
+    // The activation is applied to every convolution value before the pooling, so any
+    // element-wise activation is exact here, monotone or not.
+    static_assert(detail::check_kernel_activation<Activation>());
     const ImageShape conv_shape = g.output_shape(in.shape());
     const ImageShape os = detail::maxpool_output_shape(conv_shape, pool, stride);
     out.resize(in.batch(), os);

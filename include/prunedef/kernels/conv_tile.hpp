@@ -73,10 +73,33 @@ inline void for_each_equal_tile(std::size_t count, int max_tile, Tile&& tile) {
     }
 }
 
+/// Refuses at compile time an activation the convolution micro-kernels cannot apply (Softmax,
+/// or a type without an element-wise apply). Used by every kernel entry point built on them.
+template <class Activation>
+constexpr bool check_kernel_activation() {
+    static_assert(!std::is_same_v<Activation, Softmax>,
+                  "Conv2D<Softmax> is not supported: softmax normalises over the last axis, so it is valid only as "
+                  "the output activation of a Dense layer (Dense<Softmax>) or as an Activation<Softmax> layer");
+    static_assert(std::is_same_v<Activation, Softmax> || activation_traits<Activation>::elementwise,
+                  "the convolution kernels apply only element-wise activations (a type with static float "
+                  "apply(float) and without elementwise = false)");
+    return true;
+}
+
+/// The activation on a packet: ReLU and Linear inline, others through their apply_packet, or
+/// lane by lane through apply for user-defined activations without one.
 template <class Activation>
 inline Packet activate_packet(const Packet& x) {
+    static_assert(check_kernel_activation<Activation>());
     if constexpr (std::is_same_v<Activation, Relu>) return Eigen::internal::pmax(x, Eigen::internal::pset1<Packet>(0.0f));
-    else return x;
+    else if constexpr (std::is_same_v<Activation, Linear>) return x;
+    else if constexpr (has_packet_apply<Activation, Packet>()) return Activation::apply_packet(x);
+    else {
+        alignas(64) float lanes[packet_size];
+        Eigen::internal::pstore(lanes, x);
+        for (float& v : lanes) v = Activation::apply(v);
+        return Eigen::internal::pload<Packet>(lanes);
+    }
 }
 
 /// One tile: MR output pixels in a row (input runs `step` floats apart), NV packets of channels

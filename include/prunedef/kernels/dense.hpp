@@ -1,6 +1,7 @@
 #pragma once
 // Dense (fully connected): out = Activation(in * weights + bias), weights (in x out) row-major,
-// one image per row.
+// one image per row. Element-wise activations are fused into the micro-kernel's stores;
+// Dense<Softmax> runs the linear layer, then a softmax over each image's outputs.
 //
 // Runs on the convolution micro-kernel (kernels/conv_tile.hpp) as a 1x1 convolution whose
 // "pixels" are images: a tile of MR images by NV packets of output columns, the weights read
@@ -12,10 +13,12 @@
 #include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/kernels/conv_tile.hpp>
+#include <prunedef/kernels/elementwise.hpp>
 
 #include <Eigen/Core>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 namespace prunedef {
@@ -63,14 +66,13 @@ void dense_tile_dispatch(int nv, int images, const float* x, std::size_t k, cons
     }
 }
 
-}  // namespace detail
-
-/// out = Activation(in * weights + bias) with the last columns already padded (tail, made by
-/// detail::pack_dense_tail from these weights).
+/// dense() for an element-wise activation, fused into the micro-kernel's stores, with the last
+/// columns already padded (tail, made by detail::pack_dense_tail from these weights).
 template <class Activation>
-void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features,
-           const detail::DenseTail& tail, Tensor& out) {
-    using namespace detail;
+void dense_elementwise(const Tensor& in, const float* weights, const float* bias, std::size_t out_features,
+                       const DenseTail& tail, Tensor& out) {
+    static_assert(activation_traits<Activation>::elementwise,
+                  "dense: the activation is neither Softmax nor element-wise (a type with static float apply(float))");
     const std::size_t n = in.batch(), k = in.image_size(), N = out_features;
     out.resize(n, {1, 1, N});
     if (n == 0 || N == 0) return;
@@ -98,6 +100,21 @@ void dense(const Tensor& in, const float* weights, const float* bias, std::size_
             dense_tile_dispatch<Activation>(1, images, x, k, c, out.image(n0) + c0);
         }
     });
+}
+
+}  // namespace detail
+
+/// out = Activation(in * weights + bias) with the last columns already padded (tail, made by
+/// detail::pack_dense_tail from these weights); Softmax is over each image's out_features outputs.
+template <class Activation>
+void dense(const Tensor& in, const float* weights, const float* bias, std::size_t out_features,
+           const detail::DenseTail& tail, Tensor& out) {
+    if constexpr (std::is_same_v<Activation, Softmax>) {
+        detail::dense_elementwise<Linear>(in, weights, bias, out_features, tail, out);
+        detail::softmax_rows(out.data(), out.batch(), out_features);
+    } else {
+        detail::dense_elementwise<Activation>(in, weights, bias, out_features, tail, out);
+    }
 }
 
 /// out = Activation(in * weights + bias), padding the last columns on every call into memory of

@@ -1,11 +1,15 @@
 #pragma once
 // Element-wise kernels: Add, activation in place, Softmax over the last axis, argmax.
 
+#include <prunedef/core/activation.hpp>
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 
+#include <Eigen/Core>
+
 #include <algorithm>
 #include <cmath>
+#include <type_traits>
 #include <vector>
 
 namespace prunedef {
@@ -22,18 +26,13 @@ inline void add(const Tensor& a, const Tensor& b, Tensor& out) {
     for (std::size_t i = 0, n = a.size(); i < n; ++i) po[i] = pa[i] + pb[i];
 }
 
-/// Applies the activation to every element in place.
-template <class Activation>
-void activate(Tensor& t) {
-    float* p = t.data();
-    for (std::size_t i = 0, n = t.size(); i < n; ++i) p[i] = Activation::apply(p[i]);
-}
+namespace detail {
 
-/// Softmax of each image's values (the last axis after Flatten/Dense), numerically stable.
-inline void softmax(Tensor& t) {
-    const std::size_t k = t.image_size();
-    for (std::size_t n = 0; n < t.batch(); ++n) {
-        float* p = t.image(n);
+/// Softmax of each of `rows` runs of k consecutive values, in place, numerically stable (the
+/// run's maximum is subtracted before exp; the sum is accumulated in double).
+inline void softmax_rows(float* p, std::size_t rows, std::size_t k) {
+    if (k == 0) return;
+    for (std::size_t r = 0; r < rows; ++r, p += k) {
         const float m = *std::max_element(p, p + k);
         double sum = 0;
         for (std::size_t i = 0; i < k; ++i) {
@@ -43,6 +42,39 @@ inline void softmax(Tensor& t) {
         for (std::size_t i = 0; i < k; ++i) p[i] = static_cast<float>(p[i] / sum);
     }
 }
+
+}  // namespace detail
+
+/// Applies the activation to every element in place; Softmax over the last axis (the channels
+/// of every position of every image).
+template <class Activation>
+void activate(Tensor& t) {
+    float* p = t.data();
+    const std::size_t n = t.size();
+    if constexpr (std::is_same_v<Activation, Softmax>) {
+        detail::softmax_rows(p, t.channels() == 0 ? 0 : n / t.channels(), t.channels());
+    } else if constexpr (std::is_same_v<Activation, Linear>) {
+        (void)p;
+        (void)n;
+    } else if constexpr (std::is_same_v<Activation, Relu>) {
+        for (std::size_t i = 0; i < n; ++i) p[i] = Activation::apply(p[i]);
+    } else {
+        static_assert(detail::activation_traits<Activation>::elementwise,
+                      "activate: the activation is neither Softmax nor element-wise (a type with static float "
+                      "apply(float))");
+        using Packet = Eigen::internal::packet_traits<float>::type;
+        constexpr std::size_t P = Eigen::internal::packet_traits<float>::size;
+        std::size_t i = 0;
+        if constexpr (detail::has_packet_apply<Activation, Packet>())
+            for (; i + P <= n; i += P)
+                Eigen::internal::pstoreu(p + i,
+                                         Activation::apply_packet(Eigen::internal::ploadu<Packet>(p + i)));
+        for (; i < n; ++i) p[i] = Activation::apply(p[i]);
+    }
+}
+
+/// Softmax of each image's values (the last axis after Flatten/Dense), numerically stable.
+inline void softmax(Tensor& t) { detail::softmax_rows(t.data(), t.batch(), t.image_size()); }
 
 /// Index of the largest value of each image (first one on ties, as numpy's argmax).
 inline std::vector<int> argmax(const Tensor& t) {

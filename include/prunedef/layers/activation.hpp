@@ -1,5 +1,7 @@
 #pragma once
 // A stand-alone activation layer (Keras "Activation"), e.g. the ReLU after DeepID's add_1.
+// Any activation of core/activation.hpp: element-wise ones on every value, Softmax over the last
+// axis (the channels of every position; the whole output after Flatten or Dense).
 
 #include <prunedef/core/activation.hpp>
 #include <prunedef/kernels/elementwise.hpp>

@@ -1,9 +1,11 @@
 #pragma once
 // ChannelMask: which channels of the pruned layer are removed. Applying it to features zeroes
 // those channels; prune_channels() bakes it into a network by zeroing the channels' kernel
-// slices and biases, which gives exactly the same outputs (ReLU(0) = 0 and max-pooling of zeros
-// is zero).
+// slices and biases, which gives exactly the same outputs when the layer's activation is
+// zero-preserving (ReLU(0) = 0 and max-pooling of zeros is zero); it refuses other activations
+// at compile time.
 
+#include <prunedef/core/activation.hpp>
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 
@@ -67,6 +69,11 @@ private:
 /// Zeroes the kernel slices and biases of the masked channels of a convolution, in place.
 template <class Conv>
 void zero_channels(Conv& layer, const ChannelMask& mask) {
+    // A zeroed channel outputs f(0); it is removed only when f(0) == 0 (not Sigmoid: 0.5).
+    static_assert(detail::activation_traits<typename Conv::activation>::zero_preserving,
+                  "zero_channels / prune_channels: the pruned layer's activation is not zero-preserving (f(0) != 0, "
+                  "e.g. Conv2D<Sigmoid>), so zeroing a channel's weights would not remove it; mask the features "
+                  "instead (Masked<Net>, ChannelMask::apply)");
     const std::size_t cout = layer.out_channels();
     if (mask.channels() != cout)
         throw shape_error("channel mask for " + std::to_string(mask.channels()) + " channels, but layer " +

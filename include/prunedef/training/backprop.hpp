@@ -44,13 +44,25 @@ struct TrainCache<Sum<A, B>> {
 /// d *= f'(z) expressed through the output y = f(z).
 template <class Function>
 void activation_backward(const Tensor& output, Tensor& d) {
+    static_assert(!std::is_same_v<Function, Softmax>,
+                  "backward pass of Softmax is not implemented: train with a Linear output layer and the softmax "
+                  "cross-entropy loss (training/loss.hpp), which includes the softmax");
+    const float* y = output.data();
+    float* g = d.data();
+    const std::size_t n = d.size();
     if constexpr (std::is_same_v<Function, Relu>) {
-        const float* y = output.data();
-        float* g = d.data();
-        for (std::size_t i = 0, n = d.size(); i < n; ++i)
+        for (std::size_t i = 0; i < n; ++i)
             if (y[i] <= 0.0f) g[i] = 0.0f;
+    } else if constexpr (std::is_same_v<Function, Sigmoid>) {
+        for (std::size_t i = 0; i < n; ++i) g[i] *= y[i] * (1.0f - y[i]);
+    } else if constexpr (std::is_same_v<Function, Tanh>) {
+        for (std::size_t i = 0; i < n; ++i) g[i] *= 1.0f - y[i] * y[i];
     } else {
-        static_assert(std::is_same_v<Function, Linear>, "backward pass not implemented for this activation");
+        static_assert(std::is_same_v<Function, Linear> || std::is_same_v<Function, Softmax>,
+                      "backward pass implemented only for Linear, Relu, Sigmoid and Tanh activations");
+        (void)y;
+        (void)g;
+        (void)n;
     }
 }
 
