@@ -6,6 +6,7 @@
 #include <prunedef/io/hdf5.hpp>
 
 #include <hdf5.h>
+#include <sys/stat.h>
 
 #include <filesystem>
 #include <fstream>
@@ -52,6 +53,52 @@ TEST_CASE("hdf5: opening a missing file, a directory or a text file") {
     const std::string empty = (dir / "empty.h5").string();
     std::ofstream(empty).close();
     CHECK_THROWS_WITH_AS(detail::open_h5_file(empty), (empty + ": not an HDF5 file").c_str(), io_error);
+}
+
+TEST_CASE("hdf5: a named pipe or a device is refused before anything opens it") {
+    const auto dir = scratch_dir("hdf5_fifo");
+    const std::string fifo = (dir / "pipe.h5").string();
+    REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);  // opening it for reading would block forever
+    CHECK_THROWS_WITH_AS(detail::open_h5_file(fifo),
+                         (fifo + ": is a named pipe (FIFO), not a regular file; expected an HDF5 file").c_str(), io_error);
+    CHECK_THROWS_WITH_AS(detail::open_h5_file("/dev/zero"),
+                         "/dev/zero: is a character device, not a regular file; expected an HDF5 file", io_error);
+}
+
+TEST_CASE("hdf5: chunks declared but never written are refused, not read as zeros") {
+    const auto dir = scratch_dir("hdf5_unwritten_chunks");
+    const std::string path = (dir / "chunks.h5").string();
+    for (const bool compressed : {false, true}) {
+        CAPTURE(compressed);
+        {
+            auto file = detail::create_h5_file(path);
+            hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+            const hsize_t dims[2] = {10, 4}, chunk[2] = {3, 4};  // 4 chunks, the last one partial
+            REQUIRE(H5Pset_chunk(dcpl, 2, chunk) >= 0);
+            if (compressed) REQUIRE(H5Pset_deflate(dcpl, 6) >= 0);
+            hid_t space = H5Screate_simple(2, dims, nullptr);
+            hid_t ds = H5Dcreate2(file.id(), "v", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+            REQUIRE(ds >= 0);
+            const hsize_t start[2] = {0, 0}, count[2] = {9, 4};  // rows 0..8: chunk 4 (row 9) never written
+            REQUIRE(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0);
+            hid_t mem = H5Screate_simple(2, count, nullptr);
+            const std::vector<float> values(36, 1.5f);
+            REQUIRE(H5Dwrite(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, values.data()) >= 0);
+            H5Sclose(mem);
+            H5Dclose(ds);
+            H5Sclose(space);
+            H5Pclose(dcpl);
+        }
+        auto file = detail::open_h5_file(path);
+        auto ds = detail::open_h5_dataset(file, "v");
+        // the stored bytes (3 whole chunks of 12 values) exceed the declared 40 values: only the
+        // chunk count tells
+        CHECK_THROWS_WITH_AS(detail::h5_check_dataset_storage(ds, {10, 4}, SIZE_MAX),
+                             (path + ": /v: only 3 of its 4 chunks are stored; the others were never written "
+                                     "(truncated or incompletely written file)")
+                                 .c_str(),
+                             format_error);
+    }
 }
 
 TEST_CASE("hdf5: a truncated file is refused with its name") {

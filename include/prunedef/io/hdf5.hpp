@@ -7,9 +7,11 @@
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/shape.hpp>
+#include <prunedef/io/input_file.hpp>
 
 #include <hdf5.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
@@ -94,9 +96,7 @@ struct H5Object {
 
 inline H5Object open_h5_file(const std::string& file) {
     H5ErrorsSilenced quiet;
-    std::error_code ec;
-    if (!std::filesystem::exists(file, ec)) throw io_error(file + ": no such file");
-    if (std::filesystem::is_directory(file, ec)) throw io_error(file + ": is a directory, expected an HDF5 file");
+    require_regular_input(file, "an HDF5 file");
     const htri_t is_h5 = H5Fis_hdf5(file.c_str());
     if (is_h5 <= 0) throw io_error(file + ": not an HDF5 file");
     hid_t id = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -236,11 +236,28 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
     if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && (element_size == 0 || element_size > 16))
         throw format_error(ds.where() + ": numbers of " + std::to_string(element_size) +
                            " bytes are not a supported number type");
+    const int nfilters = h5_check(H5Pget_nfilters(dcpl.id()), ds.where() + ": cannot read the filters");
+    for (int i = 0; i < nfilters; ++i) {  // a filter this HDF5 lacks would fail every read as "corrupt"
+        unsigned flags = 0, config = 0;
+        std::size_t nvalues = 0;
+        char name[128] = {0};
+        const H5Z_filter_t id = H5Pget_filter2(dcpl.id(), static_cast<unsigned>(i), &flags, &nvalues, nullptr,
+                                               sizeof name, name, &config);
+        if (id < 0) throw format_error(ds.where() + ": cannot read filter " + std::to_string(i));
+        if (H5Zfilter_avail(id) <= 0)
+            throw format_error(ds.where() + ": compressed with HDF5 filter " + std::to_string(id) +
+                               (name[0] ? " (" + std::string(name) + ")" : std::string()) +
+                               ", which this HDF5 library cannot decode; rewrite the file with gzip or no compression");
+    }
+    std::vector<hsize_t> chunk;
     if (layout == H5D_CHUNKED) {  // HDF5 allocates a whole chunk to read any part of it
-        std::vector<hsize_t> chunk(32, 0);
+        chunk.assign(32, 0);
         const int rank = H5Pget_chunk(dcpl.id(), static_cast<int>(chunk.size()), chunk.data());
-        if (rank < 0) throw format_error(ds.where() + ": cannot read the chunk shape");
+        if (rank < 0 || static_cast<std::size_t>(rank) != dims.size())
+            throw format_error(ds.where() + ": cannot read the chunk shape");
         chunk.resize(static_cast<std::size_t>(rank));
+        for (hsize_t c : chunk)
+            if (c == 0) throw format_error(ds.where() + ": chunk shape has a zero dimension");
         double chunk_bytes = double(element_size);
         for (hsize_t c : chunk) chunk_bytes *= double(c);
         if (chunk_bytes > double(1u << 28))
@@ -263,12 +280,25 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
     if (stored > double(file_size))
         throw format_error(ds.where() + ": claims " + std::to_string(stored_bytes) +
                            " bytes of storage in a file of " + std::to_string(file_size) + " bytes (corrupt file)");
-    const bool filtered =
-        layout == H5D_CHUNKED && h5_check(H5Pget_nfilters(dcpl.id()), ds.where() + ": cannot read the filters") > 0;
+    const bool filtered = layout == H5D_CHUNKED && nfilters > 0;
     if (stored * (filtered ? 4096.0 : 1.0) < declared)
         throw format_error(ds.where() + ": declares " + std::to_string(count) + " values of shape " + dims_str(dims) +
                            " but the file stores only " + std::to_string(stored_bytes) +
                            " bytes of them (truncated or corrupt file)");
+    if (layout == H5D_CHUNKED) {
+        // Every chunk must be stored: HDF5 reads a chunk that was declared but never written as
+        // the fill value (zeros), which would be silently wrong images or labels.
+        double expected = 1;
+        for (std::size_t i = 0; i < dims.size(); ++i) expected *= std::ceil(double(dims[i]) / double(chunk[i]));
+        H5Handle space(H5Dget_space(ds.id()), H5Sclose);
+        hsize_t stored_chunks = 0;
+        if (!space.valid() || H5Dget_num_chunks(ds.id(), space.id(), &stored_chunks) < 0)
+            throw format_error(ds.where() + ": cannot read the chunk index (corrupt file)");
+        if (double(stored_chunks) < expected)
+            throw format_error(ds.where() + ": only " + std::to_string(stored_chunks) + " of its " +
+                               std::to_string(static_cast<unsigned long long>(expected)) +
+                               " chunks are stored; the others were never written (truncated or incompletely written file)");
+    }
 }
 
 /// The HDF5 type class of a dataset (H5T_INTEGER, H5T_FLOAT, H5T_STRING, ...).

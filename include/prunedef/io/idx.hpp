@@ -3,6 +3,7 @@
 // dataset-fashion-mnist package ships them (/usr/share/datasets/fashion-mnist/*.gz).
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/io/input_file.hpp>
 #include <prunedef/core/tensor.hpp>
 
 #include <zlib.h>
@@ -18,8 +19,7 @@ namespace detail {
 
 /// Reads a whole (possibly gzipped) file, refusing more than max_bytes after decompression.
 inline std::vector<unsigned char> read_gz_file(const std::string& path, std::size_t max_bytes) {
-    std::error_code ec;
-    if (!std::filesystem::exists(path, ec)) throw io_error(path + ": no such file");
+    require_regular_input(path, "an IDX file");
     std::unique_ptr<std::remove_pointer_t<gzFile>, int (*)(gzFile)> f(gzopen(path.c_str(), "rb"), gzclose);
     if (!f) throw io_error(path + ": cannot open");
     std::vector<unsigned char> out;
