@@ -302,6 +302,16 @@ TEST_CASE("kernels: argmax picks the largest value, the first one on ties") {
     }
 }
 
+TEST_CASE("kernels: argmax refuses non-finite outputs instead of picking a class") {
+    for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
+                            -std::numeric_limits<float>::infinity()}) {
+        Tensor t(2, {1, 1, 3});
+        std::fill(t.data(), t.data() + t.size(), 1.0f);
+        t.image(1)[2] = bad;
+        CHECK_THROWS_AS(argmax(t), numeric_error);
+    }
+}
+
 TEST_CASE("kernels: channel groups give tiles of at least 8 pixels when the kernel exceeds L1") {
     for (const std::size_t out_w : {3u, 8u, 20u, 44u})
         for (const int packets : {1, 2, 3, 4, 5, 8, 15}) {

@@ -40,4 +40,11 @@ public:
     using error::error;
 };
 
+/// A computation gave a non-finite result where a number is required (a network whose forward
+/// pass overflows to inf or NaN logits): never turned into a class or an accuracy.
+class numeric_error : public error {
+public:
+    using error::error;
+};
+
 }  // namespace prunedef

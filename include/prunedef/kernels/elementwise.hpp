@@ -76,12 +76,18 @@ void activate(Tensor& t) {
 /// Softmax of each image's values (the last axis after Flatten/Dense), numerically stable.
 inline void softmax(Tensor& t) { detail::softmax_rows(t.data(), t.batch(), t.image_size()); }
 
-/// Index of the largest value of each image (first one on ties, as numpy's argmax).
+/// Index of the largest value of each image (first one on ties, as numpy's argmax). Throws
+/// numeric_error when a value is inf or NaN (a forward pass that overflowed): no class is
+/// the answer then, and numpy's choice (the first NaN) would be a silent wrong one.
 inline std::vector<int> argmax(const Tensor& t) {
     std::vector<int> out(t.batch());
     const std::size_t k = t.image_size();
     for (std::size_t n = 0; n < t.batch(); ++n) {
         const float* p = t.image(n);
+        for (std::size_t i = 0; i < k; ++i)
+            if (!std::isfinite(p[i]))
+                throw numeric_error("non-finite output (" + std::to_string(p[i]) + ") for input " + std::to_string(n) +
+                                    " of a batch: the forward pass overflows");
         out[n] = static_cast<int>(std::max_element(p, p + k) - p);
     }
     return out;
