@@ -53,12 +53,33 @@ auto load_goodnet_networks(const std::string& path, Make make) {
     if (!is_goodnet_file(path))
         throw format_error(path + ": /: not a GoodNet file (attribute prunedef_goodnet or group /" +
                            std::string(goodnet_repaired_group) + " missing)");
+    {
+        const detail::H5Object file = detail::open_h5_file(path);
+        const std::vector<double> flag = detail::h5_read_numeric_attribute(file, "prunedef_goodnet");
+        if (flag.size() != 1 || flag[0] != 1)
+            throw format_error(path + ": / attribute prunedef_goodnet: expected 1, found " +
+                               (flag.size() == 1 ? std::to_string(flag[0]) : std::to_string(flag.size()) + " values"));
+    }
+    const std::string repaired = std::string("/") + goodnet_repaired_group;
     auto b = make();
     auto bprime = make();
     load_keras_weights(path, b);
-    load_keras_weights(path, bprime, std::string("/") + goodnet_repaired_group);
-    if (!b.bound() || !bprime.bound())
-        throw format_error(path + ": /: attribute prunedef_input_shape missing, cannot tell the input size");
+    load_keras_weights(path, bprime, repaired);
+    if (!b.bound())
+        throw format_error(path + ": / attribute prunedef_input_shape missing, cannot tell the input size");
+    if (!bprime.bound())
+        throw format_error(path + ": " + repaired + " attribute prunedef_input_shape missing, cannot tell the input size");
+    // B and B' must see the same inputs: a GoodNet compares their answers on the same pixels.
+    if (b.input_shape() != bprime.input_shape())
+        throw format_error(path + ": attribute prunedef_input_shape: B (/) takes " + b.input_shape().str() +
+                           " inputs but B' (" + repaired + ") takes " + bprime.input_shape().str());
+    if (b.input_scale() != bprime.input_scale())
+        throw format_error(path + ": attribute prunedef_input_scale: B (/) scales inputs by " +
+                           std::to_string(b.input_scale()) + " but B' (" + repaired + ") by " +
+                           std::to_string(bprime.input_scale()));
+    if (b.num_classes() != bprime.num_classes())
+        throw format_error(path + ": layer output: B (/) has " + std::to_string(b.num_classes()) + " classes but B' (" +
+                           repaired + ") has " + std::to_string(bprime.num_classes()));
     return std::make_pair(std::move(b), std::move(bprime));
 }
 

@@ -105,8 +105,15 @@ inline ModelSettings read_model_settings(const H5Object& root) {
     }
     if (detail::h5_has_attribute(root, "prunedef_input_shape")) {
         auto v = detail::h5_read_numeric_attribute(root, "prunedef_input_shape");
-        if (v.size() != 3 || v[0] < 1 || v[1] < 1 || v[2] < 1 || v[0] > 65536 || v[1] > 65536 || v[2] > 65536)
-            throw format_error(root.where() + " attribute prunedef_input_shape: expected (height, width, channels)");
+        bool ok = v.size() == 3;
+        for (std::size_t i = 0; ok && i < v.size(); ++i)  // NaN fails every comparison: tested as !(in range)
+            ok = std::isfinite(v[i]) && v[i] == std::floor(v[i]) && v[i] >= 1 && v[i] <= 65536;
+        if (!ok) {
+            std::string found;
+            for (double x : v) found += (found.empty() ? "" : ", ") + std::to_string(x);
+            throw format_error(root.where() + " attribute prunedef_input_shape: expected (height, width, channels), "
+                               "integers in 1..65536, found (" + found + ")");
+        }
         s.input_shape = ImageShape{std::size_t(v[0]), std::size_t(v[1]), std::size_t(v[2])};
     }
     return s;
