@@ -8,7 +8,9 @@
 
 #include <stb_image_write.h>
 
+#include <cstdint>
 #include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -56,6 +58,51 @@ TEST_CASE("image: PNG, BMP and JPEG of the model's size are loaded as raw pixels
     }
     CHECK(load_image(jpg, ImageShape{55, 47, 3}).size() == rgb.size());
     CHECK(load_image(png, ImageShape{55, 47, 1}).size() == 55u * 47u);
+}
+
+TEST_CASE("image: a top-down BMP (negative height) is loaded the right way up") {
+    const auto dir = scratch_dir("image_topdown");
+    const auto rgb = pattern(47, 55, 3);
+    const std::string bmp = (dir / "face.bmp").string(), top = (dir / "top.bmp").string();
+    REQUIRE(stbi_write_bmp(bmp.c_str(), 47, 55, 3, rgb.data()) != 0);
+    std::ifstream in(bmp, std::ios::binary);
+    std::string b{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    // bottom-up rows reversed, height -55
+    const std::size_t offset = std::uint8_t(b[10]) | std::uint8_t(b[11]) << 8, row = (47 * 3 + 3) / 4 * 4;
+    REQUIRE(b.size() >= offset + 55 * row);
+    std::string flipped = b;
+    for (std::size_t r = 0; r < 55; ++r) flipped.replace(offset + r * row, row, b, offset + (54 - r) * row, row);
+    const std::int32_t h = -55;
+    for (int k = 0; k < 4; ++k) flipped[22 + k] = static_cast<char>((std::uint32_t(h) >> (8 * k)) & 0xFF);
+    write_bytes(top, flipped);
+    const Tensor t = load_image(top, ImageShape{55, 47, 3});
+    REQUIRE(t.size() == rgb.size());
+    for (std::size_t i = 0; i < rgb.size(); ++i) REQUIRE(t.data()[i] == float(rgb[i]));
+}
+
+TEST_CASE("image: a truncated BMP and a PNG whose data inflates past its size are refused") {
+    const auto dir = scratch_dir("image_bounds");
+    const auto rgb = pattern(47, 55, 3);
+    const std::string bmp = (dir / "face.bmp").string();
+    REQUIRE(stbi_write_bmp(bmp.c_str(), 47, 55, 3, rgb.data()) != 0);
+    std::ifstream in(bmp, std::ios::binary);
+    const std::string b{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    write_bytes(bmp, b.substr(0, b.size() - 100));
+    CHECK_THROWS_WITH_AS(load_image(bmp, ImageShape{55, 47, 3}), doctest::Contains((bmp + ": truncated BMP").c_str()),
+                         format_error);
+
+    // a 47 x 550 PNG relabelled 47 x 55: stb would inflate all ten times the data it needs
+    const std::string png = (dir / "bomb.png").string();
+    const auto tall = pattern(47, 550, 3);
+    REQUIRE(stbi_write_png(png.c_str(), 47, 550, 3, tall.data(), 47 * 3) != 0);
+    std::ifstream pin(png, std::ios::binary);
+    std::string p{std::istreambuf_iterator<char>(pin), std::istreambuf_iterator<char>()};
+    const auto ihdr = p.find("IHDR");
+    REQUIRE(ihdr != std::string::npos);
+    p[ihdr + 10] = 0, p[ihdr + 11] = 55;
+    write_bytes(png, p);
+    CHECK_THROWS_WITH_AS(load_image(png, ImageShape{55, 47, 3}),
+                         doctest::Contains("inflates to more than the 7810 bytes a PNG of its size holds"), format_error);
 }
 
 TEST_CASE("image: malformed and unsupported files are refused with the file's name") {
