@@ -27,7 +27,13 @@ int run_classify(const ClassifyOptions& o) {
     auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
     const GoodNet g(std::move(b), std::move(bprime));
     const Tensor image = load_image(o.image, g.input_shape());
-    std::cout << g.predict(image).at(0) << "\n";
+    int cls = 0;
+    try {
+        cls = g.predict(image).at(0);
+    } catch (const numeric_error& e) {
+        throw numeric_error(o.goodnet + ": on " + o.image + ": " + e.what());
+    }
+    write_stdout(std::to_string(cls) + "\n");
     return 0;
 }
 

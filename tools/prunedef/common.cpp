@@ -2,8 +2,15 @@
 
 #include "common.hpp"
 
+#include <algorithm>
+#include <cerrno>
 #include <charconv>
+#include <cstring>
 #include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include <unistd.h>
 
 namespace fs = std::filesystem;
 using namespace prunedef;
@@ -26,7 +33,47 @@ void ThreadsOption::add(CLI::App& sub) {
 }
 
 void ThreadsOption::apply() const {
-    if (option->count() > 0) set_thread_count(threads);
+    if (option->count() == 0) return;
+    // More threads than this only costs memory (a stack each) and time: refused before libgomp
+    // tries to create them.
+    const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
+    if (threads > int(4 * hardware))
+        throw usage_error("--threads " + std::to_string(threads) + ": more than 4 x the " + std::to_string(hardware) +
+                          " hardware threads of this machine");
+    set_thread_count(threads);
+}
+
+double batch_memory_limit() {
+    const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
+    const double four_gib = 4.0 * double(1u << 30);
+    if (pages <= 0 || page <= 0) return four_gib;
+    return std::min(four_gib, double(pages) * double(page) / 4);
+}
+
+std::size_t checked_batch(std::size_t batch, const DatasetReader& data) {
+    // A batch holds its images as float32 and the activations of the layers: a few times the
+    // input (DeepID's conv_1 output and patches are about 20 times it); 32 is the estimate.
+    constexpr double activation_factor = 32;
+    const std::size_t n = std::max<std::size_t>(1, std::min(batch, data.size()));
+    const double bytes = double(n) * double(data.image_shape().size()) * sizeof(float) * activation_factor;
+    const double limit = batch_memory_limit();
+    if (bytes > limit)
+        throw usage_error("--batch " + std::to_string(batch) + ": a batch of " + std::to_string(n) + " images of " +
+                          data.image_shape().str() + " from " + data.file() + " needs about " +
+                          std::to_string(static_cast<long long>(bytes / double(1u << 20))) + " MiB, more than the " +
+                          std::to_string(static_cast<long long>(limit / double(1u << 20))) +
+                          " MiB allowed here; give a smaller --batch");
+    return n;
+}
+
+void write_stdout(const std::string& text) {
+    errno = 0;
+    std::cout << text;
+    std::cout.flush();
+    if (!std::cout) {
+        const int e = errno;
+        throw io_error(std::string("standard output: write failed") + (e ? std::string(" (") + std::strerror(e) + ")" : ""));
+    }
 }
 
 CLI::Option* add_batch_option(CLI::App& sub, std::size_t& batch, const std::string& what) {
@@ -64,6 +111,7 @@ DeepID load_model(const std::string& path, const CLI::Option* scale_option, doub
 }
 
 void check_not_input(const std::string& out, const std::vector<std::string>& inputs) {
+    if (out.empty()) throw usage_error("--out: empty path given");
     std::error_code ec;
     const fs::path o = fs::weakly_canonical(out, ec);
     for (const auto& in : inputs)

@@ -57,6 +57,17 @@ struct ThreadsOption {
 /// --batch N, in 1..65536.
 CLI::Option* add_batch_option(CLI::App& sub, std::size_t& batch, const std::string& what);
 
+/// The batch size to use for data: --batch capped at the number of images, refused (naming
+/// --batch) when a batch of its images would need more memory than batch_memory_limit().
+std::size_t checked_batch(std::size_t batch, const prunedef::DatasetReader& data);
+/// Estimated bytes a batch may take (its images as float32 times an activation factor): a
+/// quarter of the physical memory, at most 4 GiB.
+double batch_memory_limit();
+
+/// Writes text to standard output, flushes it and throws io_error when either fails (a full
+/// disk, a closed stdout): a command prints its results only once all of them are computed.
+void write_stdout(const std::string& text);
+
 /// Python's repr of a float, as eval.py prints it (shortest round-trip digits).
 std::string python_float(double v);
 

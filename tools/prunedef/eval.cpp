@@ -23,6 +23,17 @@ struct EvalOptions {
                 *poisoned_opt = nullptr;
 };
 
+/// The predictions of model_path's network on data; a non-finite output names the model.
+template <class Model>
+std::vector<int> predict_named(const Model& model, const std::string& model_path, const DatasetReader& data,
+                               std::size_t batch) {
+    try {
+        return predict_dataset(model, data, checked_batch(batch, data));
+    } catch (const numeric_error& e) {
+        throw numeric_error(model_path + ": on " + data.file() + ": " + e.what());
+    }
+}
+
 int run_eval(const EvalOptions& o) {
     if (o.model_opt->count() == 0 && o.goodnet_opt->count() == 0) throw usage_error("give --model or --goodnet");
     o.threads.apply();
@@ -30,33 +41,37 @@ int run_eval(const EvalOptions& o) {
     const DatasetReader clean(o.clean);
     std::optional<DatasetReader> poisoned;
     if (o.poisoned_opt->count() > 0) poisoned.emplace(o.poisoned);
+    checked_batch(o.batch, clean);
+    if (poisoned) checked_batch(o.batch, *poisoned);
 
+    // Everything is computed before anything is printed: a failure leaves no partial output.
+    std::string text;
     if (o.goodnet_opt->count() > 0) {
         auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
         const GoodNet g(std::move(b), std::move(bprime));
         const int N = g.detected_class();
         auto run = [&](const DatasetReader& data) {
             data.check_labels(g.num_classes());
-            return count_goodnet(predict_dataset(g, data, o.batch), data.labels(), N);
+            return count_goodnet(predict_named(g, o.goodnet, data, o.batch), data.labels(), N);
         };
         const GoodNetCounts c = run(clean);
-        std::cout << "Clean Classification accuracy: " << python_float(c.matched_percent()) << "\n";
+        text += "Clean Classification accuracy: " + python_float(c.matched_percent()) + "\n";
         if (poisoned) {
             const GoodNetCounts p = run(*poisoned);
-            std::cout << "Attack Success Rate: " << python_float(p.matched_percent()) << "\n";
-            std::cout << "Backdoor Detection Rate: " << python_float(p.flagged_percent()) << "\n";
+            text += "Attack Success Rate: " + python_float(p.matched_percent()) + "\n";
+            text += "Backdoor Detection Rate: " + python_float(p.flagged_percent()) + "\n";
         }
-        std::cout << "Clean False Positive Rate: " << python_float(c.flagged_percent()) << "\n";
-        return 0;
+        text += "Clean False Positive Rate: " + python_float(c.flagged_percent()) + "\n";
+    } else {
+        const DeepID net = load_model(o.model, o.scale_opt, o.scale, clean);
+        auto accuracy = [&](const DatasetReader& data) {
+            data.check_labels(net.num_classes());
+            return percent_matching(predict_named(net, o.model, data, o.batch), data.labels());
+        };
+        text += "Clean Classification accuracy: " + python_float(accuracy(clean)) + "\n";
+        if (poisoned) text += "Attack Success Rate: " + python_float(accuracy(*poisoned)) + "\n";
     }
-
-    const DeepID net = load_model(o.model, o.scale_opt, o.scale, clean);
-    auto accuracy = [&](const DatasetReader& data) {
-        data.check_labels(net.num_classes());
-        return percent_matching(predict_dataset(net, data, o.batch), data.labels());
-    };
-    std::cout << "Clean Classification accuracy: " << python_float(accuracy(clean)) << "\n";
-    if (poisoned) std::cout << "Attack Success Rate: " << python_float(accuracy(*poisoned)) << "\n";
+    write_stdout(text);
     return 0;
 }
 

@@ -153,7 +153,12 @@ int main(int argc, char** argv) {
         return 2;
     }
     try {
-        return runners.at(app.get_subcommands().at(0)->get_name())();
+        const int code = runners.at(app.get_subcommands().at(0)->get_name())();
+        if (!(std::cout << std::flush)) {  // a full disk or a closed stdout is not a success
+            std::cerr << who << ": error: standard output: write failed\n";
+            return 1;
+        }
+        return code;
     } catch (const usage_error& e) {
         std::cerr << who << ": " << e.what() << " (see '" << who << " --help')\n";
         return 2;
