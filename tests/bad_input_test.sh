@@ -22,8 +22,9 @@ expect() {
   local err code before=$failures
   rm -rf "$out"; mkdir -p "$out"
   runs=$((runs + 1))
-  err=$("$@" 2>&1 >/dev/null); code=$?
-  local what="[$(basename "$file")] $*"
+  # a hang (a FIFO opened, a bomb decoded) fails the case instead of the whole test
+  err=$(timeout 120 "$@" 2>&1 >/dev/null); code=$?
+  local what="[$(basename -- "$file")] $*"
   if [ "$code" -eq 0 ]; then fail "exit 0 for $what"; return; fi
   if [ "$code" -ge 128 ] || grep -qE 'Sanitizer|runtime error|terminate called|Segmentation|Aborted' <<<"$err"; then
     fail "crash (exit $code) for $what: $err"; return
@@ -54,6 +55,10 @@ while IFS=$'\t' read -r kind file expected; do
       expect "$file" "$expected" "$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --poisoned "$file"
       expect "$file" "$expected" "$tool" repair --model "$good/model.h5" --valid "$good/data.h5" \
         --test "$good/data.h5" --poisoned "$file" --out "$out/repair" ;;
+    model_eval)  # eval only: predict writes logits as computed (see its own checks)
+      expect "$file" "$expected" "$tool" eval --model "$file" --clean "$good/data.h5" ;;
+    goodnet_data)
+      expect "$file" "$expected" "$tool" eval --goodnet "$good/goodnet.h5" --clean "$file" ;;
     image)
       expect "$file" "$expected" "$tool" classify --goodnet "$good/goodnet.h5" "$file" ;;
     goodnet)
@@ -73,6 +78,38 @@ cases=$((cases + 1))
 expect "$work/corpus/good/../good/model.h5" "output path is also an input" \
   "$tool" predict --model "$good/model.h5" --data "$good/data.h5" --out "$work/corpus/good/../good/model.h5"
 
+# Options checked against the machine and the data before anything is allocated.
+cases=$((cases + 1))
+expect "--batch" "MiB allowed here; give a smaller --batch" \
+  "$tool" eval --model "$good/model.h5" --clean "$work/corpus/data_huge_images.h5" --batch 65536
+cases=$((cases + 1))
+expect "--threads" "hardware threads of this machine" \
+  "$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --threads 60000
+cases=$((cases + 1))
+expect "--threads" "2147483647" \
+  "$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --threads 2147483647
+cases=$((cases + 1))
+expect "--out" "empty path" "$tool" predict --model "$good/model.h5" --data "$good/data.h5" --out ""
+# a batch larger than the data set is the whole data set, not an allocation of 65536 images
+"$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --batch 65536 > /dev/null \
+  || fail "eval with --batch 65536 on 4 images"
+
+# Standard output that cannot be written is an error; a failing eval prints nothing on stdout.
+# stdout_fails HOW ERR CODE: the command exited non-zero with the message on stderr.
+stdout_fails() {
+  runs=$((runs + 1)); cases=$((cases + 1))
+  if [ "$3" -eq 0 ] || [ "$3" -ge 128 ] || ! grep -qF "standard output: write failed" <<<"$2"; then
+    fail "eval with $1 stdout: exit $3, stderr: $2"
+  else passed=$((passed + 1)); fi
+}
+if [ -w /dev/full ]; then
+  err=$("$tool" eval --model "$good/model.h5" --clean "$good/data.h5" 2>&1 >/dev/full); stdout_fails full "$err" $?
+fi
+err=$("$tool" eval --model "$good/model.h5" --clean "$good/data.h5" 2>&1 >&-); stdout_fails closed "$err" $?
+runs=$((runs + 1)); cases=$((cases + 1))
+text=$("$tool" eval --model "$good/model.h5" --clean "$good/data.h5" \
+  --poisoned "$work/corpus/bad/poisoned_label_out_of_range.h5" 2>/dev/null)
+if [ -n "$text" ]; then fail "a failing eval printed: $text"; else passed=$((passed + 1)); fi
 if [ "$cases" -lt 30 ]; then fail "only $cases cases"; fi
 echo "$cases bad-input cases, $runs runs"
 echo "bad_inputs: $passed passed, $((runs - passed)) failed"

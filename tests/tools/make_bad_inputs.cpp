@@ -11,6 +11,7 @@
 
 #include <hdf5.h>
 #include <stb_image_write.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cmath>
@@ -23,6 +24,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace fs = std::filesystem;
@@ -121,8 +123,7 @@ void set_layer_names(const Raw& f, const std::vector<std::string>& names) {
     detail::h5_write_string_attribute(f.object("/"), "layer_names", names);
 }
 
-void bad_models() {
-    const DeepID net = tiny_deepid();
+void bad_models(const DeepID& net) {
     const std::vector<float> conv_2_kernel(3 * 3 * 2 * 2, 0.1f);
 
     write_bytes(bad("model_empty.h5"), "");
@@ -317,6 +318,39 @@ void bad_models() {
                                            {std::numeric_limits<double>::quiet_NaN()}, true);
         emit("model", p, "attribute prunedef_input_scale: expected one positive number");
     }
+    {  // a fractional and a NaN input size (once truncated to 55, and read as 2^63)
+        const std::string p = model_copy("model_fractional_shape.h5");
+        Raw f(p);
+        f.delete_attribute("/", "prunedef_input_shape");
+        detail::h5_write_numeric_attribute(f.object("/"), "prunedef_input_shape", {55.9, 47, 3});
+        emit("model", p, "attribute prunedef_input_shape: expected (height, width, channels), integers in 1..65536");
+        const std::string q = model_copy("model_nan_shape.h5");
+        Raw g(q);
+        g.delete_attribute("/", "prunedef_input_shape");
+        detail::h5_write_numeric_attribute(g.object("/"), "prunedef_input_shape",
+                                           {std::numeric_limits<double>::quiet_NaN(), 47, 3});
+        emit("model", q, "attribute prunedef_input_shape: expected (height, width, channels), integers in 1..65536");
+    }
+    {  // weights so large that the forward pass overflows: logits inf or NaN
+        DeepID huge = net;
+        huge.visit([](auto& layer) {
+            using L = std::decay_t<decltype(layer)>;
+            if constexpr (L::has_weights) {
+                auto w = layer.weights();
+                for (auto& a : w)
+                    for (float& v : a.values) v = a.name.find("kernel") != std::string::npos ? 1e30f : 1.0f;
+                layer.set_weights(w);
+            }
+        });
+        save_keras_weights(bad("model_overflow.h5"), huge);
+        emit("model_eval", bad("model_overflow.h5"), "non-finite output");
+        save_goodnet(bad("goodnet_overflow.h5"), huge, huge, {});
+        emit("goodnet", bad("goodnet_overflow.h5"), "non-finite output");
+    }
+    check(mkfifo(bad("model_fifo.h5").c_str(), 0600) == 0, "mkfifo");
+    emit("model", bad("model_fifo.h5"), "is a named pipe (FIFO), not a regular file");
+    fs::create_directories(bad("model_directory.h5"));
+    emit("model", bad("model_directory.h5"), "is a directory");
     {  // a model for 1-channel images given 3-channel data
         const std::string p = model_copy("model_one_channel.h5");
         Raw f(p);
@@ -335,6 +369,36 @@ void write_data(const std::string& path, std::size_t n, std::size_t c, std::size
     f.dataset("data", {n, c, h, w}, H5T_STD_U8LE, H5T_NATIVE_UINT8, pixels.data());
     f.floats("label", {labels.size()}, labels);
 }
+
+/// Writes a chunked, gzip-compressed dataset of which only the first `written` rows (along the
+/// first axis) are written: the other chunks are declared but never stored.
+template <class T>
+void partly_written(const Raw& f, const std::string& name, const std::vector<hsize_t>& dims,
+                    const std::vector<hsize_t>& chunk, hid_t file_type, hid_t mem_type, const std::vector<T>& values,
+                    hsize_t written) {
+    hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+    check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()) >= 0 && H5Pset_deflate(dcpl, 6) >= 0,
+          "chunked dcpl");
+    hid_t space = H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr);
+    hid_t ds = H5Dcreate2(f.id, name.c_str(), file_type, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+    check(ds >= 0, "create " + name);
+    std::vector<hsize_t> start(dims.size(), 0), count = dims;
+    count[0] = written;
+    check(H5Sselect_hyperslab(space, H5S_SELECT_SET, start.data(), nullptr, count.data(), nullptr) >= 0, "select");
+    hid_t mem = H5Screate_simple(static_cast<int>(count.size()), count.data(), nullptr);
+    check(H5Dwrite(ds, mem_type, mem, space, H5P_DEFAULT, values.data()) >= 0, "write " + name);
+    H5Sclose(mem);
+    H5Dclose(ds);
+    H5Sclose(space);
+    H5Pclose(dcpl);
+}
+
+/// A filter that copies its input: registered only in this program, so that files written
+/// with it use a filter the prunedef tool's HDF5 does not have (as h5py's LZF).
+std::size_t copy_filter(unsigned, std::size_t, const unsigned[], std::size_t nbytes, std::size_t*, void**) {
+    return nbytes;
+}
+constexpr H5Z_filter_t unknown_filter_id = 400;  // in HDF5's range for testing (256..511)
 
 void bad_data() {
     const std::vector<float> labels = {0, 1, 2, 4};
@@ -458,6 +522,64 @@ void bad_data() {
         f.dataset("label", {hsize_t(1) << 30}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, nullptr);
         emit("data", p, "/data: declares 8326867845120 values of shape (1073741824, 3, 55, 47) but the file stores only 0 bytes");
     }
+    {  // 4 images declared in 4 compressed chunks, the last never written (HDF5 reads it as zeros)
+        const std::string p = bad("data_unwritten_chunk.h5");
+        Raw f(p, true);
+        std::vector<std::uint8_t> pixels(3 * 3 * H * W);
+        for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<std::uint8_t>(i * 7 % 251);
+        partly_written(f, "data", {4, 3, H, W}, {1, 3, H, W}, H5T_STD_U8LE, H5T_NATIVE_UINT8, pixels, 3);
+        f.floats("label", {4}, labels);
+        emit("data", p, "/data: only 3 of its 4 chunks are stored");
+    }
+    {  // labels in 2 compressed chunks, the second never written
+        const std::string p = bad("data_unwritten_label_chunk.h5");
+        write_data(p, 4, 3, H, W, labels);
+        Raw f(p);
+        f.unlink("/label");
+        partly_written(f, "label", {4}, {2}, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, std::vector<float>{0, 1}, 2);
+        emit("data", p, "/label: only 1 of its 2 chunks are stored");
+    }
+    {  // images compressed with a filter the reader's HDF5 lacks
+        const std::string p = bad("data_unknown_filter.h5");
+        H5Z_class2_t cls{};
+        cls.version = H5Z_CLASS_T_VERS;
+        cls.id = unknown_filter_id;
+        cls.encoder_present = 1;
+        cls.decoder_present = 1;
+        cls.name = "lzf (test stand-in)";
+        cls.filter = copy_filter;
+        check(H5Zregister(&cls) >= 0, "register filter");
+        Raw f(p, true);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        const hsize_t chunk[4] = {1, 3, H, W};
+        check(H5Pset_chunk(dcpl, 4, chunk) >= 0 && H5Pset_filter(dcpl, unknown_filter_id, 0, 0, nullptr) >= 0,
+              "filter dcpl");
+        const std::vector<std::uint8_t> pixels(4 * 3 * H * W, 9);
+        f.dataset("data", {4, 3, H, W}, H5T_STD_U8LE, H5T_NATIVE_UINT8, pixels.data(), dcpl);
+        H5Pclose(dcpl);
+        f.floats("label", {4}, labels);
+        check(H5Zunregister(unknown_filter_id) >= 0, "unregister filter");
+        emit("data", p, "/data: compressed with HDF5 filter 400");
+    }
+    // larger images than the model's: pooling would floor the sizes so that the shapes fit
+    write_data(bad("data_large_images.h5"), 4, 3, H + 2, W + 2, labels);
+    emit("data", bad("data_large_images.h5"), "/data: images are 57x49, the model expects 55x47");
+    emit("goodnet_data", bad("data_large_images.h5"), "/data: images are 57x49, the model expects 55x47");
+    {  // one 8192 x 8192 image: a batch of it needs more memory than allowed
+        const std::string p = (good_dir / ".." / "data_huge_images.h5").string();
+        Raw f(p, true);
+        hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        const hsize_t chunk[4] = {1, 1, 1024, 8192};
+        check(H5Pset_chunk(dcpl, 4, chunk) >= 0 && H5Pset_deflate(dcpl, 1) >= 0, "dcpl");
+        const std::vector<std::uint8_t> zeros(std::size_t(8192) * 8192, 0);
+        f.dataset("data", {1, 1, 8192, 8192}, H5T_STD_U8LE, H5T_NATIVE_UINT8, zeros.data(), dcpl);
+        H5Pclose(dcpl);
+        f.floats("label", {1}, {0});
+    }
+    // not regular files: a FIFO blocks an open() forever, a device streams without end
+    check(mkfifo(bad("data_fifo.h5").c_str(), 0600) == 0, "mkfifo");
+    emit("data", bad("data_fifo.h5"), "is a named pipe (FIFO), not a regular file");
+    emit("data", "/dev/zero", "is a character device, not a regular file");
     {  // the images are stored but the labels were never written
         const std::string p = bad("data_unstored_labels.h5");
         write_data(p, 4, 3, H, W, labels);
@@ -518,6 +640,37 @@ void bad_images() {
         write_bytes(bad("image_bad_huffman.jpg"), jpeg);
         emit("image", bad("image_bad_huffman.jpg"), "corrupt JPEG (a Huffman table has more than 256 codes)");
     }
+    {  // a decompression bomb: the header says 55x47, the data inflates to 64 times that
+        const std::string big = bad("image_bomb_source.png");
+        {
+            std::vector<unsigned char> zeros(std::size_t(W) * H * 64 * 3, 0);
+            check(stbi_write_png(big.c_str(), W, H * 64, 3, zeros.data(), W * 3) != 0, "write bomb");
+        }
+        std::string bomb = read_bytes(big);
+        fs::remove(big);
+        const auto ihdr = bomb.find("IHDR");
+        check(ihdr != std::string::npos, "no IHDR");
+        bomb[ihdr + 8] = 0, bomb[ihdr + 9] = 0, bomb[ihdr + 10] = 0, bomb[ihdr + 11] = static_cast<char>(H);
+        std::uint32_t crc = 0xFFFFFFFFu;  // the chunk's CRC-32, as a valid PNG has it (stb ignores it)
+        for (std::size_t i = ihdr; i < ihdr + 4 + 13; ++i) {
+            crc ^= static_cast<unsigned char>(bomb[i]);
+            for (int k = 0; k < 8; ++k) crc = crc & 1 ? (crc >> 1) ^ 0xEDB88320u : crc >> 1;
+        }
+        crc ^= 0xFFFFFFFFu;
+        for (int k = 0; k < 4; ++k) bomb[ihdr + 17 + k] = static_cast<char>(crc >> (24 - 8 * k));
+        write_bytes(bad("image_bomb.png"), bomb);
+        emit("image", bad("image_bomb.png"), "inflates to more than the");
+    }
+    {
+        const std::string p = bad("image_truncated.bmp");
+        std::vector<unsigned char> pixels(std::size_t(W) * H * 3, 77);
+        check(stbi_write_bmp(p.c_str(), W, H, 3, pixels.data()) != 0, "write bmp");
+        const std::string whole = read_bytes(p);
+        write_bytes(p, whole.substr(0, whole.size() / 2));
+        emit("image", p, "truncated BMP");
+    }
+    check(mkfifo(bad("image_fifo.png").c_str(), 0600) == 0, "mkfifo");
+    emit("image", bad("image_fifo.png"), "is a named pipe (FIFO), not a regular file");
     fs::create_directories(bad("image_directory.png"));
     emit("image", bad("image_directory.png"), "is a directory");
 }
@@ -540,6 +693,32 @@ void bad_goodnets(const DeepID& net) {
         f.floats("/repaired/conv_3/conv_3/kernel:0", {3, 3, 2, 2}, k);
         emit("goodnet", p, "/repaired/conv_3/conv_3/kernel:0: non-finite value (nan)");
     }
+    {
+        const std::string p = bad("goodnet_flag_zero.h5");
+        fs::copy_file(good_dir / "goodnet.h5", p, fs::copy_options::overwrite_existing);
+        Raw f(p);
+        f.delete_attribute("/", "prunedef_goodnet");
+        detail::h5_write_numeric_attribute(f.object("/"), "prunedef_goodnet", {0.0}, true);
+        emit("goodnet", p, "/ attribute prunedef_goodnet: expected 1, found 0");
+    }
+    {  // B' sees pixels / 2, B raw pixels
+        const std::string p = bad("goodnet_scale_mismatch.h5");
+        fs::copy_file(good_dir / "goodnet.h5", p, fs::copy_options::overwrite_existing);
+        Raw f(p);
+        f.delete_attribute("/repaired", "prunedef_input_scale");
+        detail::h5_write_numeric_attribute(f.object("/repaired"), "prunedef_input_scale", {0.5}, true);
+        emit("goodnet", p, "attribute prunedef_input_scale: B (/) scales inputs by 1.000000 but B' (/repaired) by 0.500000");
+    }
+    {  // B' for 56x48 inputs (pooling floors the sizes so that its layers still fit)
+        const std::string p = bad("goodnet_shape_mismatch.h5");
+        fs::copy_file(good_dir / "goodnet.h5", p, fs::copy_options::overwrite_existing);
+        Raw f(p);
+        f.delete_attribute("/repaired", "prunedef_input_shape");
+        detail::h5_write_numeric_attribute(f.object("/repaired"), "prunedef_input_shape", {56, 48, 3});
+        emit("goodnet", p, "attribute prunedef_input_shape: B (/) takes");
+    }
+    check(mkfifo(bad("goodnet_fifo.h5").c_str(), 0600) == 0, "mkfifo");
+    emit("goodnet", bad("goodnet_fifo.h5"), "is a named pipe (FIFO), not a regular file");
 }
 
 }  // namespace
@@ -562,7 +741,7 @@ int main(int argc, char** argv) {
         save_goodnet((good_dir / "goodnet.h5").string(), net, net, {});
         write_data((good_dir / "data.h5").string(), 4, 3, H, W, {0, 1, 2, 4});
         write_png((good_dir / "face.png").string(), W, H, 3);
-        bad_models();
+        bad_models(net);
         bad_data();
         bad_images();
         bad_goodnets(net);
