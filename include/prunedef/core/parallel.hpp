@@ -3,6 +3,7 @@
 // count, so that every result is bit-identical with 1 or N threads.
 
 #include <cstddef>
+#include <exception>
 #include <utility>
 
 #if defined(_OPENMP)
@@ -41,8 +42,19 @@ template <class Body>
 void parallel_for(std::ptrdiff_t count, Body&& body) {
 #if defined(_OPENMP)
     if (count > 1 && omp_get_max_threads() > 1 && !omp_in_parallel()) {
+        // An exception may not leave an OpenMP region (std::terminate): the first one is kept
+        // and rethrown on the calling thread once the loop is done.
+        std::exception_ptr failure;
 #pragma omp parallel for schedule(static)
-        for (std::ptrdiff_t task = 0; task < count; ++task) body(task);
+        for (std::ptrdiff_t task = 0; task < count; ++task) {
+            try {
+                body(task);
+            } catch (...) {
+#pragma omp critical(prunedef_parallel_for_failure)
+                if (!failure) failure = std::current_exception();
+            }
+        }
+        if (failure) std::rethrow_exception(failure);
         return;
     }
 #endif
