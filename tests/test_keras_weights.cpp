@@ -319,6 +319,22 @@ TEST_CASE("keras weights: malformed files are reported with file, path and facts
         CHECK_THROWS_WITH_AS(load_keras_weights(path, net), (path + ": /: layer fc_2 not found in layer_names").c_str(),
                              format_error);
     }
+    SUBCASE("a stored input shape that is not whole numbers (28.9 was truncated, NaN cast to 2^63)") {
+        for (const double bad : {55.9, std::numeric_limits<double>::quiet_NaN(), 0.0, 1e300}) {
+            CAPTURE(bad);
+            const std::string path = write_synthetic(dir);
+            {
+                RawFile f(path);
+                if (H5Aexists(f.id, "prunedef_input_shape") > 0) f.delete_attribute("/", "prunedef_input_shape");
+                detail::h5_write_numeric_attribute(f.root(), "prunedef_input_shape", {bad, 47, 3});
+            }
+            CHECK_THROWS_WITH_AS(load_keras_weights(path, net),
+                                 doctest::Contains((path + ": / attribute prunedef_input_shape: expected (height, width, "
+                                                           "channels), integers in 1..65536")
+                                                       .c_str()),
+                                 format_error);
+        }
+    }
     SUBCASE("a layer is listed twice") {
         const std::string path = write_synthetic(dir);
         auto names = deepid_layers;
