@@ -73,16 +73,16 @@ TEST_CASE("hdf5: chunks declared but never written are refused, not read as zero
         {
             auto file = detail::create_h5_file(path);
             hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
-            const hsize_t dims[2] = {10, 4}, chunk[2] = {3, 4};  // 4 chunks, the last one partial
+            const hsize_t dims[2] = {10, 10}, chunk[2] = {9, 9};  // 2 x 2 chunks, mostly past the edge
             REQUIRE(H5Pset_chunk(dcpl, 2, chunk) >= 0);
             if (compressed) REQUIRE(H5Pset_deflate(dcpl, 6) >= 0);
             hid_t space = H5Screate_simple(2, dims, nullptr);
             hid_t ds = H5Dcreate2(file.id(), "v", H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
             REQUIRE(ds >= 0);
-            const hsize_t start[2] = {0, 0}, count[2] = {9, 4};  // rows 0..8: chunk 4 (row 9) never written
+            const hsize_t start[2] = {0, 0}, count[2] = {9, 10};  // rows 0..8: the chunks of row 9 never written
             REQUIRE(H5Sselect_hyperslab(space, H5S_SELECT_SET, start, nullptr, count, nullptr) >= 0);
             hid_t mem = H5Screate_simple(2, count, nullptr);
-            const std::vector<float> values(36, 1.5f);
+            const std::vector<float> values(90, 1.5f);
             REQUIRE(H5Dwrite(ds, H5T_NATIVE_FLOAT, mem, space, H5P_DEFAULT, values.data()) >= 0);
             H5Sclose(mem);
             H5Dclose(ds);
@@ -91,10 +91,10 @@ TEST_CASE("hdf5: chunks declared but never written are refused, not read as zero
         }
         auto file = detail::open_h5_file(path);
         auto ds = detail::open_h5_dataset(file, "v");
-        // the stored bytes (3 whole chunks of 12 values) exceed the declared 40 values: only the
+        // the stored bytes (2 whole chunks of 81 values) exceed the declared 100 values: only the
         // chunk count tells
-        CHECK_THROWS_WITH_AS(detail::h5_check_dataset_storage(ds, {10, 4}, SIZE_MAX),
-                             (path + ": /v: only 3 of its 4 chunks are stored; the others were never written "
+        CHECK_THROWS_WITH_AS(detail::h5_check_dataset_storage(ds, {10, 10}, SIZE_MAX),
+                             (path + ": /v: only 2 of its 4 chunks are stored; the others were never written "
                                      "(truncated or incompletely written file)")
                                  .c_str(),
                              format_error);
