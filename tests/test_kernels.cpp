@@ -302,6 +302,21 @@ TEST_CASE("kernels: argmax picks the largest value, the first one on ties") {
     }
 }
 
+TEST_CASE("kernels: an exception thrown in parallel_for reaches the caller with 1 or 2 threads") {
+    const int saved = thread_count();
+    for (const int threads : {1, 2}) {
+        CAPTURE(threads);
+        set_thread_count(threads);
+        // without the rethrow, an exception leaving the OpenMP region calls std::terminate
+        CHECK_THROWS_WITH_AS(detail::parallel_for(8,
+                                                  [](std::ptrdiff_t task) {
+                                                      if (task == 5) throw numeric_error("task 5 failed");
+                                                  }),
+                             "task 5 failed", numeric_error);
+    }
+    set_thread_count(saved);
+}
+
 TEST_CASE("kernels: argmax refuses non-finite outputs instead of picking a class") {
     for (const float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity(),
                             -std::numeric_limits<float>::infinity()}) {
