@@ -20,9 +20,10 @@ struct PredictOptions {
 };
 
 int run_predict(const PredictOptions& o) {
+    remove_temporaries_on_signals();
     o.threads.apply();
     require(o.out_opt);
-    check_not_input(o.out, {o.model, o.data});
+    check_output_file(o.out, {o.model, o.data});
     require(o.data_opt);
     const DatasetReader data(o.data);
     require(o.model_opt);
