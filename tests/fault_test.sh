@@ -97,7 +97,9 @@ for sig in TERM INT KILL; do
   caught=0
   for attempt in 1 2 3 4 5 6 7 8; do
     d=$work/sig_$sig; rm -rf "$d"
-    "$tool" repair --model "$model" --valid "$valid" --drops 1,2,3,4,5,6,7,8,9,10 --out "$d" > /dev/null 2>&1 &
+    # (a background job starts with SIGINT ignored, which the tool keeps: restore the default)
+    env --default-signal=INT "$tool" repair --model "$model" --valid "$valid" --drops 1,2,3,4,5,6,7,8,9,10 \
+      --out "$d" > /dev/null 2>&1 &
     pid=$!
     while kill -0 $pid 2>/dev/null; do
       if ls -a "$d" 2>/dev/null | grep -q '\.tmp[0-9]*_[0-9]*$'; then kill -$sig $pid; caught=1; break; fi

@@ -106,7 +106,12 @@ void remove_temporaries_on_signals() {
     struct sigaction sa {};
     sa.sa_handler = remove_temporaries_and_exit;
     sigemptyset(&sa.sa_mask);
-    for (int sig : {SIGTERM, SIGINT, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGTERM, SIGINT, SIGHUP}) {
+        struct sigaction old {};
+        // A signal ignored by whoever started us (nohup, a background job) stays ignored.
+        if (::sigaction(sig, nullptr, &old) == 0 && old.sa_handler == SIG_IGN) continue;
+        ::sigaction(sig, &sa, nullptr);
+    }
 }
 
 OutputDirectory::~OutputDirectory() {

@@ -73,7 +73,7 @@ void check_not_input(const std::string& out, const std::vector<std::string>& inp
 void check_output_file(const std::string& out, const std::vector<std::string>& inputs);
 
 /// On SIGTERM, SIGINT and SIGHUP: unlinks the temporary files of unfinished outputs and exits
-/// with 128 + the signal number.
+/// with 128 + the signal number. A signal ignored when the tool started stays ignored.
 void remove_temporaries_on_signals();
 
 /// An output directory used by one run at a time: prepare() creates it, takes an exclusive
