@@ -565,7 +565,7 @@ TEST_CASE("report: write_repair_report writes the four files atomically") {
     nlohmann::json json = nlohmann::json::parse(read_file(dir / "report.json"));
     CHECK(json["files"] == nlohmann::json({"sweep.csv", "report.md", "curve.svg", "report.json"}));
     json.erase("files");
-    CHECK(json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n" == json_report(r, c));
+    CHECK(json == nlohmann::json::parse(json_report(r, c)));
     CHECK(read_file(dir / "curve.svg") == curve_svg(r));
     std::size_t files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
