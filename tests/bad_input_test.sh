@@ -90,6 +90,8 @@ expect "--threads" "2147483647" \
   "$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --threads 2147483647
 cases=$((cases + 1))
 expect "--out" "empty path" "$tool" predict --model "$good/model.h5" --data "$good/data.h5" --out ""
+cases=$((cases + 1))
+expect "--out" "empty path" "$tool" repair --model "$good/model.h5" --valid "$good/data.h5" --out ""
 # a batch larger than the data set is the whole data set, not an allocation of 65536 images
 "$tool" eval --model "$good/model.h5" --clean "$good/data.h5" --batch 65536 > /dev/null \
   || fail "eval with --batch 65536 on 4 images"

@@ -561,7 +561,11 @@ TEST_CASE("report: write_repair_report writes the four files atomically") {
     write_repair_report(dir.string(), r, c);
     CHECK(read_file(dir / "sweep.csv") == sweep_csv(r));
     CHECK(read_file(dir / "report.md") == markdown_report(r, c));
-    CHECK(read_file(dir / "report.json") == json_report(r, c));
+    // report.json is json_report() plus "files": every file of the run (here the four reports).
+    nlohmann::json json = nlohmann::json::parse(read_file(dir / "report.json"));
+    CHECK(json["files"] == nlohmann::json({"sweep.csv", "report.md", "curve.svg", "report.json"}));
+    json.erase("files");
+    CHECK(json == nlohmann::json::parse(json_report(r, c)));
     CHECK(read_file(dir / "curve.svg") == curve_svg(r));
     std::size_t files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {

@@ -343,6 +343,7 @@ void bad_models(const DeepID& net) {
             }
         });
         save_keras_weights(bad("model_overflow.h5"), huge);
+        emit("model", bad("model_overflow.h5"), "non-finite output");  // predict and repair
         emit("model_eval", bad("model_overflow.h5"), "non-finite output");
         save_goodnet(bad("goodnet_overflow.h5"), huge, huge, {});
         emit("goodnet", bad("goodnet_overflow.h5"), "non-finite output");

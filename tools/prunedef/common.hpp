@@ -79,4 +79,32 @@ prunedef::DeepID load_model(const std::string& model_path, const CLI::Option* sc
 /// Refuses to write over one of the inputs.
 void check_not_input(const std::string& out, const std::vector<std::string>& inputs);
 
+/// Checks an output file before any work: not an input, and absent or a regular file (not a
+/// directory, device, FIFO, socket or symbolic link).
+void check_output_file(const std::string& out, const std::vector<std::string>& inputs);
+
+/// On SIGTERM, SIGINT and SIGHUP: unlinks the temporary files of unfinished outputs and exits
+/// with 128 + the signal number. A signal ignored when the tool started stays ignored.
+void remove_temporaries_on_signals();
+
+/// An output directory used by one run at a time: prepare() creates it, takes an exclusive
+/// lock (DIR/.prunedef.lock, flock) for the object's lifetime, removes the temporary files of
+/// killed runs (".name.tmpPID_N" whose PID is not alive; it says so on stderr), and refuses a
+/// non-empty directory unless replace is true: then the files a repair writes (by name: the
+/// four reports and *_X*.h5) are removed, report.json first; other files are left alone, and
+/// an earlier run's file that is one of the inputs is refused.
+/// check_only: only the refusals, without creating, locking or removing anything (for a check
+/// before the work).
+class OutputDirectory {
+public:
+    OutputDirectory() = default;
+    OutputDirectory(const OutputDirectory&) = delete;
+    OutputDirectory& operator=(const OutputDirectory&) = delete;
+    ~OutputDirectory();
+    void prepare(const std::string& dir, const std::vector<std::string>& inputs, bool replace, bool check_only = false);
+
+private:
+    int lock_fd_ = -1;
+};
+
 }  // namespace prunedef_tool

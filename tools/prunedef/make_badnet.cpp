@@ -39,9 +39,13 @@ DeepID make_fmnist_deepid(Rng& rng) {
 }
 
 int run_make_badnet(const MakeBadnetOptions& o) {
+    remove_temporaries_on_signals();
     o.threads.apply();
     require(o.out_opt);
     const std::string& dir = o.out;
+    if (dir.empty()) throw argument_error("--out: the output directory name is empty");
+    for (const char* name : {"bd_weights.h5", "valid.h5", "test.h5", "bd_valid.h5", "bd_test.h5"})
+        check_output_file((fs::path(dir) / name).string(), {});
     const std::string& src = o.data_dir;
     const SquareTrigger trigger = SquareTrigger::parse(o.trigger);
     const float lr = o.lr_opt->count() > 0 ? o.lr : (o.optimizer == "adam" ? 0.003f : 0.01f);

@@ -2,7 +2,9 @@
 
 #include "common.hpp"
 
+#include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 using namespace prunedef;
@@ -20,9 +22,10 @@ struct PredictOptions {
 };
 
 int run_predict(const PredictOptions& o) {
+    remove_temporaries_on_signals();
     o.threads.apply();
     require(o.out_opt);
-    check_not_input(o.out, {o.model, o.data});
+    check_output_file(o.out, {o.model, o.data});
     require(o.data_opt);
     const DatasetReader data(o.data);
     require(o.model_opt);
@@ -30,8 +33,14 @@ int run_predict(const PredictOptions& o) {
     std::vector<float> logits;
     logits.reserve(data.size() * net.num_classes());
     Tensor out;
-    for_each_batch(data, o.batch, [&](const Tensor& images, const int*, std::size_t) {
+    for_each_batch(data, checked_batch(o.batch, data), [&](const Tensor& images, const int*, std::size_t first) {
         net.logits(images, out);
+        // overflowing logits are an error naming the model, never a file of inf/NaN
+        for (std::size_t i = 0; i < out.size(); ++i)
+            if (!std::isfinite(out.data()[i]))
+                throw numeric_error(o.model + ": on " + data.file() + ": non-finite output (" +
+                                    std::to_string(out.data()[i]) + ") for input " +
+                                    std::to_string(first + i / net.num_classes()));
         logits.insert(logits.end(), out.data(), out.data() + out.size());
     });
     AtomicOutput file(o.out);

@@ -30,7 +30,7 @@ struct RepairOptionsCli {
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
     float lr = 5e-3f;
     std::uint64_t seed = 1;
-    bool relative = false, head_only = false;
+    bool relative = false, head_only = false, replace = false;
     ThreadsOption threads;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
                 *poisoned_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
@@ -56,10 +56,14 @@ std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
     return drops;
 }
 
+std::string tag_of(const AccuracyDrop& drop) { return "X" + drop.label() + (drop.relative ? "rel" : ""); }
+
 int run_repair(const RepairOptionsCli& o) {
+    remove_temporaries_on_signals();
     o.threads.apply();
     require(o.out_opt);
     const std::string& dir = o.out;
+    if (dir.empty()) throw usage_error("--out: empty path given");
     RepairOptions options;
     FinePruningOptions fine;
     const bool fine_tune = o.fine_tune_opt->count() > 0;
@@ -83,19 +87,30 @@ int run_repair(const RepairOptionsCli& o) {
     require(o.model_opt);
     const DeepID net = load_model(o.model, o.scale_opt, o.scale, valid);
 
+    // Every output is checked before the work: not an input, not a special file or a link, and
+    // the directory is new or empty (or --replace).
     const std::vector<std::string> inputs{o.model, o.valid, o.test, o.poisoned};
-    std::error_code ec;
-    if (fs::exists(dir, ec) && !fs::is_directory(dir, ec)) throw io_error(dir + ": exists and is not a directory");
-    for (const char* name : {"sweep.csv", "report.md", "report.json", "curve.svg"})
-        check_not_input((fs::path(dir) / name).string(), inputs);
+    std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg"};
+    for (const AccuracyDrop& drop : options.drops)
+        for (const char* kind : {"repaired_", "goodnet_", "finepruned_", "goodnet_finepruned_"})
+            if (fine_tune || std::string(kind).find("finepruned") == std::string::npos)
+                names.push_back(kind + tag_of(drop) + ".h5");
+    for (const auto& name : names) check_output_file((fs::path(dir) / name).string(), inputs);
+    OutputDirectory out_dir;
+    out_dir.prepare(dir, inputs, o.replace, /*check_only=*/true);
 
     ProgressBar bar;
     options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
     const RepairData data{&valid, test ? &*test : nullptr, poisoned ? &*poisoned : nullptr};
+    options.batch_size = checked_batch(options.batch_size, valid);
     RepairResult result;
-    if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
-    else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
-    else result = repair<KernelL1Norm>(net, data, options);
+    try {
+        if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
+        else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
+        else result = repair<KernelL1Norm>(net, data, options);
+    } catch (const numeric_error& e) {
+        throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
+    }
 
     std::vector<DeepID> fine_tuned;
     if (fine_tune) {
@@ -106,26 +121,28 @@ int run_repair(const RepairOptionsCli& o) {
     }
     // The output directory is made only now that every input has been read and checked, so a
     // run that fails on bad data leaves nothing behind.
-    fs::create_directories(dir, ec);
-    if (!fs::is_directory(dir)) throw io_error(dir + ": cannot create output directory");
+    out_dir.prepare(dir, inputs, o.replace);
+    std::vector<std::string> written;
+    const auto output = [&](const std::string& name) {
+        const std::string path = (fs::path(dir) / name).string();
+        check_output_file(path, inputs);
+        written.push_back(name);
+        return path;
+    };
     const ReportContext context{o.model, o.valid, o.test, o.poisoned, net.input_scale()};
     for (const auto& t : result.thresholds) {
-        const std::string tag = "X" + t.drop.label() + (t.drop.relative ? "rel" : "");
+        const std::string tag = tag_of(t.drop);
         const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
         const DeepID repaired = prune_channels(net, mask);
-        const std::string repaired_path = (fs::path(dir) / ("repaired_" + tag + ".h5")).string();
-        const std::string goodnet_path = (fs::path(dir) / ("goodnet_" + tag + ".h5")).string();
-        check_not_input(repaired_path, inputs);
-        check_not_input(goodnet_path, inputs);
-        save_keras_weights(repaired_path, repaired);
-        save_goodnet(goodnet_path, net, repaired, t.pruned_channels);
+        save_keras_weights(output("repaired_" + tag + ".h5"), repaired);
+        save_goodnet(output("goodnet_" + tag + ".h5"), net, repaired, t.pruned_channels);
         if (fine_tune) {
             const DeepID& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
-            save_keras_weights((fs::path(dir) / ("finepruned_" + tag + ".h5")).string(), tuned);
-            save_goodnet((fs::path(dir) / ("goodnet_finepruned_" + tag + ".h5")).string(), net, tuned, t.pruned_channels);
+            save_keras_weights(output("finepruned_" + tag + ".h5"), tuned);
+            save_goodnet(output("goodnet_finepruned_" + tag + ".h5"), net, tuned, t.pruned_channels);
         }
     }
-    write_repair_report(dir, result, context);
+    write_repair_report(dir, result, context, written);
     std::cout << markdown_report(result, context);
     return 0;
 }
@@ -184,7 +201,10 @@ Runner add_repair(CLI::App& app) {
                          ->type_name("E");
     sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after conv_3")->needs(o->fine_tune_opt);
     sub->add_option("--seed", o->seed, "fine-tuning seed (default 1)")->check(CLI::NonNegativeNumber)->needs(o->fine_tune_opt)->type_name("S");
-    o->out_opt = sub->add_option("--out", o->out, "output directory (created if missing); required")->type_name("DIR");
+    o->out_opt = sub->add_option("--out", o->out, "output directory: new or empty (created if missing); required")
+                     ->type_name("DIR");
+    sub->add_flag("--replace", o->replace,
+                  "--out may hold an earlier repair: its files (reports, *_X*.h5) are removed first");
     o->threads.add(*sub);
     return [o] { return run_repair(*o); };
 }

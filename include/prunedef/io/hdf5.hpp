@@ -7,10 +7,15 @@
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/shape.hpp>
+#include <prunedef/io/atomic_output.hpp>
 #include <prunedef/io/input_file.hpp>
 
 #include <hdf5.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -104,11 +109,55 @@ inline H5Object open_h5_file(const std::string& file) {
     return {H5Handle(id, H5Fclose), file, "/"};
 }
 
+/// Closes a file created by create_h5_file(). The file is built in memory (HDF5's core driver,
+/// no backing store), so HDF5 itself never writes to the disk and cannot fail there (a full disk
+/// left HDF5 1.10 with a half-closed file that crashed it at exit). Here the finished image is
+/// written to the file's path with checked write(), fsync() and close(); on any failure the file
+/// is removed and the failure reported to AtomicOutput::commit() of that path
+/// (report_failed_output), which then refuses to move it into place.
+inline herr_t h5_close_output_file(hid_t id) {
+    std::string name;
+    const ssize_t n = H5Fget_name(id, nullptr, 0);
+    if (n > 0) {
+        name.resize(static_cast<std::size_t>(n) + 1);
+        H5Fget_name(id, name.data(), name.size());
+        name.resize(static_cast<std::size_t>(n));
+    }
+    std::vector<char> image;
+    bool ok = H5Fflush(id, H5F_SCOPE_LOCAL) >= 0;
+    const ssize_t size = ok ? H5Fget_file_image(id, nullptr, 0) : -1;
+    if (size >= 0) {
+        image.resize(static_cast<std::size_t>(size));
+        ok = H5Fget_file_image(id, image.data(), image.size()) == size;
+    } else {
+        ok = false;
+    }
+    ok = H5Fclose(id) >= 0 && ok;
+    if (ok && !name.empty()) {
+        const int fd = ::open(name.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+        ok = fd >= 0;
+        for (std::size_t done = 0; ok && done < image.size();) {
+            const ssize_t w = ::write(fd, image.data() + done, image.size() - done);
+            if (w < 0 && errno == EINTR) continue;
+            ok = w > 0;
+            if (ok) done += static_cast<std::size_t>(w);
+        }
+        ok = ok && ::fsync(fd) == 0;
+        if (fd >= 0 && ::close(fd) != 0) ok = false;
+        if (!ok) ::unlink(name.c_str());
+    }
+    if (!ok) report_failed_output(name);
+    return ok ? 0 : -1;
+}
+
 inline H5Object create_h5_file(const std::string& file) {
     H5ErrorsSilenced quiet;
-    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+    if (!fapl.valid() || H5Pset_fapl_core(fapl.id(), 1 << 20, /*backing_store=*/0) < 0)
+        throw io_error(file + ": cannot set up HDF5's in-memory file driver");
+    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
     if (id < 0) throw io_error(file + ": cannot create file");
-    return {H5Handle(id, H5Fclose), file, "/"};
+    return {H5Handle(id, h5_close_output_file), file, "/"};
 }
 
 /// The root group of an open file.

@@ -6,7 +6,7 @@
 //   DIR/report.json  everything, for programs (json_report)
 //   DIR/curve.svg    the curve as a chart (curve_svg)
 //
-// Each file is written atomically (write_text_file): a reader never sees a half-written file,
+// report.json is written last and lists every file of the run ("files"). Each file is written atomically (write_text_file): a reader never sees a half-written file,
 // and a failure leaves no partial file behind. The directory must exist.
 
 #include <prunedef/defense/repair.hpp>
@@ -19,16 +19,25 @@
 
 #include <filesystem>
 #include <string>
+#include <vector>
 
 namespace prunedef {
 
-/// Writes sweep.csv, report.md, report.json and curve.svg into dir; throws io_error on failure.
-inline void write_repair_report(const std::string& dir, const RepairResult& result, const ReportContext& context) {
+/// Writes sweep.csv, report.md, curve.svg and report.json (last: its presence marks a complete
+/// run) into dir; throws io_error on failure. report.json's "files" lists every file of the run:
+/// other_files (written by the caller into dir before) and the four reports.
+inline void write_repair_report(const std::string& dir, const RepairResult& result, const ReportContext& context,
+                                const std::vector<std::string>& other_files = {}) {
     const std::filesystem::path base(dir);
     write_text_file((base / "sweep.csv").string(), sweep_csv(result));
     write_text_file((base / "report.md").string(), markdown_report(result, context));
-    write_text_file((base / "report.json").string(), json_report(result, context));
     write_text_file((base / "curve.svg").string(), curve_svg(result));
+    nlohmann::json json = detail::json_report_value(result, context);
+    std::vector<std::string> files = other_files;
+    for (const char* name : {"sweep.csv", "report.md", "curve.svg", "report.json"}) files.push_back(name);
+    json["files"] = files;
+    write_text_file((base / "report.json").string(),
+                    json.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 }  // namespace prunedef
