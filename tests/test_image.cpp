@@ -105,6 +105,23 @@ TEST_CASE("image: a truncated BMP and a PNG whose data inflates past its size ar
                          doctest::Contains("inflates to more than the 7810 bytes a PNG of its size holds"), format_error);
 }
 
+TEST_CASE("image: files the fuzzer found are refused with an error (tests/fuzz/regressions/image)") {
+    // png_idat_length_2gib.png: a 1 KB PNG whose IDAT chunk declares ~218 MB; stb_image grew its
+    // buffer to 2 GiB before finding the file too short.
+    const std::filesystem::path dir = std::filesystem::path(PRUNEDEF_FUZZ_REGRESSIONS_DIR) / "image";
+    REQUIRE(std::filesystem::is_directory(dir));
+    std::size_t files = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(dir)) {
+        const std::string path = entry.path().string();
+        CAPTURE(path);
+        CHECK_THROWS_AS(load_image(path, ImageShape{55, 47, 3}), prunedef::error);
+        ++files;
+    }
+    CHECK(files >= 1);
+    CHECK_THROWS_WITH_AS(load_image((dir / "png_idat_length_2gib.png").string(), ImageShape{55, 47, 3}),
+                         doctest::Contains("truncated PNG: chunk 'IDAT'"), format_error);
+}
+
 TEST_CASE("image: malformed and unsupported files are refused with the file's name") {
     const auto dir = scratch_dir("image_bad");
     const ImageShape face{55, 47, 3};
