@@ -109,10 +109,17 @@ public:
         const std::filesystem::path dir = dest.has_parent_path() ? dest.parent_path() : std::filesystem::path(".");
         std::error_code ec;
         if (!std::filesystem::is_directory(dir, ec))
-            throw io_error(destination_ + ": cannot write, directory " + dir.string() + " does not exist");
-        temporary_ = (dir / ("." + dest.filename().string() + ".tmp" + std::to_string(::getpid()) + "_" +
-                             std::to_string(counter++)))
-                         .string();
+            throw io_error(destination_ + ": cannot write, " + dir.string() +
+                           (std::filesystem::exists(dir, ec) ? " is not a directory" : " does not exist"));
+        if (::access(dir.c_str(), W_OK) != 0)
+            throw io_error(destination_ + ": cannot write in directory " + dir.string() + ": " + std::strerror(errno));
+        // ".<name>.tmp<pid>_<n>", with <name> shortened when the whole would pass the file-name
+        // limit (a 251-character output name is valid; its temporary name must be too)
+        const std::string suffix = ".tmp" + std::to_string(::getpid()) + "_" + std::to_string(counter++);
+        std::string name = dest.filename().string();
+        const std::size_t name_max = 255;
+        if (1 + name.size() + suffix.size() > name_max) name.resize(name_max - 1 - suffix.size());
+        temporary_ = (dir / ("." + name + suffix)).string();
         detail::register_temporary(temporary_.c_str());
     }
     AtomicOutput(const AtomicOutput&) = delete;

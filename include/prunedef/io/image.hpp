@@ -80,10 +80,10 @@ inline void check_png_inflated_size(const std::vector<unsigned char>& b, const s
         // stb_image grows its buffer to a chunk's declared length before it finds the file too
         // short (2 GiB for a 1 KB file the fuzzer found), so a truncated chunk is refused here.
         if (length > b.size() - p - 12)
-            throw format_error(path + ": truncated PNG: chunk '" +
+            throw format_error(path + ": cannot decode image (truncated PNG: chunk '" +
                                std::string(reinterpret_cast<const char*>(b.data() + p + 4), 4) + "' at byte " +
                                std::to_string(p) + " declares " + std::to_string(length) + " bytes, the file holds " +
-                               std::to_string(b.size() - p - 12) + " more");
+                               std::to_string(b.size() - p - 12) + " more)");
         const unsigned char* type = b.data() + p + 4;
         const unsigned char* d = b.data() + p + 8;
         if (std::memcmp(type, "IHDR", 4) == 0 && length >= 13) {
