@@ -23,5 +23,5 @@ else
 fi
 echo "== repairing it: pruning conv_3, then Fine-Pruning (prunedef repair --fine-tune)"
 $tool repair --model "$bd/bd_weights.h5" --scale 1 --valid "$bd/valid.h5" --test "$bd/test.h5" \
-  --poisoned "$bd/bd_test.h5" --fine-tune 10 --out "$out/repair"
+  --poisoned "$bd/bd_test.h5" --fine-tune 10 --replace --out "$out/repair"
 echo "== written: $out/repair (report.md, report.json, sweep.csv, curve.svg, repaired/GoodNet weights)"
