@@ -2,7 +2,6 @@
 
 #include "common.hpp"
 
-#include <cmath>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,11 +35,11 @@ int run_predict(const PredictOptions& o) {
     for_each_batch(data, checked_batch(o.batch, data), [&](const Tensor& images, const int*, std::size_t first) {
         net.logits(images, out);
         // overflowing logits are an error naming the model, never a file of inf/NaN
-        for (std::size_t i = 0; i < out.size(); ++i)
-            if (!std::isfinite(out.data()[i]))
-                throw numeric_error(o.model + ": on " + data.file() + ": non-finite output (" +
-                                    std::to_string(out.data()[i]) + ") for input " +
-                                    std::to_string(first + i / net.num_classes()));
+        try {
+            for (std::size_t n = 0; n < out.batch(); ++n) detail::require_finite(out.image(n), out.image_size(), first + n);
+        } catch (const numeric_error& e) {
+            throw numeric_error(o.model + ": on " + data.file() + ": " + e.what());
+        }
         logits.insert(logits.end(), out.data(), out.data() + out.size());
     });
     AtomicOutput file(o.out);

@@ -26,7 +26,6 @@
 #include <Eigen/Core>
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <type_traits>
 #include <vector>
@@ -103,12 +102,8 @@ void sweep_task_incremental(const Net& net, const Tensor& features, std::size_t 
         }
         deepid_head_tail(net, z1_rows, a4, logits, ws);
         for (std::size_t j = 0; j < m; ++j) {
-            const float* l = logits.image(j);
-            for (std::size_t c = 0; c < classes; ++c)  // as argmax: no class from an overflowed pass
-                if (!std::isfinite(l[c]))
-                    throw numeric_error("non-finite output (" + std::to_string(l[c]) + ") for input " +
-                                        std::to_string(begin + rows[j]) + " of a batch: the forward pass overflows");
-            predicted[(begin + rows[j]) * cols + k] = static_cast<int>(std::max_element(l, l + classes) - l);
+            // as argmax: no class from an overflowed pass
+            predicted[(begin + rows[j]) * cols + k] = argmax_finite(logits.image(j), classes, begin + rows[j]);
         }
     };
 

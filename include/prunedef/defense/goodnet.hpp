@@ -23,8 +23,9 @@
 
 namespace prunedef {
 
-/// A network with some channels of its pruned layer masked out. Behaves like
-/// prune_channels(net, mask) without copying the weights.
+/// A network with some channels of its pruned layer masked out: their features are zeroed, which
+/// removes the channels for any activation (prune_channels(net, mask), which zeroes weights, gives
+/// the same network only for zero-preserving activations), without copying the weights.
 template <class Net>
 class Masked {
 public:

@@ -56,8 +56,6 @@ void activate(Tensor& t) {
     } else if constexpr (std::is_same_v<Activation, Linear>) {
         (void)p;
         (void)n;
-    } else if constexpr (std::is_same_v<Activation, Relu>) {
-        for (std::size_t i = 0; i < n; ++i) p[i] = Activation::apply(p[i]);
     } else {
         static_assert(detail::activation_traits<Activation>::elementwise,
                       "activate: the activation is neither Softmax nor element-wise (a type with static float "
@@ -76,20 +74,28 @@ void activate(Tensor& t) {
 /// Softmax of each image's values (the last axis after Flatten/Dense), numerically stable.
 inline void softmax(Tensor& t) { detail::softmax_rows(t.data(), t.batch(), t.image_size()); }
 
+namespace detail {
+/// Throws numeric_error when one of the k outputs of input `input` is inf or NaN.
+inline void require_finite(const float* p, std::size_t k, std::size_t input) {
+    for (std::size_t i = 0; i < k; ++i)
+        if (!std::isfinite(p[i]))
+            throw numeric_error("non-finite output (" + std::to_string(p[i]) + ") for input " + std::to_string(input) +
+                                ": the forward pass overflows");
+}
+/// Index of the largest of k finite outputs (first one on ties); throws as require_finite.
+inline int argmax_finite(const float* p, std::size_t k, std::size_t input) {
+    require_finite(p, k, input);
+    return static_cast<int>(std::max_element(p, p + k) - p);
+}
+}  // namespace detail
+
 /// Index of the largest value of each image (first one on ties, as numpy's argmax). Throws
 /// numeric_error when a value is inf or NaN (a forward pass that overflowed): no class is
 /// the answer then, and numpy's choice (the first NaN) would be a silent wrong one.
 inline std::vector<int> argmax(const Tensor& t) {
     std::vector<int> out(t.batch());
     const std::size_t k = t.image_size();
-    for (std::size_t n = 0; n < t.batch(); ++n) {
-        const float* p = t.image(n);
-        for (std::size_t i = 0; i < k; ++i)
-            if (!std::isfinite(p[i]))
-                throw numeric_error("non-finite output (" + std::to_string(p[i]) + ") for input " + std::to_string(n) +
-                                    " of a batch: the forward pass overflows");
-        out[n] = static_cast<int>(std::max_element(p, p + k) - p);
-    }
+    for (std::size_t n = 0; n < t.batch(); ++n) out[n] = detail::argmax_finite(t.image(n), k, n);
     return out;
 }
 
