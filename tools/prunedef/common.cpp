@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <csignal>
 #include <cstring>
 #include <filesystem>
@@ -84,13 +83,6 @@ CLI::Option* add_batch_option(CLI::App& sub, std::size_t& batch, const std::stri
     return sub.add_option("--batch", batch, what)->check(CLI::Range(1, 65536))->type_name("N");
 }
 
-std::string python_float(double v) {
-    char buf[64];
-    auto res = std::to_chars(buf, buf + sizeof buf, v);
-    std::string s(buf, res.ptr);
-    if (s.find_first_of(".en") == std::string::npos) s += ".0";
-    return s;
-}
 
 DeepID load_model(const std::string& path, const CLI::Option* scale_option, double scale, const DatasetReader& data) {
     DeepID net = make_deepid();

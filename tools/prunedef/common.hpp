@@ -4,6 +4,7 @@
 // --batch), loading a model for a data set, and eval.py's number format.
 
 #include <prunedef/prunedef.hpp>
+#include <prunedef/report/python_float.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -67,9 +68,6 @@ double batch_memory_limit();
 /// Writes text to standard output, flushes it and throws io_error when either fails (a full
 /// disk, a closed stdout): a command prints its results only once all of them are computed.
 void write_stdout(const std::string& text);
-
-/// Python's repr of a float, as eval.py prints it (shortest round-trip digits).
-std::string python_float(double v);
 
 /// Loads a DeepID from model_path, applies scale when given (else the stored scale) and binds it
 /// to the data's image shape; errors name the data file and the model.

@@ -55,21 +55,21 @@ int run_eval(const EvalOptions& o) {
             return count_goodnet(predict_named(g, o.goodnet, data, o.batch), data.labels(), N);
         };
         const GoodNetCounts c = run(clean);
-        text += "Clean Classification accuracy: " + python_float(c.matched_percent()) + "\n";
+        text += "Clean Classification accuracy: " + python_repr(c.matched_percent()) + "\n";
         if (poisoned) {
             const GoodNetCounts p = run(*poisoned);
-            text += "Attack Success Rate: " + python_float(p.matched_percent()) + "\n";
-            text += "Backdoor Detection Rate: " + python_float(p.flagged_percent()) + "\n";
+            text += "Attack Success Rate: " + python_repr(p.matched_percent()) + "\n";
+            text += "Backdoor Detection Rate: " + python_repr(p.flagged_percent()) + "\n";
         }
-        text += "Clean False Positive Rate: " + python_float(c.flagged_percent()) + "\n";
+        text += "Clean False Positive Rate: " + python_repr(c.flagged_percent()) + "\n";
     } else {
         const DeepID net = load_model(o.model, o.scale_opt, o.scale, clean);
         auto accuracy = [&](const DatasetReader& data) {
             data.check_labels(net.num_classes());
             return percent_matching(predict_named(net, o.model, data, o.batch), data.labels());
         };
-        text += "Clean Classification accuracy: " + python_float(accuracy(clean)) + "\n";
-        if (poisoned) text += "Attack Success Rate: " + python_float(accuracy(*poisoned)) + "\n";
+        text += "Clean Classification accuracy: " + python_repr(accuracy(clean)) + "\n";
+        if (poisoned) text += "Attack Success Rate: " + python_repr(accuracy(*poisoned)) + "\n";
     }
     write_stdout(text);
     return 0;

@@ -110,8 +110,8 @@ int run_make_badnet(const MakeBadnetOptions& o) {
     write_dataset((fs::path(dir) / "test.h5").string(), test.images, test.labels);
     write_dataset((fs::path(dir) / "bd_valid.h5").string(), bd_valid.images, bd_valid.labels);
     write_dataset((fs::path(dir) / "bd_test.h5").string(), bd_test.images, bd_test.labels);
-    std::cout << "Clean test accuracy: " << python_float(accuracy(net, test)) << "\n";
-    std::cout << "Attack Success Rate: " << python_float(accuracy(net, bd_test)) << "\n";
+    std::cout << "Clean test accuracy: " << python_repr(accuracy(net, test)) << "\n";
+    std::cout << "Attack Success Rate: " << python_repr(accuracy(net, bd_test)) << "\n";
     return 0;
 }
 

@@ -6,6 +6,8 @@
 // challenge layout is the attacker's target. GoodNet detection rate: poisoned images given the
 // extra class N; false-positive rate: clean images given N. All in percent.
 
+#include <prunedef/core/percent.hpp>
+
 #include <cstddef>
 #include <vector>
 
@@ -20,12 +22,8 @@ struct GoodNetCounts {
 
     double matched_percent() const { return percent(matched); }
     double flagged_percent() const { return percent(flagged); }
-    double percent(std::size_t n) const { return images ? 100.0 * double(n) / double(images) : 0.0; }
+    double percent(std::size_t n) const { return percent_of(n, images); }
 };
-
-inline double percent_of(std::size_t part, std::size_t whole) {
-    return whole ? 100.0 * double(part) / double(whole) : 0.0;
-}
 
 /// GoodNet's output for one input from the predictions of B and B'.
 inline int goodnet_output(int b, int bprime, int classes) { return b == bprime ? b : classes; }

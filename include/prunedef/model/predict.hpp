@@ -3,6 +3,7 @@
 // Network, a Masked network, a GoodNet): a whole batch source (data/batch_source.hpp) or a tensor
 // held in memory; and the share of predictions that match labels.
 
+#include <prunedef/core/percent.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/data/batch_source.hpp>
 
@@ -46,7 +47,7 @@ std::vector<int> predict_all(const Model& model, const Tensor& images, std::size
 inline double percent_matching(const std::vector<int>& predicted, const std::vector<int>& labels) {
     std::size_t n = 0;
     for (std::size_t i = 0; i < predicted.size(); ++i) n += predicted[i] == labels[i];
-    return predicted.empty() ? 0.0 : 100.0 * double(n) / double(predicted.size());
+    return percent_of(n, predicted.size());
 }
 
 }  // namespace prunedef

@@ -5,6 +5,7 @@
 // keeps B''s pruned channels at zero this way).
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/core/percent.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/kernels/elementwise.hpp>
@@ -115,7 +116,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
         EpochReport r;
         r.epoch = epoch;
         r.loss = loss_sum / double(data.size());
-        r.accuracy = 100.0 * double(correct) / double(data.size());
+        r.accuracy = percent_of(correct, data.size());
         r.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
         r.images_per_second = double(data.size()) / r.seconds;
         r.learning_rate = optimizer.learning_rate();
