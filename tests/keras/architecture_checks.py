@@ -232,6 +232,22 @@ def check_architecture(name, kind):
     return check
 
 
+def check_config(name):
+    """A weights-only file (tf_keras save_weights) with its architecture given by --config
+    (model.to_json()): the same logits as Keras'."""
+    def check(ctx):
+        model = load_model(model_file(ctx, name, "keras2"))
+        weights = ctx.path(f"{name}_weights.h5")
+        model.save_weights(weights, save_format="h5")
+        config = ctx.path(f"{name}_config.json")
+        with open(config, "w") as f:
+            f.write(model.to_json())
+        _, data_file, scale = dataset(ctx, name)
+        ours = prunedef_logits(ctx, weights, data_file, scale, "--config", config)
+        return [compare_logits(f"{name}: weights-only .h5 + --config", ours, keras_reference(ctx, name, "keras2"))]
+    return check
+
+
 # Networks prunedef must refuse: (name, builder, class of the refused layer, its name)
 def lstm_model(K):
     L = K.layers
@@ -284,6 +300,8 @@ for _name, *_ in ARCHITECTURES:
     CHECKS.append((f"arch/{_name}: tf_keras and keras 3 agree (Python side)", check_keras_agree(_name)))
     for _kind in ("keras2", "keras3"):
         CHECKS.append((f"arch/{_name}{extension(_kind)}: predict vs Keras", check_architecture(_name, _kind)))
+for _name in ("seq_strided", "inception_concat"):
+    CHECKS.append((f"arch/{_name}: predict on a weights-only .h5 with --config model.json vs Keras", check_config(_name)))
 for _name, *_ in REFUSED:
     for _kind in ("keras2", "keras3"):
         CHECKS.append((f"arch/refused {_name}{extension(_kind)}: predict refuses, naming the layer",

@@ -5,7 +5,7 @@ archive; prunedef's logits from each file (and from the weights-only file) again
 import numpy as np
 
 from prunedef_keras import (SCALE_255, Failure, check_pre_softmax, compare_logits, keras_input, keras_logits, load_model,
-                            prunedef_logits, read_dataset, run_architecture_py, save_model)
+                            prunedef_logits, read_dataset, run_architecture_py, run_tool, save_model, write_dataset)
 
 # (weights file stem, input scale, poisoned sample sets): the table of ../shared/README.md.
 CSAW_MODELS = [
@@ -99,7 +99,23 @@ def check_predict(stem, source):
     return check
 
 
-CHECKS = []
+def check_label_column(ctx):
+    """Labels stored as (N, 1), common in real files: predict and eval give what they give
+    with (N,) labels."""
+    clean = ctx.shared_path("data", "csaw", "clean_samples.h5")
+    data, labels = read_dataset(clean)
+    column = write_dataset(ctx.path("clean_samples_label_column.h5"), data, labels.reshape(-1, 1))
+    weights, notes = weights_file(ctx, "lab3_sunglasses"), []
+    if not np.array_equal(prunedef_logits(ctx, weights, column, 1.0), prunedef_logits(ctx, weights, clean, 1.0)):
+        raise Failure("predict: labels (N, 1) change the logits")
+    evals = [run_tool(ctx, "eval", "--model", weights, "--scale", "1", "--clean", f).stdout for f in (column, clean)]
+    if evals[0] != evals[1]:
+        raise Failure(f"eval with labels (N, 1) prints {evals[0]!r}, with (N,) {evals[1]!r}")
+    notes.append(f"labels (N, 1): the same logits and eval lines ({evals[0].strip()})")
+    return notes
+
+
+CHECKS = [("csaw: data sets with labels (N, 1) are read as (N,)", check_label_column)]
 for _stem, _, _ in CSAW_MODELS:
     CHECKS.append((f"csaw/{_stem}: tf_keras and keras 3 agree (Python side)", check_keras_agree(_stem)))
     for _source in ("weights", "h5", "keras"):

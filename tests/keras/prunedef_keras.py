@@ -20,17 +20,15 @@ import time
 import traceback
 import warnings
 
-import h5py
-import numpy as np
-
-# Imported here so that a missing TensorFlow fails the whole run at once, with one clear line.
+# A missing Keras stack fails the whole run at once, with one clear line (never a skip).
 try:
+    import h5py
+    import numpy as np
+    import tensorflow as tf
     import tf_keras
     import keras
 except ImportError as e:  # pragma: no cover - reported, never skipped
     sys.exit(f"FAIL: the Keras stack is missing ({e}); scripts/keras-venv.sh installs it")
-
-import tensorflow as tf  # noqa: E402
 
 tf.get_logger().setLevel("ERROR")  # retracing and "compiled metrics" notes of tf_keras
 warnings.filterwarnings("ignore", message=".*HDF5 file via `model.save\\(\\)`.*")  # the layout under test
