@@ -335,10 +335,6 @@ def run_checks(ctx, checks):
     return 77 if skipped else 0
 
 
-def shell_quote(args):
-    return " ".join(shlex.quote(str(a)) for a in args)
-
-
 def parse_eval_lines(text):
     """The result lines of eval.py / lab3_eval.py / prunedef eval (Keras' progress bars dropped)."""
     return [l for l in text.splitlines()
