@@ -1,0 +1,122 @@
+"""(c) `prunedef repair` on full-model files (the lab3 network on the shared samples, the
+Fashion-MNIST BadNet as a DeepID-shaped Keras model), as .h5 and .keras: every B' it writes
+opens in Keras (tf_keras for .h5, Keras 3 for .keras), predicts what `prunedef predict`
+predicts on the B' file, and has the accuracy and attack success report.json gives it."""
+
+import json
+import os
+import re
+import shutil
+
+import numpy as np
+
+from csaw_checks import full_model_file
+from prunedef_keras import (Failure, b_prime_files, compare_logits, extension, keras_input, keras_logits, keras_module,
+                            load_model, prunedef_logits, read_dataset, run_tool, save_model)
+
+
+def fmnist_deepid(K):
+    """DeepID's topology and layer names with the sizes of ../shared/fmnist_badnet (README)."""
+    L = K.layers
+    x = K.Input(shape=(28, 28, 1), name="input")
+    c1 = L.Conv2D(16, (3, 3), activation="relu", name="conv_1")(x)
+    p1 = L.MaxPooling2D((2, 2), name="pool_1")(c1)
+    c2 = L.Conv2D(32, (3, 3), activation="relu", name="conv_2")(p1)
+    p2 = L.MaxPooling2D((2, 2), name="pool_2")(c2)
+    c3 = L.Conv2D(64, (2, 2), activation="relu", name="conv_3")(p2)
+    p3 = L.MaxPooling2D((2, 2), name="pool_3")(c3)
+    f1 = L.Dense(128, name="fc_1")(L.Flatten()(p3))
+    c4 = L.Conv2D(64, (2, 2), activation="relu", name="conv_4")(p3)
+    f2 = L.Dense(128, name="fc_2")(L.Flatten()(c4))
+    a = L.Activation("relu")(L.Add()([f1, f2]))
+    return K.Model(inputs=x, outputs=L.Dense(10, activation="softmax", name="output")(a))
+
+
+def fmnist_model_file(ctx, kind):
+    def make():
+        model = fmnist_deepid(keras_module(kind))
+        model.load_weights(ctx.shared_path("fmnist_badnet", "bd_weights.h5"))
+        return save_model(model, ctx.path("fmnist_badnet" + extension(kind)))
+    return ctx.memo(("fmnist", kind), make)
+
+
+def lab3_case(ctx, kind):
+    data = ctx.shared_path("data", "csaw")
+    return dict(model=full_model_file(ctx, "lab3_sunglasses", kind), scale=1.0,
+                valid=os.path.join(data, "clean_samples.h5"), test=None,
+                poisoned=os.path.join(data, "lab3_sunglasses_samples.h5"))
+
+
+def fmnist_case(ctx, kind):
+    fm = ctx.shared_path("fmnist_badnet")
+    return dict(model=fmnist_model_file(ctx, kind), scale=1.0, valid=os.path.join(fm, "valid.h5"),
+                test=os.path.join(fm, "test.h5"), poisoned=os.path.join(fm, "bd_test.h5"))
+
+
+def repair_dir(ctx, case_name, kind, case, drops="2,4,10"):
+    """Runs `prunedef repair` once per (case, kind); returns the output directory."""
+    def make():
+        out = ctx.path(f"repair_{case_name}{extension(kind)}")
+        shutil.rmtree(out, ignore_errors=True)
+        args = ["repair", "--model", case["model"], "--valid", case["valid"], "--poisoned", case["poisoned"],
+                "--out", out, "--scale", repr(case["scale"]), "--drops", drops]
+        if case["test"]:
+            args += ["--test", case["test"]]
+        run_tool(ctx, *args)
+        return out
+    return ctx.memo(("repair", case_name, kind), make)
+
+
+def threshold_of(report, path):
+    """The report.json threshold whose B' is `path` (repaired_X<x>[rel].ext)."""
+    m = re.search(r"_X([0-9.]+)(rel)?\.", os.path.basename(path))
+    if not m:
+        return None
+    for t in report.get("thresholds", []):
+        if float(t["x"]) == float(m.group(1)) and bool(t.get("relative")) == bool(m.group(2)):
+            return t
+    return None
+
+
+def check_repair(case_name, kind):
+    def check(ctx):
+        case = (lab3_case if case_name == "lab3" else fmnist_case)(ctx, kind)
+        out = repair_dir(ctx, case_name, kind, case)
+        files = b_prime_files(out, extension(kind))
+        if not files:
+            raise Failure(f"repair wrote no B' file *_X*{extension(kind)} in {out}: {sorted(os.listdir(out))}")
+        with open(os.path.join(out, "report.json")) as f:
+            report = json.load(f)
+        # the test sets B' is checked on: the clean test set (valid for lab3, which has none) and the poisoned one
+        clean = case["test"] or case["valid"]
+        notes = []
+        for path in files:
+            name = os.path.basename(path)
+            try:
+                model = load_model(path)
+            except Exception as e:
+                raise Failure(f"Keras cannot open B' {path} ({'tf_keras.models' if kind == 'keras2' else 'keras.saving'}"
+                              f".load_model): {type(e).__name__}: {e}")
+            t = threshold_of(report, path)
+            for data_file, key in ((clean, "test" if case["test"] else "valid"), (case["poisoned"], "poisoned")):
+                data, labels = read_dataset(data_file)
+                ref = keras_logits(model, keras_input(data, case["scale"]))
+                ours = prunedef_logits(ctx, path, data_file, case["scale"])
+                notes.append(compare_logits(f"{name} on {os.path.basename(data_file)}", ours, ref))
+                if t is None:
+                    raise Failure(f"report.json has no threshold for {name}")
+                acc = 100 * float(np.mean(ref.argmax(axis=1) == labels))
+                field = {"test": "repaired_test_accuracy", "valid": "repaired_valid_accuracy",
+                         "poisoned": "repaired_attack_success"}[key]
+                if field in t and t[field] is not None and abs(acc - float(t[field])) > 1e-9:
+                    raise Failure(f"{name}: Keras' {field} is {acc}, report.json says {t[field]}")
+                notes.append(f"{name}: Keras' {field} {acc:.4g} = report.json's")
+        return notes
+    return check
+
+
+CHECKS = []
+for _case in ("lab3", "fmnist"):
+    for _kind in ("keras2", "keras3"):
+        CHECKS.append((f"repair/{_case}{extension(_kind)}: every B' opens in Keras and predicts as prunedef",
+                       check_repair(_case, _kind)))
