@@ -220,6 +220,24 @@ TEST_CASE("dataset: malformed files are reported with exact messages") {
         CHECK_THROWS_WITH_AS(DatasetReader{path}, (path + ": /data: shape (2, 1, 0, 4) has a zero dimension").c_str(),
                              shape_error);
     }
+    SUBCASE("labels stored as a column (N, 1), as many real files do, are read as (N,)") {
+        {
+            DataFile f(path);
+            f.uint8_data(3, 1, 3, 3);
+            write_dataset(f.id, "label", {3, 1}, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, std::vector<float>{2, 0, 1});
+        }
+        CHECK(DatasetReader{path}.labels() == std::vector<int>{2, 0, 1});
+    }
+    SUBCASE("labels (N, 2) are refused") {
+        {
+            DataFile f(path);
+            f.uint8_data(2, 1, 3, 3);
+            write_dataset(f.id, "label", {2, 2}, H5T_NATIVE_FLOAT, H5T_IEEE_F32LE, std::vector<float>{0, 0, 1, 1});
+        }
+        CHECK_THROWS_WITH_AS(DatasetReader{path},
+                             (path + ": /label: expected shape (2,) or (2, 1) to match /data, found (2, 2)").c_str(),
+                             shape_error);
+    }
     SUBCASE("label count differs from the image count") {
         {
             DataFile f(path);
@@ -227,7 +245,7 @@ TEST_CASE("dataset: malformed files are reported with exact messages") {
             f.uint8_labels(4);
         }
         CHECK_THROWS_WITH_AS(DatasetReader{path},
-                             (path + ": /label: expected shape (5,) to match /data, found (4,)").c_str(), shape_error);
+                             (path + ": /label: expected shape (5,) or (5, 1) to match /data, found (4,)").c_str(), shape_error);
     }
     SUBCASE("a negative label") {
         {

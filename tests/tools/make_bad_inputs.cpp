@@ -453,7 +453,7 @@ void bad_data() {
     write_data(bad("data_one_channel.h5"), 4, 1, H, W, labels);
     emit("data", bad("data_one_channel.h5"), "/data: images have 1 channel(s)");
     write_data(bad("data_label_count.h5"), 4, 3, H, W, {0, 1, 2});
-    emit("data", bad("data_label_count.h5"), "/label: expected shape (4,) to match /data, found (3,)");
+    emit("data", bad("data_label_count.h5"), "/label: expected shape (4,) or (4, 1) to match /data, found (3,)");
     write_data(bad("data_negative_label.h5"), 4, 3, H, W, {0, -1, 2, 3});
     emit("data", bad("data_negative_label.h5"), "/label: label 1 is -1.000000, expected a non-negative integer");
     write_data(bad("data_fractional_label.h5"), 4, 3, H, W, {0, 1, 2.5f, 3});
@@ -465,12 +465,15 @@ void bad_data() {
     write_data(bad("poisoned_label_out_of_range.h5"), 4, 3, H, W, {0, 1, 2, 1283});
     emit("poisoned", bad("poisoned_label_out_of_range.h5"), "/label: label 3 is 1283, expected a class in [0, 4]");
     {
+        // (N, 1) is accepted (test_dataset.cpp); (N, 2) is not
         const std::string p = bad("data_label_2d.h5");
         write_data(p, 4, 3, H, W, labels);
         Raw f(p);
         f.unlink("/label");
-        f.floats("label", {4, 1}, labels);
-        emit("data", p, "/label: expected shape (4,) to match /data, found (4, 1)");
+        std::vector<float> two_columns;
+        for (float l : labels) two_columns.insert(two_columns.end(), {l, l});
+        f.floats("label", {4, 2}, two_columns);
+        emit("data", p, "/label: expected shape (4,) or (4, 1) to match /data, found (4, 2)");
     }
     {
         const std::string p = bad("data_string_labels.h5");

@@ -1,6 +1,6 @@
 #pragma once
 // Data sets in the CSAW-HackML challenge layout: dataset "data" (N, C, H, W) of any integer or
-// float type, contiguous or chunked/compressed, and dataset "label" (N,) of any numeric type.
+// float type, contiguous or chunked/compressed, and dataset "label" (N,) or (N, 1) of any numeric type.
 // Images are read in batches (hyperslabs) and converted to NHWC float32, so a large file is
 // never held in memory; labels (small) are read and validated once at open. DatasetReader is a
 // batch source (data/batch_source.hpp).
@@ -46,8 +46,10 @@ public:
 
         detail::H5Object labels = detail::open_h5_dataset(file_, label_name);
         const auto ldims = detail::h5_dataset_dims(labels);
-        if (ldims.size() != 1 || ldims[0] != count_)
-            throw shape_error(labels.where() + ": expected shape (" + std::to_string(count_) + ",) to match " +
+        const bool column = ldims.size() == 2 && ldims[1] == 1;  // (N, 1), as many real files store it
+        if ((ldims.size() != 1 && !column) || ldims[0] != count_)
+            throw shape_error(labels.where() + ": expected shape (" + std::to_string(count_) + ",) or (" +
+                              std::to_string(count_) + ", 1) to match " +
                               data_.path + ", found " + detail::dims_str(ldims));
         // Labels are read whole: refuse a declared count that is absurd or not stored in the file.
         detail::h5_check_dataset_storage(labels, ldims, max_labels);
