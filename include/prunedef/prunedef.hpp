@@ -14,17 +14,28 @@
 #include <prunedef/kernels/dense.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/kernels/maxpool2d.hpp>
+#include <prunedef/kernels/pooling2d.hpp>
+#include <prunedef/kernels/strided_conv2d.hpp>
 
 #include <prunedef/layers/activation.hpp>
+#include <prunedef/layers/add.hpp>
+#include <prunedef/layers/batch_normalization.hpp>
+#include <prunedef/layers/concatenate.hpp>
 #include <prunedef/layers/conv2d.hpp>
 #include <prunedef/layers/dense.hpp>
 #include <prunedef/layers/flatten.hpp>
 #include <prunedef/layers/fusion.hpp>
+#include <prunedef/layers/global_pooling2d.hpp>
 #include <prunedef/layers/identity.hpp>
 #include <prunedef/layers/maxpool2d.hpp>
+#include <prunedef/layers/padding.hpp>
+#include <prunedef/layers/pooling2d.hpp>
+#include <prunedef/layers/runtime_activation.hpp>
 #include <prunedef/layers/sequential.hpp>
+#include <prunedef/layers/strided_conv2d.hpp>
 #include <prunedef/layers/sum.hpp>
 #include <prunedef/layers/weights.hpp>
+#include <prunedef/layers/zero_padding2d.hpp>
 
 #include <prunedef/data/array_batch_source.hpp>
 #include <prunedef/data/batch_slice.hpp>
