@@ -130,7 +130,7 @@ double ref_activation(const std::string& a, double x, double alpha) {
     if (a == "relu") return x > 0 ? x : 0.0;
     if (a == "sigmoid") return 1.0 / (1.0 + std::exp(-x));
     if (a == "tanh") return std::tanh(x);
-    if (a == "elu") return x > 0 ? x : alpha * (std::exp(x) - 1.0);
+    if (a == "elu") return x > 0 ? x : std::exp(x) - 1.0;  // the "elu" activation: alpha 1
     if (a == "leaky_relu") return x > 0 ? x : alpha * x;
     FAIL("reference: activation " << a);
     return 0;
@@ -733,4 +733,123 @@ TEST_CASE("Masked<GraphNetwork> and GoodNet<GraphNetwork, Masked<GraphNetwork>> 
         CHECK(two.predict(images) == out);
     }
     CHECK(disagreements > 0);  // the masks changed some predictions: the rule was exercised
+}
+
+namespace {
+
+/// 'same' padding, strides, BatchNormalization (no bias before it), elu, Concatenate, a max pooling
+/// with stride < pool and 'same', global average pooling, LeakyReLU:
+/// in 11x9x3 -> a 3x3 same linear no-bias -> bn -> Activation elu -> b 3x3 stride 2 same relu
+///   -> (c 1x1 relu, d 3x3 same tanh) -> Concatenate -> e 2x2 relu -> pool 3 stride 2 same
+///   -> GlobalAveragePooling2D -> dense 5 -> LeakyReLU 0.2 -> out 3 softmax
+ModelSpec modern_spec() {
+    ModelSpec s;
+    s.input = "in";
+    s.output = "out";
+    s.source = "modern.keras";
+    LayerSpec a = conv("a", "in", 4, 3, "linear");
+    a.padding = "same";
+    a.use_bias = false;
+    LayerSpec bn = simple("bn", "BatchNormalization", {"a"});
+    bn.epsilon = 1e-3f;
+    LayerSpec b = conv("b", "elu", 5, 3, "relu");
+    b.padding = "same";
+    b.strides = {2, 2};
+    LayerSpec d = conv("d", "b", 2, 3, "tanh");
+    d.padding = "same";
+    LayerSpec pool = maxpool("pool", "e", 3);
+    pool.strides = {2, 2};
+    pool.padding = "same";
+    LayerSpec leaky = simple("leaky", "LeakyReLU", {"dense"});
+    leaky.alpha = 0.2f;
+    s.layers = {input_layer("in", {11, 9, 3}), a, bn, simple("elu", "Activation", {"bn"}, "elu"), b,
+                conv("c", "b", 3, 1, "relu"), d, simple("cat", "Concatenate", {"c", "d"}), conv("e", "cat", 6, 2, "relu"),
+                pool, simple("gap", "GlobalAveragePooling2D", {"pool"}), dense("dense", "gap", 5), leaky,
+                dense("out", "leaky", 3, "softmax")};
+    return s;
+}
+const std::map<std::string, std::size_t> modern_fan_in = {{"a", 3}, {"bn", 4}, {"b", 4}, {"c", 5}, {"d", 5},
+                                                          {"e", 5}, {"dense", 6}, {"out", 5}};
+
+/// ZeroPadding2D, a strided valid convolution with elu, average pooling, global max pooling, a
+/// sigmoid Dense: in 10x10x2 -> pad (1, 2, 0, 1) -> f 3x3 strides (2, 1) elu -> avg 2 -> g 2x2 relu
+///   -> GlobalMaxPooling2D -> h 4 sigmoid -> out 2
+ModelSpec strided_spec() {
+    ModelSpec s;
+    s.input = "in";
+    s.output = "out";
+    s.source = "strided.h5";
+    LayerSpec pad = simple("pad", "ZeroPadding2D", {"in"});
+    pad.zero_padding = {1, 2, 0, 1};
+    LayerSpec f = conv("f", "pad", 4, 3, "elu");
+    f.strides = {2, 1};
+    LayerSpec avg = simple("avg", "AveragePooling2D", {"f"});
+    avg.pool_size = {2, 2};
+    avg.strides = {2, 2};
+    s.layers = {input_layer("in", {10, 10, 2}), pad, f, avg, conv("g", "avg", 5, 2, "relu"),
+                simple("gmp", "GlobalMaxPooling2D", {"g"}), dense("h", "gmp", 4, "sigmoid"), dense("out", "h", 2)};
+    return s;
+}
+const std::map<std::string, std::size_t> strided_fan_in = {{"f", 2}, {"g", 4}, {"h", 5}, {"out", 4}};
+
+/// Masked and prune_channels give the same logits for every 1-channel mask.
+void check_masked_equals_pruned(const GraphNetwork& net, unsigned seed) {
+    const Tensor images = random_images(9, net.input_shape(), seed);
+    for (std::size_t c = 0; c < net.prunable_channels(); ++c) {
+        ChannelMask mask(net.prunable_channels());
+        mask.prune(c);
+        const Tensor a = Masked<GraphNetwork>(net, mask).logits(images);
+        const Tensor b = prune_channels(net, mask).logits(images);
+        CHECK(max_abs_diff(a, b) <= 1e-5 * std::max(1.0, max_abs(b)));
+    }
+}
+
+}  // namespace
+
+TEST_CASE("GraphNetwork against a naive double reference: padding, strides, BatchNormalization, pooling") {
+    SUBCASE("same padding, strides, BatchNormalization, elu, Concatenate, global average pooling, LeakyReLU") {
+        const ModelSpec spec = modern_spec();
+        const ModelWeights w = random_weights(spec, modern_fan_in, 31);
+        const GraphNetwork net = check_against_reference(spec, w, {}, 32);
+        CHECK(net.pruned_layer().name() == "e");
+        CHECK(net.reduce().name() == "pool");
+        CHECK(net.feature_shape() == ImageShape{3, 2, 6});
+        check_masked_equals_pruned(net, 33);
+        // bn is folded into a in the stem (no op of its own) ...
+        auto has_op = [](const GraphSegment& seg, const std::string& name) {
+            for (std::size_t i = 0; i < seg.size(); ++i)
+                if (seg.op(i).name() == name) return true;
+            return false;
+        };
+        CHECK(has_op(net.stem(), "a"));
+        CHECK_FALSE(has_op(net.stem(), "bn"));
+        // the 'same' convolution before the BatchNormalization: its reader is not a pooling
+        const GraphNetwork at_a = check_against_reference(spec, w, {"a", true}, 34);
+        CHECK(at_a.reduce().is_identity());
+        CHECK(at_a.feature_shape() == ImageShape{11, 9, 4});
+        CHECK(has_op(at_a.head(), "bn"));  // ... but not into the pruned layer
+        check_masked_equals_pruned(at_a, 35);
+        // the weights come back under Keras' names, BatchNormalization's too, a's without bias
+        const ModelWeights back = graph_weights(net);
+        REQUIRE(back.at("a").size() == 1);
+        REQUIRE(back.at("bn").size() == 4);
+        for (std::size_t i = 0; i < 4; ++i) {
+            CHECK(back.at("bn")[i].name == w.at("bn")[i].name);
+            CHECK(back.at("bn")[i].values == w.at("bn")[i].values);
+        }
+        CHECK(back.size() == w.size());
+    }
+    SUBCASE("ZeroPadding2D, strided convolution with elu, average and global max pooling") {
+        const ModelSpec spec = strided_spec();
+        const ModelWeights w = random_weights(spec, strided_fan_in, 41);
+        const GraphNetwork net = check_against_reference(spec, w, {}, 42);
+        CHECK(net.pruned_layer().name() == "g");
+        CHECK(net.reduce().name() == "gmp");
+        CHECK(net.feature_shape() == ImageShape{1, 1, 5});
+        check_masked_equals_pruned(net, 43);
+        const GraphNetwork at_f = check_against_reference(spec, w, {"f", true}, 44);
+        CHECK(at_f.pruned_layer().activation() == "elu");
+        CHECK(at_f.reduce().name() == "avg");
+        check_masked_equals_pruned(at_f, 45);
+    }
 }

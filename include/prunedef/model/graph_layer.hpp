@@ -12,6 +12,7 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/core/workspace.hpp>
+#include <prunedef/layers/runtime_activation.hpp>
 #include <prunedef/model/channel_mask.hpp>
 #include <prunedef/model/graph_segment.hpp>
 
@@ -19,12 +20,6 @@
 #include <utility>
 
 namespace prunedef {
-
-/// Whether a Keras activation maps 0 to 0 (only then does zeroing a channel's weights remove it).
-inline bool keras_activation_zero_preserving(const std::string& activation) {
-    return activation == "linear" || activation == "relu" || activation == "tanh" || activation == "elu" ||
-           activation == "leaky_relu";
-}
 
 class GraphLayer {
 public:
@@ -45,7 +40,8 @@ public:
     const std::string& class_name() const { return class_name_; }
     /// The Keras activation fused into the layer ("linear" for layers without one).
     const std::string& activation() const { return activation_; }
-    bool zero_preserving() const { return keras_activation_zero_preserving(activation_); }
+    /// f(0) == 0: only then does zeroing a channel's weights and bias remove the channel.
+    bool zero_preserving() const { return prunedef::zero_preserving(activation_kind_from_keras(activation_)); }
     bool is_identity() const { return ops_.empty(); }
     const GraphSegment& ops() const { return ops_; }
 

@@ -8,13 +8,16 @@
 //
 // so the defense (ranking, sweep, stopping rule, Masked<Net>, GoodNet<Net, Masked<Net>>,
 // prune_channels) runs on it unchanged. The model's final softmax is dropped (logits are
-// pre-softmax, as for DeepID; the argmax is the same); a softmax anywhere else is computed.
+// pre-softmax, as for DeepID; the argmax is the same); a softmax anywhere else is computed. A
+// Conv2D or Dense read only by a BatchNormalization has it folded in
+// (model/batch_norm_folding.hpp), except the pruned layer.
 //
 // The default pruned layer is the last Conv2D (in topological order) at which the graph can be
 // split so, i.e. the last convolution whose (pooled) output feeds the dense layers; found from
 // the graph, not by name (conv_3 in DeepID: conv_4 lies on a branch beside pool_3's other reader).
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/model/batch_norm_folding.hpp>
 #include <prunedef/model/graph_layer.hpp>
 #include <prunedef/model/graph_segment.hpp>
 #include <prunedef/model/keras_layer_ops.hpp>
@@ -74,7 +77,7 @@ inline SpecGraph spec_graph(const ModelSpec& spec) {
         const LayerSpec& l = spec.layers[i];
         if (!g.index.emplace(l.name, i).second) throw format_error(where + ": two layers are named " + l.name);
         check_layer_supported(spec, l);
-        const bool multi = l.class_name == "Add" || l.class_name == "Concatenate";
+        const bool multi = reads_several(l.class_name);
         const std::size_t want = l.class_name == "InputLayer" ? 0 : 1;
         if (multi ? l.inputs.size() < 2 : l.inputs.size() != want)
             throw format_error(spec_where(spec, l) + ": reads " + std::to_string(l.inputs.size()) +
@@ -172,13 +175,45 @@ inline GraphPartition default_partition(const SpecGraph& g, bool pooled) {
                          "; name the layer to prune");
 }
 
-/// The segment computing the given layers; `inputs` maps the layers whose outputs are the
-/// segment's input to GraphSegment::input_id. Returns the layer name -> tensor id map too.
+/// The BatchNormalization that layer i can be folded into within a segment: i is a Conv2D or
+/// Dense with a linear activation whose only reader is that BatchNormalization.
+inline std::optional<std::size_t> foldable_batch_norm(const SpecGraph& g, std::size_t i,
+                                                      const std::vector<std::size_t>& segment) {
+    const std::string& c = g.layer(i).class_name;
+    if ((c != "Conv2D" && c != "Dense") || g.activation_of(i) != "linear") return std::nullopt;
+    std::optional<std::size_t> reader;
+    for (auto r : g.readers[i]) {
+        if (!g.live[r]) continue;
+        if (reader) return std::nullopt;
+        reader = r;
+    }
+    if (!reader || g.layer(*reader).class_name != "BatchNormalization" ||
+        std::find(segment.begin(), segment.end(), *reader) == segment.end())
+        return std::nullopt;
+    return reader;
+}
+
+/// The segment computing the given layers; `ids` maps the layers whose outputs are the
+/// segment's input to GraphSegment::input_id; it ends at layer `result`.
 inline GraphSegment build_segment(const SpecGraph& g, const ModelWeights& weights, const std::vector<std::size_t>& layers,
                                   std::map<std::size_t, int> ids, std::size_t result, const std::string& name) {
     GraphSegment seg(name);
+    std::map<std::size_t, std::size_t> folded;  // BatchNormalization -> the layer it is folded into
     for (auto i : layers) {
-        auto ops = keras_layer_ops(*g.spec, g.layer(i), weights, g.activation_of(i));
+        if (const auto f = folded.find(i); f != folded.end()) {
+            ids[i] = ids.at(f->second);
+            continue;
+        }
+        std::vector<std::unique_ptr<GraphOp>> ops;
+        bool done = false;
+        if (const auto bn = foldable_batch_norm(g, i, layers)) {
+            if (auto f = folded_batch_norm_ops(*g.spec, g.layer(i), g.layer(*bn), weights)) {
+                ops = std::move(*f);
+                folded[*bn] = i;
+                done = true;
+            }
+        }
+        if (!done) ops = keras_layer_ops(*g.spec, g.layer(i), weights, g.activation_of(i));
         std::vector<int> in;
         for (auto j : g.inputs[i]) in.push_back(ids.at(j));
         if (ops.empty()) {  // passes its input through

@@ -8,8 +8,13 @@
 //   Conv2D/Dense, elu, softmax   the layer with a linear activation + an activation op
 //   Dense                        Dense<Act> on a 1x1xn input (Keras applies it per position
 //                                otherwise: refused when the shapes are bound)
-//   MaxPooling2D square, valid, stride == pool: MaxPool2D (fuses with the convolution before it)
-//   Flatten, Activation, ReLU, Softmax, Add: as their layers; InputLayer, Dropout: no op
+//   MaxPooling2D square, valid, stride == pool: MaxPool2D (fuses with the convolution before it);
+//                                other max and average poolings: Pooling2D<MaxPooling/AveragePooling>
+//   GlobalMax/AveragePooling2D   GlobalPooling2D<MaxPooling/AveragePooling>
+//   BatchNormalization           BatchNormalization (inference), or folded into the Conv2D / Dense
+//                                before it by the graph builder (model/batch_norm_folding.hpp)
+//   Activation, ReLU, Softmax, LeakyReLU: Activation<Act> or RuntimeActivation (elu, leaky_relu)
+//   ZeroPadding2D, Flatten, Add, Concatenate: as their layers; InputLayer, Dropout: no op
 //
 // Any other class or setting: argument_error naming the layer's class and name and the spec's
 // source. Weights come by Keras name without ":0" ("kernel", "bias"); a layer built without a
@@ -19,15 +24,27 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/layers/activation.hpp>
+#include <prunedef/layers/add.hpp>
+#include <prunedef/layers/batch_normalization.hpp>
+#include <prunedef/layers/concatenate.hpp>
 #include <prunedef/layers/conv2d.hpp>
 #include <prunedef/layers/dense.hpp>
 #include <prunedef/layers/flatten.hpp>
+#include <prunedef/layers/global_pooling2d.hpp>
 #include <prunedef/layers/maxpool2d.hpp>
+#include <prunedef/layers/padding.hpp>
+#include <prunedef/layers/pooling2d.hpp>
+#include <prunedef/layers/runtime_activation.hpp>
+#include <prunedef/layers/strided_conv2d.hpp>
+#include <prunedef/layers/zero_padding2d.hpp>
 #include <prunedef/model/graph_op.hpp>
 #include <prunedef/model/layer_spec.hpp>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -50,11 +67,14 @@ inline bool is_pooling_class(const std::string& c) {
     return c == "MaxPooling2D" || c == "AveragePooling2D" || c == "GlobalAveragePooling2D" ||
            c == "GlobalMaxPooling2D";
 }
+inline bool reads_several(const std::string& c) { return c == "Add" || c == "Concatenate"; }
 
 /// The classes keras_layer_ops() computes.
 inline const std::vector<std::string>& supported_keras_classes() {
-    static const std::vector<std::string> classes = {"InputLayer", "Conv2D", "Dense", "MaxPooling2D", "Flatten",
-                                                     "Dropout", "Activation", "ReLU", "Softmax", "Add"};
+    static const std::vector<std::string> classes = {
+        "InputLayer", "Conv2D",  "Dense", "MaxPooling2D", "AveragePooling2D", "GlobalAveragePooling2D",
+        "GlobalMaxPooling2D", "ZeroPadding2D", "Flatten", "Dropout", "Activation", "ReLU", "LeakyReLU", "Softmax",
+        "BatchNormalization", "Add", "Concatenate"};
     return classes;
 }
 
@@ -72,22 +92,25 @@ inline void check_layer_supported(const ModelSpec& spec, const LayerSpec& l) {
                              ")");
     }
     const std::string& a = l.activation;
-    if (a != "linear" && a != "relu" && a != "sigmoid" && a != "tanh" && a != "softmax")
-        throw argument_error(spec_where(spec, l) + ": activation " + a + " is not supported");
-    if (l.class_name == "Conv2D") {
-        if (l.units == 0 || l.kernel_size[0] == 0 || l.kernel_size[1] == 0)
-            throw argument_error(spec_where(spec, l) + ": filters and kernel_size must be positive");
-        if (l.padding != "valid")
-            throw argument_error(spec_where(spec, l) + ": padding " + l.padding + " is not supported");
-        if (l.strides[0] != 1 || l.strides[1] != 1)
-            throw argument_error(spec_where(spec, l) + ": strides other than 1 are not supported");
+    if (a != "linear" && a != "relu" && a != "sigmoid" && a != "tanh" && a != "softmax" && a != "elu")
+        throw argument_error(spec_where(spec, l) + ": activation " + a +
+                             " is not supported (supported: linear, relu, sigmoid, tanh, softmax, elu)");
+    const std::string& c = l.class_name;
+    if (c == "Conv2D" || c == "MaxPooling2D" || c == "AveragePooling2D") {
+        if (l.padding != "valid" && l.padding != "same")
+            throw argument_error(spec_where(spec, l) + ": padding " + l.padding + " is not supported (valid, same)");
+        if (l.strides[0] == 0 || l.strides[1] == 0)
+            throw argument_error(spec_where(spec, l) + ": strides must be positive");
     }
-    if (l.class_name == "MaxPooling2D") {
-        if (l.pool_size[0] == 0 || l.pool_size[0] != l.pool_size[1] || l.padding != "valid" ||
-            l.strides != l.pool_size)
-            throw argument_error(spec_where(spec, l) + ": only square pools with valid padding and stride = pool size "
-                                 "are supported");
-    }
+    if (c == "Conv2D" && (l.units == 0 || l.kernel_size[0] == 0 || l.kernel_size[1] == 0))
+        throw argument_error(spec_where(spec, l) + ": filters and kernel_size must be positive");
+    if ((c == "MaxPooling2D" || c == "AveragePooling2D") && (l.pool_size[0] == 0 || l.pool_size[1] == 0))
+        throw argument_error(spec_where(spec, l) + ": pool_size must be positive");
+    if (c == "Dense" && l.units == 0) throw argument_error(spec_where(spec, l) + ": units must be positive");
+    if (c == "BatchNormalization" && (!std::isfinite(l.epsilon) || l.epsilon < 0))
+        throw argument_error(spec_where(spec, l) + ": epsilon must be finite and not negative");
+    if (c == "LeakyReLU" && !std::isfinite(l.alpha))
+        throw argument_error(spec_where(spec, l) + ": negative slope " + std::to_string(l.alpha) + " is not supported");
 }
 
 /// Calls f(Tag<Act>{}) for an activation fused into Conv2D and Dense kernels; false when there
@@ -110,6 +133,8 @@ inline std::unique_ptr<GraphOp> activation_op(const ModelSpec& spec, const Layer
         using A = typename decltype(tag)::type;
         op = std::make_unique<LayerOp<Activation<A>>>(Activation<A>(name));
     });
+    if (!op && activation == "elu")  // Keras' "elu" activation: alpha 1
+        op = std::make_unique<LayerOp<RuntimeActivation>>(RuntimeActivation(name, ActivationKind::elu));
     if (!op) throw argument_error(spec_where(spec, l) + ": activation " + activation + " is not supported");
     return op;
 }
@@ -167,26 +192,112 @@ public:
     }
 };
 
-/// Add over two or more tensors of one shape.
-class AddOp final : public GraphOp {
+/// Keras' 'same' padding of a window moved by strides, computed from the input's shape when it
+/// runs (for strides above 1 it depends on the input's size), then the valid operation follows.
+class SamePaddingOp final : public GraphOp {
 public:
-    explicit AddOp(std::string name) : name_(std::move(name)) {}
-    std::unique_ptr<GraphOp> clone() const override { return std::make_unique<AddOp>(*this); }
+    SamePaddingOp(std::string name, std::array<std::size_t, 2> window, std::array<std::size_t, 2> strides)
+        : name_(std::move(name)), window_(window), strides_(strides) {}
+    std::unique_ptr<GraphOp> clone() const override { return std::make_unique<SamePaddingOp>(*this); }
     const std::string& name() const override { return name_; }
-    std::size_t arity() const override { return 0; }
-    ImageShape output_shape(const std::vector<ImageShape>& in) const override {
-        for (const auto& s : in)
-            if (s != in[0]) throw shape_error("layer " + name_ + ": inputs " + in[0].str() + " and " + s.str() + " differ");
-        return in[0];
-    }
+    ImageShape output_shape(const std::vector<ImageShape>& in) const override { return padding(in.at(0)).output_shape(in[0]); }
     void forward(const std::vector<const Tensor*>& in, Tensor& out, Workspace&) const override {
-        add(*in[0], *in[1], out);
-        for (std::size_t i = 2; i < in.size(); ++i) add(out, *in[i], out);
+        padding(in[0]->shape()).forward(*in[0], out);
     }
 
 private:
+    ZeroPadding2D padding(const ImageShape& in) const {
+        const auto p = same_padding(in, window_, strides_);
+        return ZeroPadding2D(name_, p[0], p[1], p[2], p[3]);
+    }
     std::string name_;
+    std::array<std::size_t, 2> window_, strides_;
 };
+
+/// The arrays of a BatchNormalization in its set_weights() order (gamma if scale, beta if center,
+/// moving_mean, moving_variance), found by name.
+inline BatchNormalization batch_norm_layer(const ModelSpec& spec, const LayerSpec& l, const ModelWeights& weights) {
+    const auto it = weights.find(l.name);
+    if (it == weights.end() || it->second.empty()) throw format_error(spec_where(spec, l) + ": no weights for this layer");
+    std::vector<std::string> names;
+    if (l.scale) names.push_back("gamma");
+    if (l.center) names.push_back("beta");
+    names.push_back("moving_mean");
+    names.push_back("moving_variance");
+    std::vector<WeightArray> arrays;
+    for (const auto& want : names) {
+        const WeightArray* found = nullptr;
+        for (const WeightArray& w : it->second)
+            if (keras_weight_base_name(w.name) == want) found = &w;
+        if (!found) throw format_error(spec_where(spec, l) + ": weight " + want + " missing");
+        arrays.push_back(*found);
+        arrays.back().name = want;
+    }
+    if (it->second.size() != arrays.size())
+        throw format_error(spec_where(spec, l) + ": has " + std::to_string(it->second.size()) +
+                           " weight arrays, expected " + std::to_string(arrays.size()) + " (" +
+                           (l.scale ? "gamma, " : "") + (l.center ? "beta, " : "") + "moving_mean, moving_variance)");
+    BatchNormalization bn(l.name, l.epsilon, l.center, l.scale);
+    bn.set_weights(std::move(arrays));
+    return bn;
+}
+
+/// A Conv2D (any strides) with a fused activation A and the given [kernel, bias].
+template <class A>
+std::unique_ptr<GraphOp> conv_op(const LayerSpec& l, std::vector<WeightArray> arrays, bool write_bias) {
+    if (l.strides[0] == 1 && l.strides[1] == 1) {
+        Conv2D<A> layer(l.name);
+        layer.set_weights(std::move(arrays));
+        return std::make_unique<LayerOp<Conv2D<A>>>(std::move(layer), write_bias);
+    }
+    StridedConv2D<A> layer(l.name, l.strides[0], l.strides[1]);
+    layer.set_weights(std::move(arrays));
+    return std::make_unique<LayerOp<StridedConv2D<A>>>(std::move(layer), write_bias);
+}
+template <class A>
+std::unique_ptr<GraphOp> dense_op(const LayerSpec& l, std::vector<WeightArray> arrays, bool write_bias) {
+    KerasDense<A> layer(l.name);
+    layer.set_weights(std::move(arrays));
+    return std::make_unique<LayerOp<KerasDense<A>>>(std::move(layer), write_bias);
+}
+
+/// The kernel shape a Conv2D or Dense spec implies, the input channels taken from the kernel
+/// given (the spec does not state them).
+inline std::vector<std::size_t> implied_kernel_dims(const LayerSpec& l, const ModelWeights& weights) {
+    const bool conv = l.class_name == "Conv2D";
+    std::size_t cin = 0;
+    const auto it = weights.find(l.name);
+    if (it != weights.end())
+        for (const auto& w : it->second)
+            if (keras_weight_base_name(w.name) == "kernel" && w.dims.size() == (conv ? 4u : 2u)) cin = w.dims[conv ? 2 : 0];
+    return conv ? std::vector<std::size_t>{l.kernel_size[0], l.kernel_size[1], cin, l.units}
+                : std::vector<std::size_t>{cin, l.units};
+}
+
+/// The ops of a Conv2D or Dense layer from its [kernel, bias] ("kernel:0", "bias:0"): padding for
+/// 'same', the layer with the activation fused when a kernel has it, else a linear layer and
+/// the activation after it. write_bias false: the layer has no bias in Keras (arrays[1] zero).
+inline std::vector<std::unique_ptr<GraphOp>> weighted_layer_ops(const ModelSpec& spec, const LayerSpec& l,
+                                                                std::vector<WeightArray> arrays, bool write_bias,
+                                                                const std::string& activation) {
+    std::vector<std::unique_ptr<GraphOp>> ops;
+    const bool conv = l.class_name == "Conv2D";
+    if (conv && l.padding == "same")
+        ops.push_back(std::make_unique<SamePaddingOp>(l.name + "/same_padding", l.kernel_size, l.strides));
+    const bool fused = with_fused_activation(activation, [&](auto tag) {
+        using A = typename decltype(tag)::type;
+        ops.push_back(conv ? conv_op<A>(l, std::move(arrays), write_bias) : dense_op<A>(l, std::move(arrays), write_bias));
+    });
+    if (fused) return ops;
+    if (!conv && activation == "softmax") {
+        ops.push_back(dense_op<Softmax>(l, std::move(arrays), write_bias));
+        return ops;
+    }
+    ops.push_back(conv ? conv_op<Linear>(l, std::move(arrays), write_bias)
+                       : dense_op<Linear>(l, std::move(arrays), write_bias));
+    ops.push_back(activation_op(spec, l, l.name + "/" + activation, activation));
+    return ops;
+}
 
 /// The ops computing layer l (in order, each reading the previous; the first reads the layer's
 /// inputs); empty for a layer that passes its input through. `activation` replaces the layer's
@@ -197,54 +308,31 @@ inline std::vector<std::unique_ptr<GraphOp>> keras_layer_ops(const ModelSpec& sp
     check_layer_supported(spec, l);
     std::vector<std::unique_ptr<GraphOp>> ops;
     const std::string& c = l.class_name;
-    if (c != "Conv2D" && c != "Dense") check_no_weights(spec, l, weights);
+    if (c != "Conv2D" && c != "Dense" && c != "BatchNormalization") check_no_weights(spec, l, weights);
     if (c == "InputLayer" || c == "Dropout") return ops;
+    if (c == "Conv2D" || c == "Dense")
+        return weighted_layer_ops(spec, l, kernel_and_bias_arrays(spec, l, weights, implied_kernel_dims(l, weights)),
+                                  l.use_bias, activation);
 
-    if (c == "Conv2D" || c == "Dense") {
-        const auto it = weights.find(l.name);
-        std::size_t cin = 0;  // from the kernel: the spec does not state the input channels
-        if (it != weights.end())
-            for (const auto& w : it->second)
-                if (keras_weight_base_name(w.name) == "kernel" && w.dims.size() == (c == "Conv2D" ? 4u : 2u))
-                    cin = w.dims[c == "Conv2D" ? 2 : 0];
-        const std::vector<std::size_t> dims =
-            c == "Conv2D" ? std::vector<std::size_t>{l.kernel_size[0], l.kernel_size[1], cin, l.units}
-                          : std::vector<std::size_t>{cin, l.units};
-        auto arrays = kernel_and_bias_arrays(spec, l, weights, dims);
-        const bool fused = with_fused_activation(activation, [&](auto tag) {
-            using A = typename decltype(tag)::type;
-            if (c == "Conv2D") {
-                Conv2D<A> layer(l.name);
-                layer.set_weights(std::move(arrays));
-                ops.push_back(std::make_unique<LayerOp<Conv2D<A>>>(std::move(layer), l.use_bias));
-            } else {
-                KerasDense<A> layer(l.name);
-                layer.set_weights(std::move(arrays));
-                ops.push_back(std::make_unique<LayerOp<KerasDense<A>>>(std::move(layer), l.use_bias));
-            }
-        });
-        if (!fused) {
-            if (c == "Dense" && activation == "softmax") {
-                KerasDense<Softmax> layer(l.name);
-                layer.set_weights(std::move(arrays));
-                ops.push_back(std::make_unique<LayerOp<KerasDense<Softmax>>>(std::move(layer), l.use_bias));
-            } else {
-                if (c == "Conv2D") {
-                    Conv2D<Linear> layer(l.name);
-                    layer.set_weights(std::move(arrays));
-                    ops.push_back(std::make_unique<LayerOp<Conv2D<Linear>>>(std::move(layer), l.use_bias));
-                } else {
-                    KerasDense<Linear> layer(l.name);
-                    layer.set_weights(std::move(arrays));
-                    ops.push_back(std::make_unique<LayerOp<KerasDense<Linear>>>(std::move(layer), l.use_bias));
-                }
-                ops.push_back(activation_op(spec, l, l.name + "/" + activation, activation));
-            }
-        }
-        return ops;
-    }
+    const Padding padding = c == "MaxPooling2D" || c == "AveragePooling2D" ? padding_from_keras(l.padding) : Padding::valid;
     if (c == "MaxPooling2D") {
-        ops.push_back(std::make_unique<LayerOp<MaxPool2D>>(MaxPool2D(l.name, l.pool_size[0], l.strides[0])));
+        if (l.pool_size[0] == l.pool_size[1] && l.strides == l.pool_size && padding == Padding::valid)
+            ops.push_back(std::make_unique<LayerOp<MaxPool2D>>(MaxPool2D(l.name, l.pool_size[0], l.strides[0])));
+        else
+            ops.push_back(std::make_unique<LayerOp<Pooling2D<MaxPooling>>>(
+                Pooling2D<MaxPooling>(l.name, l.pool_size, l.strides, padding)));
+    } else if (c == "AveragePooling2D") {
+        ops.push_back(std::make_unique<LayerOp<Pooling2D<AveragePooling>>>(
+            Pooling2D<AveragePooling>(l.name, l.pool_size, l.strides, padding)));
+    } else if (c == "GlobalMaxPooling2D") {
+        ops.push_back(std::make_unique<LayerOp<GlobalPooling2D<MaxPooling>>>(GlobalPooling2D<MaxPooling>(l.name)));
+    } else if (c == "GlobalAveragePooling2D") {
+        ops.push_back(std::make_unique<LayerOp<GlobalPooling2D<AveragePooling>>>(GlobalPooling2D<AveragePooling>(l.name)));
+    } else if (c == "ZeroPadding2D") {
+        const auto& z = l.zero_padding;
+        ops.push_back(std::make_unique<LayerOp<ZeroPadding2D>>(ZeroPadding2D(l.name, z[0], z[1], z[2], z[3])));
+    } else if (c == "BatchNormalization") {
+        ops.push_back(std::make_unique<LayerOp<BatchNormalization>>(batch_norm_layer(spec, l, weights)));
     } else if (c == "Flatten") {
         ops.push_back(std::make_unique<LayerOp<Flatten>>(Flatten(l.name)));
     } else if (c == "Activation") {
@@ -253,8 +341,13 @@ inline std::vector<std::unique_ptr<GraphOp>> keras_layer_ops(const ModelSpec& sp
         ops.push_back(activation_op(spec, l, l.name, "relu"));
     } else if (c == "Softmax") {
         ops.push_back(activation_op(spec, l, l.name, "softmax"));
+    } else if (c == "LeakyReLU") {
+        ops.push_back(std::make_unique<LayerOp<RuntimeActivation>>(
+            RuntimeActivation(l.name, ActivationKind::leaky_relu, l.alpha)));
     } else if (c == "Add") {
-        ops.push_back(std::make_unique<AddOp>(l.name));
+        ops.push_back(std::make_unique<MultiInputOp<Add>>(Add(l.name)));
+    } else if (c == "Concatenate") {
+        ops.push_back(std::make_unique<MultiInputOp<Concatenate>>(Concatenate(l.name)));
     }
     return ops;
 }
