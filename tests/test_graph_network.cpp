@@ -633,6 +633,12 @@ TEST_CASE("GraphNetwork refuses what it cannot compute exactly") {
                            std::string("layer drop (") + cls + "): class " + cls + " is not supported"));
         }
     }
+    SUBCASE("a second input") {
+        ModelSpec spec = sequential_spec();
+        spec.layers.insert(spec.layers.begin() + 1, input_layer("in2", {12, 10, 3}));
+        CHECK(message_of<argument_error>([&] { build_graph_network(spec, {}); }) ==
+              "seq.h5: layer in2 (InputLayer): a second input; only models with one input are supported");
+    }
     SUBCASE("a connection around the pruned layer") {
         // in -> a (3x3) -> b (1x1) -> Add(b, a) -> Flatten -> Dense
         ModelSpec spec;

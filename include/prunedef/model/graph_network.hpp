@@ -77,6 +77,8 @@ inline SpecGraph spec_graph(const ModelSpec& spec) {
         const LayerSpec& l = spec.layers[i];
         if (!g.index.emplace(l.name, i).second) throw format_error(where + ": two layers are named " + l.name);
         check_layer_supported(spec, l);
+        if (i > 0 && l.class_name == "InputLayer")
+            throw argument_error(spec_where(spec, l) + ": a second input; only models with one input are supported");
         const bool multi = reads_several(l.class_name);
         const std::size_t want = l.class_name == "InputLayer" ? 0 : 1;
         if (multi ? l.inputs.size() < 2 : l.inputs.size() != want)
