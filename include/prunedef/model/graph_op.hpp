@@ -13,6 +13,7 @@
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/maxpool2d.hpp>
 #include <prunedef/model/layer_spec.hpp>
+#include <prunedef/model/model_weights.hpp>
 
 #include <memory>
 #include <string>
@@ -22,12 +23,6 @@
 
 namespace prunedef {
 namespace detail {
-
-/// Keras' name of a weight array without the ":0" suffix ("kernel:0" -> "kernel").
-inline std::string keras_weight_base_name(const std::string& name) {
-    const auto colon = name.rfind(':');
-    return colon == std::string::npos ? name : name.substr(0, colon);
-}
 
 class GraphOp {
 public:
@@ -58,8 +53,8 @@ public:
     virtual const KernelAndBias* kernel_and_bias() const { return nullptr; }
 };
 
-template <class L, class = void>
-struct is_kernel_and_bias : std::is_base_of<KernelAndBias, L> {};
+template <class L>
+using is_kernel_and_bias = std::is_base_of<KernelAndBias, L>;
 
 /// A single-input layer class as a GraphOp.
 template <class L>

@@ -16,7 +16,8 @@
 namespace prunedef {
 
 namespace detail {
-inline std::string strip_weight_suffix(const std::string& name) {
+/// Keras' name of a weight array without the ":0" suffix ("kernel:0" -> "kernel").
+inline std::string keras_weight_base_name(const std::string& name) {
     const auto colon = name.rfind(':');
     return colon == std::string::npos ? name : name.substr(0, colon);
 }
@@ -30,7 +31,7 @@ ModelWeights collect_weights(const Net& net) {
         using L = std::decay_t<decltype(layer)>;
         if constexpr (L::has_weights) {
             std::vector<WeightArray> arrays = layer.weights();
-            for (auto& w : arrays) w.name = detail::strip_weight_suffix(w.name);
+            for (auto& w : arrays) w.name = detail::keras_weight_base_name(w.name);
             out[layer.name()] = std::move(arrays);
         }
     });
@@ -52,10 +53,10 @@ void assign_weights(Net& net, const ModelWeights& weights, const std::string& so
                 throw format_error(source + ": no weights for layer " + layer.name());
             std::vector<WeightArray> arrays;
             for (const WeightArray& expected : layer.weights()) {  // the layer's names and order
-                const std::string want = detail::strip_weight_suffix(expected.name);
+                const std::string want = detail::keras_weight_base_name(expected.name);
                 const WeightArray* found = nullptr;
                 for (const WeightArray& w : it->second)
-                    if (detail::strip_weight_suffix(w.name) == want) found = &w;
+                    if (detail::keras_weight_base_name(w.name) == want) found = &w;
                 if (!found) throw format_error(source + ": layer " + layer.name() + ": weight " + want + " missing");
                 arrays.push_back(*found);
                 arrays.back().name = want + ":0";
