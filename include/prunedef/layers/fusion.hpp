@@ -1,6 +1,7 @@
 #pragma once
 // Which adjacent layers run as one fused kernel: a Conv2D followed by a MaxPool2D
-// (Conv2D::forward_pooled). Sequential and Network use this; the results are identical.
+// (Conv2D::forward_pooled), or layers that decide at run time (fuses_at_run_time). Sequential and
+// Network use this; the results are identical.
 // forward_layer() runs any layer with a workspace: composites and fused kernels take their
 // scratch from it, the other layers need none.
 
@@ -18,6 +19,17 @@ template <class First, class Second>
 struct fuses_with : std::false_type {};
 template <class Activation>
 struct fuses_with<Conv2D<Activation>, MaxPool2D> : std::true_type {};
+
+/// Whether First decides at run time whether it fuses with Second: it has
+/// bool forward_fused(const Second&, in, out, Workspace&), which returns false, having done
+/// nothing, when it does not (the layers of a network assembled at run time).
+template <class First, class Second, class = void>
+struct fuses_at_run_time : std::false_type {};
+template <class First, class Second>
+struct fuses_at_run_time<First, Second,
+                         std::void_t<decltype(std::declval<const First&>().forward_fused(
+                             std::declval<const Second&>(), std::declval<const Tensor&>(), std::declval<Tensor&>(),
+                             std::declval<Workspace&>()))>> : std::true_type {};
 
 /// Whether a layer has forward(in, out, Workspace&).
 template <class Layer, class = void>
@@ -42,6 +54,8 @@ void forward_pair(const First& first, const Second& second, const Tensor& in, Te
     if constexpr (fuses_with<First, Second>::value) {
         first.forward_pooled(in, second.pool(), second.stride(), out, ws);
     } else {
+        if constexpr (fuses_at_run_time<First, Second>::value)
+            if (first.forward_fused(second, in, out, ws)) return;
         ScratchFrame frame(ws);
         Tensor& between = frame.tensor();
         forward_layer(first, in, between, ws);
