@@ -108,8 +108,9 @@ inline ModelWeights check_keras_weights(const ModelSpec& spec, const ModelWeight
             const std::size_t c = ordered[0].dims.size() == 1 ? ordered[0].dims[0] : 0;
             for (const auto& a : ordered)
                 if (a.dims.size() != 1 || a.dims[0] != c || c == 0)
-                    bad(a, "one vector length for all of " + std::string(l.scale ? "gamma, " : "") +
-                               (l.center ? "beta, " : "") + "moving_mean, moving_variance");
+                    throw format_error(layer + ": weight " + a.name + " has shape " + detail::dims_str(a.dims) + ", " +
+                                       ordered[0].name + " has " + detail::dims_str(ordered[0].dims) +
+                                       " (a batch normalization's vectors have one length, its channels)");
             for (float v : ordered.back().values)
                 if (v < 0) throw format_error(layer + ": moving_variance has a negative value (" + std::to_string(v) + ")");
         }

@@ -199,16 +199,21 @@ inline KerasModelFile read_keras_model(const std::string& path, const std::strin
     return m;
 }
 
-/// Writes a Keras 2 full-model .h5 (the layout tf_keras.models.load_model opens): root
-/// attributes keras_version, backend and model_config (config_json unchanged, a Keras 2.3 or
-/// tf.keras 2.x config), the weights under /model_weights in the config's layer order. Atomic.
+/// Writes a full-model .h5 in the Keras 2 layout (what tf_keras.models.load_model opens, and
+/// Keras 3's legacy .h5 loader): root attributes keras_version, backend and model_config
+/// (config_json unchanged), the weights under /model_weights in the config's layer order.
+/// keras_version defaults to 2.21.0 for a Keras 2.3 or tf.keras 2.x config and to 3.15.1 for a
+/// Keras 3 config (which only Keras 3 reads); a Keras 3 config labelled 2.x is refused. Atomic.
 inline void write_keras_model_h5(const std::string& path, const std::string& config_json, const ModelWeights& weights,
-                                 const ModelSettings& settings = {}, const std::string& keras_version = "2.21.0",
+                                 const ModelSettings& settings = {}, std::string keras_version = "",
                                  const std::string& backend = "tensorflow") {
     const std::string source = path + ": model config";
     const detail::json doc = detail::parse_keras_json(config_json, source);
-    if (detail::is_keras3_config(doc))
-        throw argument_error(path + ": a Keras 3 model config cannot be written as a Keras 2 .h5 model; write a .keras archive");
+    const bool keras3 = detail::is_keras3_config(doc);
+    if (keras_version.empty()) keras_version = keras3 ? "3.15.1" : "2.21.0";
+    if (keras3 && keras_version.rfind("2.", 0) == 0)
+        throw argument_error(path + ": a Keras 3 model config cannot be written as a Keras " + keras_version +
+                             " .h5 model (tf.keras cannot read it); write a .keras archive");
     const ModelSpec spec = parse_keras_config(config_json, source);
     const ModelWeights checked = check_keras_weights(spec, weights, path);
     bool sequential = false;
@@ -296,8 +301,7 @@ inline void write_keras_model(const std::string& path, KerasFileKind kind, const
             return;
         case KerasFileKind::full_model:
             if (m.config_json.empty()) throw argument_error(path + ": " + m.path + " has no model config to write a full model with");
-            write_keras_model_h5(path, m.config_json, weights, settings,
-                                 m.keras_version.rfind("2.", 0) == 0 ? m.keras_version : "2.21.0",
+            write_keras_model_h5(path, m.config_json, weights, settings, m.keras_version,
                                  m.backend.empty() ? "tensorflow" : m.backend);
             return;
         case KerasFileKind::keras_archive:
