@@ -66,8 +66,15 @@
 #include <prunedef/io/dataset_writer.hpp>
 #include <prunedef/io/goodnet_file.hpp>
 #include <prunedef/io/hdf5.hpp>
+#include <prunedef/io/hdf5_memory.hpp>
 #include <prunedef/io/idx.hpp>
+#include <prunedef/io/keras3_weights.hpp>
+#include <prunedef/io/keras_config.hpp>
+#include <prunedef/io/keras_deepid_config.hpp>
+#include <prunedef/io/keras_layer_weights.hpp>
+#include <prunedef/io/keras_model_file.hpp>
 #include <prunedef/io/keras_weights.hpp>
+#include <prunedef/io/zip_archive.hpp>
 
 #include <prunedef/fine_pruning/fine_pruning.hpp>
 

@@ -515,6 +515,23 @@ inline void h5_write_string_attribute(const H5Object& loc, const std::string& na
     if (H5Awrite(attr.id(), type.id(), buffer.data()) < 0) throw io_error(loc.where() + ": cannot write attribute " + name);
 }
 
+/// Writes a scalar attribute holding one variable-length UTF-8 string (as h5py writes a str):
+/// its text lives in the file's heap, so it may exceed the 64 KiB limit of fixed-size attributes.
+inline void h5_write_vlen_string_attribute(const H5Object& loc, const std::string& name, const std::string& value) {
+    H5ErrorsSilenced quiet;
+    const std::string what = loc.where() + ": cannot create attribute " + name;
+    H5Handle type(H5Tcopy(H5T_C_S1), H5Tclose);
+    if (!type.valid()) throw io_error(what);
+    h5_check<io_error>(H5Tset_size(type.id(), H5T_VARIABLE), what);
+    h5_check<io_error>(H5Tset_cset(type.id(), H5T_CSET_UTF8), what);
+    H5Handle space(H5Screate(H5S_SCALAR), H5Sclose);
+    if (!space.valid()) throw io_error(what);
+    H5Handle attr(H5Acreate2(loc.id(), name.c_str(), type.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT), H5Aclose);
+    if (!attr.valid()) throw io_error(what);
+    const char* text = value.c_str();
+    if (H5Awrite(attr.id(), type.id(), &text) < 0) throw io_error(loc.where() + ": cannot write attribute " + name);
+}
+
 /// Writes a numeric attribute as float64 (a 1-D array, or a scalar when scalar is true).
 inline void h5_write_numeric_attribute(const H5Object& loc, const std::string& name,
                                        const std::vector<double>& values, bool scalar = false) {

@@ -69,25 +69,29 @@ inline H5Object keras_weights_root(const H5Object& file, const std::string& grou
 /// Largest weight array read (elements): 2^28 float32 values, 1 GiB.
 inline constexpr std::size_t max_weight_elements = std::size_t(1) << 28;
 
+/// Reads one weight dataset: float, within max_weight_elements, stored whole, every value finite.
+inline WeightArray read_keras_weight(const H5Object& ds, std::string name) {
+    const H5T_class_t cls = h5_dataset_class(ds);
+    if (cls != H5T_FLOAT) throw format_error(ds.where() + ": expected float weights, found " + h5_class_name(cls));
+    WeightArray w;
+    w.name = std::move(name);
+    w.dims = h5_dataset_dims(ds);
+    h5_check_dataset_storage(ds, w.dims, max_weight_elements);
+    h5_read_numeric(ds, w.values);
+    for (std::size_t i = 0; i < w.values.size(); ++i)
+        if (!std::isfinite(w.values[i]))
+            throw format_error(ds.where() + ": non-finite value (" + std::to_string(w.values[i]) + ") at flat index " +
+                               std::to_string(i));
+    return w;
+}
+
 inline std::vector<WeightArray> read_keras_layer(const H5Object& root, const std::string& layer) {
     H5Object group = open_h5_group(root, layer);
     std::vector<WeightArray> arrays;
     for (const std::string& weight_name : keras_weight_names(group)) {
-        H5Object ds = open_h5_dataset(group, weight_name);
-        const H5T_class_t cls = h5_dataset_class(ds);
-        if (cls != H5T_FLOAT)
-            throw format_error(ds.where() + ": expected float weights, found " + h5_class_name(cls));
-        WeightArray w;
         const auto slash = weight_name.rfind('/');
-        w.name = slash == std::string::npos ? weight_name : weight_name.substr(slash + 1);
-        w.dims = h5_dataset_dims(ds);
-        h5_check_dataset_storage(ds, w.dims, max_weight_elements);
-        h5_read_numeric(ds, w.values);
-        for (std::size_t i = 0; i < w.values.size(); ++i)
-            if (!std::isfinite(w.values[i]))
-                throw format_error(ds.where() + ": non-finite value (" + std::to_string(w.values[i]) +
-                                   ") at flat index " + std::to_string(i));
-        arrays.push_back(std::move(w));
+        arrays.push_back(read_keras_weight(open_h5_dataset(group, weight_name),
+                                           slash == std::string::npos ? weight_name : weight_name.substr(slash + 1)));
     }
     return arrays;
 }
@@ -177,6 +181,27 @@ void load_keras_weights(const std::string& path, Net& net, const std::string& gr
 
 namespace detail {
 
+/// Writes one group per layer of order: attribute weight_names ("layer/kernel:0", ...; an
+/// empty array for a weightless layer) and the arrays under <layer>/<layer>/. A weight's name
+/// gets Keras' ":0" suffix when it has none.
+inline void write_keras_weight_groups(const H5Object& root, const std::vector<std::string>& order,
+                                      const std::map<std::string, std::vector<WeightArray>>& by_name) {
+    for (const auto& name : order) {
+        H5Object group = create_h5_group(root, name);
+        const auto it = by_name.find(name);
+        if (it == by_name.end() || it->second.empty()) {
+            h5_write_numeric_attribute(group, "weight_names", {});
+            continue;
+        }
+        auto variable = [](const std::string& n) { return n.find(':') == std::string::npos ? n + ":0" : n; };
+        std::vector<std::string> weight_names;
+        for (const auto& w : it->second) weight_names.push_back(name + "/" + variable(w.name));
+        h5_write_string_attribute(group, "weight_names", weight_names);
+        H5Object inner = create_h5_group(group, name);
+        for (const auto& w : it->second) h5_write_dataset(inner, variable(w.name), w.dims, w.values.data(), H5T_IEEE_F32LE);
+    }
+}
+
 template <class Net>
 void write_keras_layers(const H5Object& root, const Net& net) {
     std::map<std::string, std::vector<WeightArray>> by_name;
@@ -199,19 +224,7 @@ void write_keras_layers(const H5Object& root, const Net& net) {
         h5_write_numeric_attribute(root, "prunedef_input_shape", {double(s.height), double(s.width), double(s.channels)});
     }
     h5_write_numeric_attribute(root, "prunedef_input_scale", {double(net.input_scale())}, true);
-    for (const auto& name : order) {
-        H5Object group = create_h5_group(root, name);
-        const auto it = by_name.find(name);
-        if (it == by_name.end() || it->second.empty()) {
-            h5_write_numeric_attribute(group, "weight_names", {});
-            continue;
-        }
-        std::vector<std::string> weight_names;
-        for (const auto& w : it->second) weight_names.push_back(name + "/" + w.name);
-        h5_write_string_attribute(group, "weight_names", weight_names);
-        H5Object inner = create_h5_group(group, name);
-        for (const auto& w : it->second) h5_write_dataset(inner, w.name, w.dims, w.values.data(), H5T_IEEE_F32LE);
-    }
+    write_keras_weight_groups(root, order, by_name);
 }
 
 }  // namespace detail
