@@ -44,6 +44,10 @@
 
 #include <prunedef/model/channel_mask.hpp>
 #include <prunedef/model/deepid.hpp>
+#include <prunedef/model/deepid_spec.hpp>
+#include <prunedef/model/graph_network.hpp>
+#include <prunedef/model/layer_spec.hpp>
+#include <prunedef/model/model_weights.hpp>
 #include <prunedef/model/network.hpp>
 #include <prunedef/model/predict.hpp>
 

@@ -1,6 +1,7 @@
 // prunedef classify: one image through a GoodNet, a class in [0, N].
 
 #include "common.hpp"
+#include "model_file.hpp"
 
 #include <prunedef/io/image.hpp>
 
@@ -24,15 +25,18 @@ int run_classify(const ClassifyOptions& o) {
     o.threads.apply();
     if (o.image_opt->count() == 0) throw usage_error("expected exactly one image file");
     require(o.goodnet_opt);
-    auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
-    const GoodNet g(std::move(b), std::move(bprime));
-    const Tensor image = load_image(o.image, g.input_shape());
+    const AnyGoodNet goodnet = load_goodnet(o.goodnet);
     int cls = 0;
-    try {
-        cls = g.predict(image).at(0);
-    } catch (const numeric_error& e) {
-        throw numeric_error(o.goodnet + ": on " + o.image + ": " + e.what());
-    }
+    std::visit(
+        [&](const auto& g) {
+            const Tensor image = load_image(o.image, g.input_shape());
+            try {
+                cls = g.predict(image).at(0);
+            } catch (const numeric_error& e) {
+                throw numeric_error(o.goodnet + ": on " + o.image + ": " + e.what());
+            }
+        },
+        goodnet);
     write_stdout(std::to_string(cls) + "\n");
     return 0;
 }

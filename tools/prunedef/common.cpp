@@ -84,28 +84,6 @@ CLI::Option* add_batch_option(CLI::App& sub, std::size_t& batch, const std::stri
 }
 
 
-DeepID load_model(const std::string& path, const CLI::Option* scale_option, double scale, const DatasetReader& data) {
-    DeepID net = make_deepid();
-    load_keras_weights(path, net);
-    if (scale_option->count() > 0) net.set_input_scale(static_cast<float>(scale));
-    const ImageShape& shape = data.image_shape();
-    const std::size_t model_channels = net.stem().layer<0>().in_channels();
-    if (model_channels != shape.channels)
-        throw shape_error(data.file() + ": /data: images have " + std::to_string(shape.channels) +
-                          " channel(s), model " + path + " (conv_1) expects " + std::to_string(model_channels));
-    if (net.bound()) {
-        data.check_image_shape(net.input_shape());
-    } else {
-        try {
-            net.bind(shape);
-        } catch (const shape_error& e) {
-            throw shape_error(data.file() + ": /data: images of " + shape.str() + " do not fit model " + path + ": " +
-                              e.what());
-        }
-    }
-    return net;
-}
-
 void check_not_input(const std::string& out, const std::vector<std::string>& inputs) {
     if (out.empty()) throw usage_error("--out: empty path given");
     std::error_code ec;
@@ -130,7 +108,7 @@ void remove_temporaries_and_exit(int sig) {
 // The file names a repair writes into its directory.
 bool is_repair_output(const std::string& name) {
     static const std::regex pattern(
-        R"((sweep\.csv|report\.md|report\.json|curve\.svg|(repaired|goodnet|finepruned|goodnet_finepruned)_X.*\.h5))");
+        R"((sweep\.csv|report\.md|report\.json|curve\.svg|(repaired|goodnet|finepruned|goodnet_finepruned)_X.*\.(h5|keras)))");
     return std::regex_match(name, pattern);
 }
 

@@ -69,11 +69,6 @@ double batch_memory_limit();
 /// disk, a closed stdout): a command prints its results only once all of them are computed.
 void write_stdout(const std::string& text);
 
-/// Loads a DeepID from model_path, applies scale when given (else the stored scale) and binds it
-/// to the data's image shape; errors name the data file and the model.
-prunedef::DeepID load_model(const std::string& model_path, const CLI::Option* scale_option, double scale,
-                            const prunedef::DatasetReader& data);
-
 /// Refuses to write over one of the inputs.
 void check_not_input(const std::string& out, const std::vector<std::string>& inputs);
 

@@ -2,6 +2,7 @@
 // CSAW-HackML eval.py prints them.
 
 #include "common.hpp"
+#include "model_file.hpp"
 
 #include <iostream>
 #include <memory>
@@ -19,6 +20,7 @@ struct EvalOptions {
     double scale = 1;
     std::size_t batch = 256;
     ThreadsOption threads;
+    ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *goodnet_opt = nullptr, *scale_opt = nullptr, *clean_opt = nullptr,
                 *poisoned_opt = nullptr;
 };
@@ -47,29 +49,37 @@ int run_eval(const EvalOptions& o) {
     // Everything is computed before anything is printed: a failure leaves no partial output.
     std::string text;
     if (o.goodnet_opt->count() > 0) {
-        auto [b, bprime] = load_goodnet_networks(o.goodnet, make_deepid);
-        const GoodNet g(std::move(b), std::move(bprime));
-        const int N = g.detected_class();
-        auto run = [&](const DatasetReader& data) {
-            data.check_labels(g.num_classes());
-            return count_goodnet(predict_named(g, o.goodnet, data, o.batch), data.labels(), N);
-        };
-        const GoodNetCounts c = run(clean);
-        text += "Clean Classification accuracy: " + python_repr(c.matched_percent()) + "\n";
-        if (poisoned) {
-            const GoodNetCounts p = run(*poisoned);
-            text += "Attack Success Rate: " + python_repr(p.matched_percent()) + "\n";
-            text += "Backdoor Detection Rate: " + python_repr(p.flagged_percent()) + "\n";
-        }
-        text += "Clean False Positive Rate: " + python_repr(c.flagged_percent()) + "\n";
+        const AnyGoodNet goodnet = load_goodnet(o.goodnet);
+        std::visit(
+            [&](const auto& g) {
+                const int N = g.detected_class();
+                auto run = [&](const DatasetReader& data) {
+                    data.check_labels(g.num_classes());
+                    return count_goodnet(predict_named(g, o.goodnet, data, o.batch), data.labels(), N);
+                };
+                const GoodNetCounts c = run(clean);
+                text += "Clean Classification accuracy: " + python_repr(c.matched_percent()) + "\n";
+                if (poisoned) {
+                    const GoodNetCounts p = run(*poisoned);
+                    text += "Attack Success Rate: " + python_repr(p.matched_percent()) + "\n";
+                    text += "Backdoor Detection Rate: " + python_repr(p.flagged_percent()) + "\n";
+                }
+                text += "Clean False Positive Rate: " + python_repr(c.flagged_percent()) + "\n";
+            },
+            goodnet);
     } else {
-        const DeepID net = load_model(o.model, o.scale_opt, o.scale, clean);
-        auto accuracy = [&](const DatasetReader& data) {
-            data.check_labels(net.num_classes());
-            return percent_matching(predict_named(net, o.model, data, o.batch), data.labels());
-        };
-        text += "Clean Classification accuracy: " + python_repr(accuracy(clean)) + "\n";
-        if (poisoned) text += "Attack Success Rate: " + python_repr(accuracy(*poisoned)) + "\n";
+        const LoadedModel model = load_model(o.model, o.model_options, o.scale_opt, o.scale, clean);
+        if (model.architecture_assumed) std::cerr << "prunedef eval: " << model.architecture << "\n";
+        std::visit(
+            [&](const auto& net) {
+                auto accuracy = [&](const DatasetReader& data) {
+                    data.check_labels(net.num_classes());
+                    return percent_matching(predict_named(net, o.model, data, o.batch), data.labels());
+                };
+                text += "Clean Classification accuracy: " + python_repr(accuracy(clean)) + "\n";
+                if (poisoned) text += "Attack Success Rate: " + python_repr(accuracy(*poisoned)) + "\n";
+            },
+            model.net);
     }
     write_stdout(text);
     return 0;
@@ -81,14 +91,15 @@ Runner add_eval(CLI::App& app) {
     auto o = std::make_shared<EvalOptions>();
     CLI::App* sub = app.add_subcommand("eval", "clean accuracy and attack success rate of a model or a GoodNet");
     set_help(sub,
-              "prunedef eval --model M.h5 --scale S --clean C.h5 [--poisoned P.h5]\n"
+              "prunedef eval --model M.h5|M.keras [--config MODEL.json] --scale S --clean C.h5 [--poisoned P.h5]\n"
               "       prunedef eval --goodnet G.h5 --clean C.h5 [--poisoned P.h5]",
               "Prints, as the CSAW-HackML eval.py does:\n"
               "  Clean Classification accuracy: <percent>\n"
               "  Attack Success Rate: <percent>            (with --poisoned: inputs classified as their label)\n"
               "With --goodnet, the output N (\"backdoor detected\") counts as wrong on clean data, and the\n"
               "detection rate (poisoned inputs given N) and false-positive rate (clean inputs given N) follow.");
-    o->model_opt = sub->add_option("--model", o->model, "Keras weights of a DeepID network")->type_name("M.h5");
+    o->model_opt = sub->add_option("--model", o->model, model_option_help)->type_name("M.h5|M.keras");
+    o->model_options.add_config(*sub);
     o->scale_opt = sub->add_option("--scale", o->scale,
                                    "input scale: 1 for raw pixels, 0.00392157 (1/255) for pixels / 255 "
                                    "(default: the value stored in the file, else 1)")

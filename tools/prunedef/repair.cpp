@@ -2,6 +2,7 @@
 // Fine-Pruning, and the reports.
 
 #include "common.hpp"
+#include "model_file.hpp"
 #include "progress_bar.hpp"
 
 #include <prunedef/report/markdown_report.hpp>
@@ -30,8 +31,9 @@ struct RepairOptionsCli {
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
     float lr = 5e-3f;
     std::uint64_t seed = 1;
-    bool relative = false, head_only = false, replace = false;
+    bool relative = false, head_only = false, replace = false, weights_only = false;
     ThreadsOption threads;
+    ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
                 *poisoned_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
 };
@@ -85,16 +87,28 @@ int run_repair(const RepairOptionsCli& o) {
     if (o.test_opt->count() > 0) test.emplace(o.test);
     if (o.poisoned_opt->count() > 0) poisoned.emplace(o.poisoned);
     require(o.model_opt);
-    const DeepID net = load_model(o.model, o.scale_opt, o.scale, valid);
+    ModelOptions model_options = o.model_options;
+    model_options.pooled = options.site == ActivationSite::pooled;
+    const LoadedModel model = load_model(o.model, model_options, o.scale_opt, o.scale, valid);
+    if (fine_tune && !std::holds_alternative<DeepID>(model.net))
+        throw usage_error("--fine-tune: fine-tuning is implemented for DeepID networks only; " + o.model + " runs as a " +
+                          model.architecture);
+    if (o.head_only && !std::holds_alternative<DeepID>(model.net))
+        throw usage_error("--head-only: only for DeepID networks");
+    const std::string ext = o.weights_only ? ".h5" : model_extension(model);
 
     // Every output is checked before the work: not an input, not a special file or a link, and
     // the directory is new or empty (or --replace).
-    const std::vector<std::string> inputs{o.model, o.valid, o.test, o.poisoned};
+    const std::vector<std::string> inputs{o.model, o.valid, o.test, o.poisoned, o.model_options.config};
     std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg"};
-    for (const AccuracyDrop& drop : options.drops)
-        for (const char* kind : {"repaired_", "goodnet_", "finepruned_", "goodnet_finepruned_"})
-            if (fine_tune || std::string(kind).find("finepruned") == std::string::npos)
-                names.push_back(kind + tag_of(drop) + ".h5");
+    for (const AccuracyDrop& drop : options.drops) {
+        names.push_back("repaired_" + tag_of(drop) + ext);
+        names.push_back("goodnet_" + tag_of(drop) + ".h5");
+        if (fine_tune) {
+            names.push_back("finepruned_" + tag_of(drop) + ext);
+            names.push_back("goodnet_finepruned_" + tag_of(drop) + ".h5");
+        }
+    }
     for (const auto& name : names) check_output_file((fs::path(dir) / name).string(), inputs);
     OutputDirectory out_dir;
     out_dir.prepare(dir, inputs, o.replace, /*check_only=*/true);
@@ -103,48 +117,57 @@ int run_repair(const RepairOptionsCli& o) {
     options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
     const RepairData data{&valid, test ? &*test : nullptr, poisoned ? &*poisoned : nullptr};
     options.batch_size = checked_batch(options.batch_size, valid);
-    RepairResult result;
-    try {
-        if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
-        else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
-        else result = repair<KernelL1Norm>(net, data, options);
-    } catch (const numeric_error& e) {
-        throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
-    }
 
-    std::vector<DeepID> fine_tuned;
-    if (fine_tune) {
-        fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
-            if (::isatty(2)) std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
-        };
-        fine_tuned = fine_prune_all(net, result, data, fine);
-    }
-    // The output directory is made only now that every input has been read and checked, so a
-    // run that fails on bad data leaves nothing behind.
-    out_dir.prepare(dir, inputs, o.replace);
-    std::vector<std::string> written;
-    const auto output = [&](const std::string& name) {
-        const std::string path = (fs::path(dir) / name).string();
-        check_output_file(path, inputs);
-        written.push_back(name);
-        return path;
-    };
-    const ReportContext context{o.model, o.valid, o.test, o.poisoned, net.input_scale()};
-    for (const auto& t : result.thresholds) {
-        const std::string tag = tag_of(t.drop);
-        const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
-        const DeepID repaired = prune_channels(net, mask);
-        save_keras_weights(output("repaired_" + tag + ".h5"), repaired);
-        save_goodnet(output("goodnet_" + tag + ".h5"), net, repaired, t.pruned_channels);
-        if (fine_tune) {
-            const DeepID& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
-            save_keras_weights(output("finepruned_" + tag + ".h5"), tuned);
-            save_goodnet(output("goodnet_finepruned_" + tag + ".h5"), net, tuned, t.pruned_channels);
-        }
-    }
-    write_repair_report(dir, result, context, written);
-    std::cout << markdown_report(result, context);
-    return 0;
+    return std::visit(
+        [&](const auto& net) {
+            using Net = std::decay_t<decltype(net)>;
+            RepairResult result;
+            try {
+                if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
+                else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
+                else result = repair<KernelL1Norm>(net, data, options);
+            } catch (const numeric_error& e) {
+                throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
+            }
+
+            std::vector<Net> fine_tuned;
+            if constexpr (std::is_same_v<Net, DeepID>) {
+                if (fine_tune) {
+                    fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
+                        if (::isatty(2))
+                            std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
+                    };
+                    fine_tuned = fine_prune_all(net, result, data, fine);
+                }
+            }
+            // The output directory is made only now that every input has been read and checked, so
+            // a run that fails on bad data leaves nothing behind.
+            out_dir.prepare(dir, inputs, o.replace);
+            std::vector<std::string> written;
+            const auto output = [&](const std::string& name) {
+                const std::string path = (fs::path(dir) / name).string();
+                check_output_file(path, inputs);
+                written.push_back(name);
+                return path;
+            };
+            ReportContext context{o.model, o.valid, o.test, o.poisoned, net.input_scale(), model.architecture};
+            for (const auto& t : result.thresholds) {
+                const std::string tag = tag_of(t.drop);
+                const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
+                const Net repaired = prune_channels(net, mask);
+                save_model(output("repaired_" + tag + ext), model, repaired, o.weights_only);
+                save_goodnet_file(output("goodnet_" + tag + ".h5"), model, net, repaired, t.pruned_channels);
+                if (!fine_tuned.empty()) {
+                    const Net& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
+                    save_model(output("finepruned_" + tag + ext), model, tuned, o.weights_only);
+                    save_goodnet_file(output("goodnet_finepruned_" + tag + ".h5"), model, net, tuned, t.pruned_channels);
+                }
+            }
+            write_repair_report(dir, result, context, written);
+            std::cout << markdown_report(result, context);
+            return 0;
+        },
+        model.net);
 }
 
 }  // namespace
@@ -153,20 +176,29 @@ Runner add_repair(CLI::App& app) {
     auto o = std::make_shared<RepairOptionsCli>();
     CLI::App* sub = app.add_subcommand("repair", "prune, choose B' for each accuracy drop X, build GoodNets, write reports");
     set_help(sub,
-              "prunedef repair --model B.h5 --scale S --valid V.h5 [--test T.h5 --poisoned P.h5]\n"
-              "                      [--drops 2,4,10] [--relative] [--order increasing|decreasing|l1]\n"
-              "                      [--site pooled|conv] [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only]]\n"
-              "                      --out DIR",
-              "Ranks the channels of conv_3 by mean activation over V.h5, prunes them one at a time, and for\n"
-              "each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.\n"
+              "prunedef repair --model B.h5|B.keras [--config MODEL.json] --scale S --valid V.h5\n"
+              "                      [--test T.h5 --poisoned P.h5] [--drops 2,4,10] [--relative]\n"
+              "                      [--order increasing|decreasing|l1] [--layer NAME] [--site pooled|conv]\n"
+              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only]] [--weights-only]\n"
+              "                      --out DIR [--replace]",
+              "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
+              "the dense layers, conv_3 in DeepID) by mean activation over V.h5, prunes them one at a time, and\n"
+              "for each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.\n"
               "Only the validation set decides; test and poisoned sets are reported.\n\n"
               "Writes DIR/sweep.csv, DIR/report.md, DIR/report.json, DIR/curve.svg, and for each X\n"
-              "DIR/repaired_X<x>.h5 (B', Keras layout) and DIR/goodnet_X<x>.h5 (B and B').");
+              "DIR/repaired_X<x>.h5 (B', a model file of B's kind that keras.models.load_model opens: a full\n"
+              "model .h5, or .keras for a .keras B) and DIR/goodnet_X<x>.h5 (B and B', for 'eval --goodnet').");
     sub->footer(
         "With --fine-tune, DIR/finepruned_X<x>.h5 and DIR/goodnet_finepruned_X<x>.h5 hold the\n"
         "fine-tuned B' and its GoodNet.");
-    o->model_opt = sub->add_option("--model", o->model, "Keras weights of the backdoored DeepID network; required")
-                       ->type_name("B.h5");
+    o->model_opt = sub->add_option("--model", o->model, "the backdoored network B, " + std::string(model_option_help) +
+                                                            "; required")
+                       ->type_name("B.h5|B.keras");
+    o->model_options.add_config(*sub);
+    sub->add_option("--layer", o->model_options.layer,
+                    "the Conv2D (channels) or Dense layer (neurons) to prune (default: the last convolution whose "
+                    "pooled output feeds the dense layers, found from the graph: conv_3 in DeepID)")
+        ->type_name("NAME");
     o->scale_opt = sub->add_option("--scale", o->scale, "input scale (default: the value stored in the file, else 1)")
                        ->type_name("S");
     o->valid_opt = sub->add_option("--valid", o->valid, "clean validation set (decides where to stop); required")
@@ -180,7 +212,9 @@ Runner add_repair(CLI::App& app) {
     sub->add_option("--order", o->order, "increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)")
         ->check(CLI::IsMember({"increasing", "decreasing", "l1"}))
         ->type_name("O");
-    sub->add_option("--site", o->site, "pooled (default: pool_3, the dense layers' input) or conv (conv_3 output)")
+    sub->add_option("--site", o->site,
+                    "pooled (default: the pooling layer that directly follows the pruned layer, pool_3 in DeepID) "
+                    "or conv (the pruned layer's own output)")
         ->check(CLI::IsMember({"pooled", "conv"}))
         ->type_name("S");
     o->fine_tune_opt = sub->add_option("--fine-tune", o->fine_tune,
@@ -203,8 +237,10 @@ Runner add_repair(CLI::App& app) {
     sub->add_option("--seed", o->seed, "fine-tuning seed (default 1)")->check(CLI::NonNegativeNumber)->needs(o->fine_tune_opt)->type_name("S");
     o->out_opt = sub->add_option("--out", o->out, "output directory: new or empty (created if missing); required")
                      ->type_name("DIR");
+    sub->add_flag("--weights-only", o->weights_only,
+                  "write B' as a weights-only .h5 (model.save_weights layout) instead of a model file of B's kind");
     sub->add_flag("--replace", o->replace,
-                  "--out may hold an earlier repair: its files (reports, *_X*.h5) are removed first");
+                  "--out may hold an earlier repair: its files (reports, *_X*.h5, *_X*.keras) are removed first");
     o->threads.add(*sub);
     return [o] { return run_repair(*o); };
 }

@@ -87,6 +87,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
 
     out += "## What was run\n\n";
     out += "- Model B: " + md_code(context.model) + "\n";
+    if (!context.architecture.empty()) out += "- Architecture: " + context.architecture + "\n";
     out += "- Input scale: " + detail::md_float(context.input_scale) + "\n";
     out += detail::md_set_line("Validation set (decides the thresholds)", context.valid, result.valid_images, true);
     out += detail::md_set_line("Clean test set", context.test, result.test_images, test);

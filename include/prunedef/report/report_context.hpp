@@ -11,6 +11,7 @@ struct ReportContext {
     std::string test;       // clean test set, "" if none
     std::string poisoned;   // poisoned set, "" if none
     float input_scale = 1.0f;
+    std::string architecture;  // how B's architecture is known and run (one line), "" to omit
 };
 
 }  // namespace prunedef

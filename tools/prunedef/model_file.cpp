@@ -1,0 +1,194 @@
+// Reading and writing models for the tool (model_file.hpp).
+
+#include "model_file.hpp"
+
+#include "common.hpp"
+
+#include <utility>
+
+using namespace prunedef;
+
+namespace prunedef_tool {
+
+void ModelOptions::add_config(CLI::App& sub) {
+    config_opt = sub.add_option("--config", config,
+                                "the architecture of a weights-only model file, as model.to_json() writes it "
+                                "(default: DeepID, the CSAW architecture.py)")
+                     ->type_name("MODEL.json");
+}
+
+namespace {
+
+/// The input shape the model's configuration states, if any.
+std::optional<ImageShape> spec_input_shape(const ModelSpec& spec) {
+    for (const auto& l : spec.layers)
+        if (l.name == spec.input) return l.input_shape;
+    return std::nullopt;
+}
+
+/// Binds net to the data's images (or checks them against the shape the model states).
+template <class Net>
+void bind_to_data(Net& net, const std::string& path, const std::optional<ImageShape>& stated, const DatasetReader& data) {
+    const ImageShape& shape = data.image_shape();
+    if (stated && !net.bound()) {
+        try {
+            net.bind(*stated);
+        } catch (const shape_error& e) {
+            throw shape_error(path + ": " + e.what());
+        }
+    }
+    if (net.bound()) {
+        if (net.input_shape() != shape)
+            throw shape_error(data.file() + ": /data: images are " + shape.str() + " (height x width x channels), model " +
+                              path + " takes " + net.input_shape().str());
+        return;
+    }
+    try {
+        net.bind(shape);
+    } catch (const shape_error& e) {
+        throw shape_error(data.file() + ": /data: images of " + shape.str() + " do not fit model " + path + ": " + e.what());
+    }
+}
+
+DeepID load_deepid(const KerasModelFile& file, const std::string& path, const DatasetReader& data) {
+    DeepID net = make_deepid();
+    assign_weights(net, file.weights, path);
+    const std::size_t model_channels = net.stem().layer<0>().in_channels();
+    if (model_channels != data.image_shape().channels)
+        throw shape_error(data.file() + ": /data: images have " + std::to_string(data.image_shape().channels) +
+                          " channel(s), model " + path + " (conv_1) expects " + std::to_string(model_channels));
+    return net;
+}
+
+}  // namespace
+
+LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
+                       double scale, const DatasetReader& data) {
+    LoadedModel m{read_keras_model(path, options.config), DeepID{}, "", false};
+    const KerasModelFile& file = m.file;
+    std::optional<ImageShape> stated = file.settings.input_shape;
+    const std::string kind = keras_file_kind_name(file.kind);
+    if (!file.spec) {
+        if (!options.layer.empty() && options.layer != "conv_3")
+            throw usage_error("--layer " + options.layer + ": " + path +
+                              " is a weights-only file, whose architecture is assumed to be DeepID (pruned layer "
+                              "conv_3); give its architecture with --config model.json to prune another layer");
+        m.architecture = "DeepID (CSAW architecture.py), assumed: " + path +
+                         " is a weights-only file without a configuration (give --config model.json for another)";
+        m.architecture_assumed = true;
+        m.net = load_deepid(file, path, data);
+    } else {
+        if (!stated) stated = spec_input_shape(*file.spec);
+        std::string why;
+        const bool deepid = is_deepid(*file.spec, &why);
+        if (deepid && (options.layer.empty() || options.layer == "conv_3")) {
+            m.architecture = "DeepID (the " + kind + "'s configuration is the CSAW architecture.py; compile-time network)";
+            m.net = load_deepid(file, path, data);
+        } else {
+            GraphSplit split;
+            split.layer = options.layer;
+            split.pooled = options.pooled;
+            m.net = build_graph_network(*file.spec, file.weights, split);
+            m.architecture = "graph network of " + std::to_string(file.spec->layers.size()) + " layers built from the " +
+                             kind + "'s configuration";
+        }
+    }
+    std::visit(
+        [&](auto& net) {
+            if (scale_option && scale_option->count() > 0) net.set_input_scale(static_cast<float>(scale));
+            else if (file.settings.input_scale) net.set_input_scale(*file.settings.input_scale);
+            bind_to_data(net, path, stated, data);
+        },
+        m.net);
+    m.file.weights.clear();  // the network holds them now
+    return m;
+}
+
+std::string model_extension(const LoadedModel& m) {
+    return m.file.kind == KerasFileKind::keras_archive ? ".keras" : ".h5";
+}
+
+template <class Net>
+void save_model(const std::string& path, const LoadedModel& m, const Net& net, bool weights_only) {
+    const ModelWeights weights = network_weights(net);
+    ModelSettings settings;
+    settings.input_scale = net.input_scale();
+    if (net.bound()) settings.input_shape = net.input_shape();
+    KerasFileKind kind = KerasFileKind::weights_only;
+    if (!weights_only)
+        kind = m.file.kind == KerasFileKind::keras_archive ? KerasFileKind::keras_archive : KerasFileKind::full_model;
+    if (kind == KerasFileKind::full_model && m.file.config_json.empty()) {
+        // a weights-only DeepID: written with the configuration of the CSAW architecture.py
+        KerasModelFile like = m.file;
+        like.keras_version.clear();  // the writer's default for a tf.keras 2.x configuration
+        like.config_json = deepid_keras_config(weights, net.input_shape());
+        write_keras_model(path, kind, like, weights, settings);
+        return;
+    }
+    write_keras_model(path, kind, m.file, weights, settings);
+}
+
+template <class Net>
+void save_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
+                       const std::vector<std::size_t>& pruned_channels) {
+    if constexpr (std::is_same_v<Net, DeepID>) {
+        save_goodnet(path, b, bprime, pruned_channels);
+    } else {
+        ModelSettings settings;
+        settings.input_scale = b.input_scale();
+        settings.input_shape = b.input_shape();
+        save_goodnet_models(path, m.file.config_json, m.file.layer_order, network_weights(b), network_weights(bprime),
+                            settings, pruned_channels);
+    }
+}
+
+namespace {
+
+/// One network of a GoodNet file, with its stored scale and input shape.
+template <class Net>
+void apply_goodnet_settings(Net& net, const KerasModelFile& f, const std::string& where) {
+    if (f.settings.input_scale) net.set_input_scale(*f.settings.input_scale);
+    if (!net.bound()) {
+        if (!f.settings.input_shape)
+            throw format_error(f.path + ": " + where + " attribute prunedef_input_shape missing, cannot tell the input size");
+        net.bind(*f.settings.input_shape);
+    }
+}
+
+template <class Net>
+GoodNet<Net, Net> goodnet_of(Net b, Net bprime, const GoodNetModels& m) {
+    apply_goodnet_settings(b, m.b, "/");
+    apply_goodnet_settings(bprime, m.bprime, std::string("/") + goodnet_repaired_group);
+    if (b.input_scale() != bprime.input_scale())
+        throw format_error(m.b.path + ": attribute prunedef_input_scale: B (/) scales inputs by " +
+                           std::to_string(b.input_scale()) + " but B' (/" + goodnet_repaired_group + ") by " +
+                           std::to_string(bprime.input_scale()));
+    try {
+        return GoodNet<Net, Net>(std::move(b), std::move(bprime));
+    } catch (const shape_error& e) {
+        throw format_error(m.b.path + ": " + e.what());
+    }
+}
+
+}  // namespace
+
+AnyGoodNet load_goodnet(const std::string& path) {
+    const GoodNetModels m = read_goodnet_models(path);
+    if (!m.b.spec || is_deepid(*m.b.spec)) {
+        DeepID b = make_deepid(), bprime = make_deepid();
+        assign_weights(b, m.b.weights, path + ": /");
+        assign_weights(bprime, m.bprime.weights, path + ": /" + goodnet_repaired_group);
+        return goodnet_of(std::move(b), std::move(bprime), m);
+    }
+    return goodnet_of(build_graph_network(*m.b.spec, m.b.weights),
+                      build_graph_network(*m.bprime.spec, m.bprime.weights), m);
+}
+
+template void save_goodnet_file<DeepID>(const std::string&, const LoadedModel&, const DeepID&, const DeepID&,
+                                        const std::vector<std::size_t>&);
+template void save_goodnet_file<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&,
+                                              const GraphNetwork&, const std::vector<std::size_t>&);
+template void save_model<DeepID>(const std::string&, const LoadedModel&, const DeepID&, bool);
+template void save_model<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&, bool);
+
+}  // namespace prunedef_tool

@@ -1,0 +1,81 @@
+#pragma once
+// How the tool reads and writes models: every Keras file kind (weights-only .h5, full-model .h5,
+// .keras archive), run as the compile-time DeepID when the architecture is the CSAW
+// architecture.py (its fast paths) and as a GraphNetwork built from the configuration otherwise;
+// networks derived from it (B', the fine-pruned B') written back as a file of the input's kind.
+
+#include <prunedef/prunedef.hpp>
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <type_traits>
+#include <variant>
+#include <vector>
+
+namespace prunedef_tool {
+
+/// The options that say how a model's architecture is known (--config) and, for repair, where it
+/// is split (--layer, --site).
+struct ModelOptions {
+    std::string config;  ///< model.to_json() of a weights-only file
+    std::string layer;   ///< the layer to prune; empty: the default
+    bool pooled = true;  ///< features after the pooling layer that directly follows it
+    CLI::Option* config_opt = nullptr;
+    /// Adds --config to a subcommand.
+    void add_config(CLI::App& sub);
+};
+
+/// What --model accepts, for the commands' help.
+inline constexpr const char* model_option_help =
+    "a Keras model: full-model .h5 (model.save), .keras archive, or weights-only .h5 (DeepID, the CSAW "
+    "architecture.py, unless --config gives the architecture)";
+
+using AnyNetwork = std::variant<prunedef::DeepID, prunedef::GraphNetwork>;
+
+/// A model file as the tool runs it.
+struct LoadedModel {
+    prunedef::KerasModelFile file;  ///< the file's config, metadata and attributes (and weights)
+    AnyNetwork net;
+    /// How the architecture is known and run, in one line (for reports and stderr).
+    std::string architecture;
+    bool architecture_assumed = false;  ///< a weights-only file without --config: DeepID assumed
+};
+
+/// Reads a model, applies --scale when given (else the scale stored in the file, else 1), builds
+/// the network (DeepID or GraphNetwork, split as options say) and binds it to the data's image
+/// shape; errors name the model and the data file.
+LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
+                       double scale, const prunedef::DatasetReader& data);
+
+/// The extension of the model files written for a model: ".keras" for a .keras input, else ".h5".
+std::string model_extension(const LoadedModel& m);
+
+/// A network's weights under Keras' names (for writing).
+template <class Net>
+prunedef::ModelWeights network_weights(const Net& net) {
+    if constexpr (std::is_same_v<Net, prunedef::GraphNetwork>)
+        return prunedef::graph_weights(net);
+    else
+        return prunedef::collect_weights(net);
+}
+
+/// Writes a network derived from m (same architecture, other weights) atomically, as a model file
+/// of m's kind: a full-model .h5 for an .h5 input (for a weights-only DeepID input, with the
+/// configuration of the CSAW architecture.py), a .keras archive for a .keras input; weights-only
+/// when weights_only.
+template <class Net>
+void save_model(const std::string& path, const LoadedModel& m, const Net& net, bool weights_only);
+
+/// Writes a GoodNet file of B and a network derived from it (B', the fine-pruned B'): the DeepID
+/// layout for DeepID, with the model's configuration for any other architecture.
+template <class Net>
+void save_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
+                       const std::vector<std::size_t>& pruned_channels);
+
+/// G from a GoodNet file, as the networks its configuration (or DeepID) gives.
+using AnyGoodNet = std::variant<prunedef::GoodNet<prunedef::DeepID, prunedef::DeepID>,
+                                prunedef::GoodNet<prunedef::GraphNetwork, prunedef::GraphNetwork>>;
+AnyGoodNet load_goodnet(const std::string& path);
+
+}  // namespace prunedef_tool
