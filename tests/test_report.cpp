@@ -102,6 +102,7 @@ ReportContext sample_context() {
     c.test = "data/clean_test_data.h5";
     c.poisoned = "data/sunglasses_poisoned_data.h5";
     c.input_scale = 0.5f;
+    c.architecture = "graph network of 9 layers";
     return c;
 }
 
@@ -353,7 +354,7 @@ TEST_CASE("report: Markdown code spans survive backticks and Markdown characters
     const std::string md = markdown_report(sample_result(), c);
     CHECK(contains(md, "- Model B: ``a`b|c*d``\n"));
     c.model = "`x`";
-    CHECK(contains(markdown_report(sample_result(), c), "- Model B: `` `x` ``\n"));
+    CHECK(contains(markdown_report(sample_result(), c), "- Model B: `` `x` ``\n- Architecture: graph network of 9 layers\n"));
 }
 
 TEST_CASE("report: JSON is valid and holds every field") {
@@ -371,7 +372,8 @@ TEST_CASE("report: JSON is valid and holds every field") {
                                          {"valid", "data/clean_validation_data.h5"},
                                          {"test", "data/clean_test_data.h5"},
                                          {"poisoned", "data/sunglasses_poisoned_data.h5"},
-                                         {"input_scale", 0.5}});
+                                         {"input_scale", 0.5},
+                                         {"architecture", "graph network of 9 layers"}});
     CHECK(j["policy"] == "increasing");
     CHECK(j["activation_site"] == "pooled");
     CHECK(j["pruned_layer"] == "conv_3");

@@ -267,7 +267,8 @@ void bad_models(const DeepID& net) {
         detail::H5Object g = detail::create_h5_group(f.object("/"), "dense_9");
         detail::h5_write_string_attribute(g, "weight_names", {"dense_9/kernel:0"});
         f.floats("/dense_9/kernel:0", {2, 2}, {1, 2, 3, 4});
-        emit("model", p, "/dense_9: layer has weights but the model has no weighted layer of that name");
+        // weight_names resolve inside the layer's group (Keras' layout): /dense_9/dense_9/kernel:0
+        emit("model", p, "/dense_9/dense_9/kernel:0: dataset not found");
     }
     {  // conv_1 is an external link into another file: not followed
         const std::string p = model_copy("model_external_link.h5");

@@ -47,7 +47,7 @@ int run_eval(const EvalOptions& o) {
     if (poisoned) checked_batch(o.batch, *poisoned);
 
     // Everything is computed before anything is printed: a failure leaves no partial output.
-    std::string text;
+    std::string text, note;
     if (o.goodnet_opt->count() > 0) {
         const AnyGoodNet goodnet = load_goodnet(o.goodnet);
         std::visit(
@@ -69,7 +69,7 @@ int run_eval(const EvalOptions& o) {
             goodnet);
     } else {
         const LoadedModel model = load_model(o.model, o.model_options, o.scale_opt, o.scale, clean);
-        if (model.architecture_assumed) std::cerr << "prunedef eval: " << model.architecture << "\n";
+        if (model.architecture_assumed) note = "prunedef eval: note: " + model.architecture + "\n";
         std::visit(
             [&](const auto& net) {
                 auto accuracy = [&](const DatasetReader& data) {
@@ -82,6 +82,7 @@ int run_eval(const EvalOptions& o) {
             model.net);
     }
     write_stdout(text);
+    std::cerr << note;  // after the results, so that an error is always the one line on stderr
     return 0;
 }
 

@@ -38,9 +38,7 @@ void bind_to_data(Net& net, const std::string& path, const std::optional<ImageSh
         }
     }
     if (net.bound()) {
-        if (net.input_shape() != shape)
-            throw shape_error(data.file() + ": /data: images are " + shape.str() + " (height x width x channels), model " +
-                              path + " takes " + net.input_shape().str());
+        data.check_image_shape(net.input_shape());
         return;
     }
     try {
@@ -50,9 +48,7 @@ void bind_to_data(Net& net, const std::string& path, const std::optional<ImageSh
     }
 }
 
-DeepID load_deepid(const KerasModelFile& file, const std::string& path, const DatasetReader& data) {
-    DeepID net = make_deepid();
-    assign_weights(net, file.weights, path);
+DeepID check_deepid_channels(DeepID net, const std::string& path, const DatasetReader& data) {
     const std::size_t model_channels = net.stem().layer<0>().in_channels();
     if (model_channels != data.image_shape().channels)
         throw shape_error(data.file() + ": /data: images have " + std::to_string(data.image_shape().channels) +
@@ -76,14 +72,18 @@ LoadedModel load_model(const std::string& path, const ModelOptions& options, con
         m.architecture = "DeepID (CSAW architecture.py), assumed: " + path +
                          " is a weights-only file without a configuration (give --config model.json for another)";
         m.architecture_assumed = true;
-        m.net = load_deepid(file, path, data);
+        DeepID net = make_deepid();
+        load_keras_weights(path, net);  // its messages name the HDF5 path of what is missing or misshapen
+        m.net = check_deepid_channels(std::move(net), path, data);
     } else {
         if (!stated) stated = spec_input_shape(*file.spec);
         std::string why;
         const bool deepid = is_deepid(*file.spec, &why);
         if (deepid && (options.layer.empty() || options.layer == "conv_3")) {
             m.architecture = "DeepID (the " + kind + "'s configuration is the CSAW architecture.py; compile-time network)";
-            m.net = load_deepid(file, path, data);
+            DeepID net = make_deepid();
+            assign_weights(net, file.weights, path);
+            m.net = check_deepid_channels(std::move(net), path, data);
         } else {
             GraphSplit split;
             split.layer = options.layer;
@@ -159,6 +159,10 @@ template <class Net>
 GoodNet<Net, Net> goodnet_of(Net b, Net bprime, const GoodNetModels& m) {
     apply_goodnet_settings(b, m.b, "/");
     apply_goodnet_settings(bprime, m.bprime, std::string("/") + goodnet_repaired_group);
+    // B and B' must see the same inputs: a GoodNet compares their answers on the same pixels.
+    if (b.input_shape() != bprime.input_shape())
+        throw format_error(m.b.path + ": attribute prunedef_input_shape: B (/) takes " + b.input_shape().str() +
+                           " inputs but B' (/" + goodnet_repaired_group + ") takes " + bprime.input_shape().str());
     if (b.input_scale() != bprime.input_scale())
         throw format_error(m.b.path + ": attribute prunedef_input_scale: B (/) scales inputs by " +
                            std::to_string(b.input_scale()) + " but B' (/" + goodnet_repaired_group + ") by " +

@@ -32,7 +32,6 @@ int run_predict(const PredictOptions& o) {
     const DatasetReader data(o.data);
     require(o.model_opt);
     const LoadedModel model = load_model(o.model, o.model_options, o.scale_opt, o.scale, data);
-    if (model.architecture_assumed) std::cerr << "prunedef predict: " << model.architecture << "\n";
     std::vector<float> logits;
     std::size_t classes = 0;
     std::visit(
@@ -60,6 +59,8 @@ int run_predict(const PredictOptions& o) {
         detail::h5_write_dataset(h5, "logits", {data.size(), classes}, logits.data(), H5T_IEEE_F32LE);
     }
     file.commit();
+    // after the results, so that an error is always the one line on stderr
+    if (model.architecture_assumed) std::cerr << "prunedef predict: note: " << model.architecture << "\n";
     return 0;
 }
 

@@ -131,6 +131,10 @@ inline GoodNetModels read_goodnet_models(const std::string& path) {
     GoodNetModels m;
     const detail::H5Object file = detail::open_h5_file(path);
     const detail::H5Object root = detail::open_h5_root(file);
+    const std::vector<double> flag = detail::h5_read_numeric_attribute(root, "prunedef_goodnet");
+    if (flag.size() != 1 || flag[0] != 1)
+        throw format_error(path + ": / attribute prunedef_goodnet: expected 1, found " +
+                           (flag.size() == 1 ? std::to_string(flag[0]) : std::to_string(flag.size()) + " values"));
     detail::read_keras2_weights(root, m.b);
     detail::read_keras2_weights(detail::open_h5_group(root, goodnet_repaired_group), m.bprime);
     for (KerasModelFile* f : {&m.b, &m.bprime}) {
