@@ -618,6 +618,9 @@ TEST_CASE("GraphNetwork against a naive double reference") {
     }
 }
 
+/// Checks a spec's graph (classes, inputs, axes) without building it.
+static void spec_graph_checked(const ModelSpec& spec) { (void)detail::spec_graph(spec); }
+
 TEST_CASE("GraphNetwork refuses what it cannot compute exactly") {
     SUBCASE("a layer class outside the list") {
         ModelSpec spec = sequential_spec();
@@ -632,6 +635,32 @@ TEST_CASE("GraphNetwork refuses what it cannot compute exactly") {
             CHECK(contains(message_of<argument_error>([&] { build_graph_network(other, {}); }),
                            std::string("layer drop (") + cls + "): class " + cls + " is not supported"));
         }
+    }
+    SUBCASE("a BatchNormalization or Concatenate axis that is not the channels") {
+        // in (6x6x2) -> a (conv 3x3, 3) -> bn -> Flatten -> Dense
+        ModelSpec spec;
+        spec.input = "in";
+        spec.output = "out";
+        spec.source = "axis.h5";
+        LayerSpec bn = simple("bn", "BatchNormalization", {"a"});
+        bn.axis = 1;  // the rows of an image
+        spec.layers = {input_layer("in", {6, 6, 2}), conv("a", "in", 3, 3), bn, simple("flat", "Flatten", {"bn"}),
+                       dense("out", "flat", 2)};
+        CHECK(message_of<argument_error>([&] { build_graph_network(spec, {}); }) ==
+              "axis.h5: layer bn (BatchNormalization): axis 1 of a 4-D tensor is not the channel axis (3 or -1); only "
+              "the channel axis is supported");
+        // axis 1 of a vector (tf.keras stores it so after a Dense) is the channels: accepted
+        spec.layers = {input_layer("in", {6, 6, 2}), conv("a", "in", 3, 3), simple("flat", "Flatten", {"a"}),
+                       dense("d", "flat", 4), bn, dense("out", "bn", 2)};
+        spec.layers[4].inputs = {"d"};
+        CHECK_NOTHROW(spec_graph_checked(spec));
+        LayerSpec cat = simple("cat", "Concatenate", {"a", "a"});
+        cat.axis = 1;
+        spec.layers = {input_layer("in", {6, 6, 2}), conv("a", "in", 3, 3), cat, simple("flat", "Flatten", {"cat"}),
+                       dense("out", "flat", 2)};
+        CHECK(message_of<argument_error>([&] { build_graph_network(spec, {}); }) ==
+              "axis.h5: layer cat (Concatenate): axis 1 of a 4-D tensor is not the channel axis (3 or -1); only the "
+              "channel axis is supported");
     }
     SUBCASE("a second input") {
         ModelSpec spec = sequential_spec();

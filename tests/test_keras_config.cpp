@@ -247,8 +247,9 @@ TEST_CASE("keras config: refusals name the source, the layer and its class") {
             src + ": layer odd (ReLU): only the plain ReLU (max_value null, negative_slope 0, threshold 0) is supported; "
                   "found max_value 6.0, negative_slope 0.000000, threshold 0.000000");
     refused(with_layer("Softmax", {{"axis", 1}}), src + ": layer odd (Softmax): axis 1 is not supported (only -1)");
-    refused(with_layer("BatchNormalization", {{"axis", 1}}),
-            src + ": layer odd (BatchNormalization): axis 1 is not supported (only the channel axis, -1 or 3)");
+    refused(with_layer("BatchNormalization", {{"axis", 2}}),
+            src + ": layer odd (BatchNormalization): axis 2 is not supported (only the channel axis: -1, or 3 of an "
+                  "image, 1 of a vector)");
     refused(with_layer("GlobalAveragePooling2D", {{"keepdims", true}}),
             src + ": layer odd (GlobalAveragePooling2D): keepdims true is not supported");
     refused(with_layer("Sequential", {{"layers", json::array()}}, "inner"),
@@ -258,8 +259,9 @@ TEST_CASE("keras config: refusals name the source, the layer and its class") {
     // Concatenate on another axis (two inputs)
     {
         json doc = json::parse(tfkeras_functional);
-        doc["config"]["layers"][5]["config"]["axis"] = 1;
-        refused(doc.dump(), src + ": layer cat (Concatenate): axis 1 is not supported (only the channel axis, -1 or 3)");
+        doc["config"]["layers"][5]["config"]["axis"] = 2;
+        refused(doc.dump(), src + ": layer cat (Concatenate): axis 2 is not supported (only the channel axis: -1, or 3 "
+                                  "of an image, 1 of a vector)");
     }
     // a layer used twice (shared): two inbound nodes
     {

@@ -136,13 +136,17 @@ public:
             fail("activation " + a + " is not supported; supported: " + join_names(ok));
         return a;
     }
-    /// An axis setting that must name the channels (-1, or 3 of a 4-D tensor; a list of one).
-    void channel_axis(const char* key) const {
-        if (!has(key)) return;
+    /// An axis setting (an integer or a list of one): -1, 1 or 3. Whether it names the channels
+    /// depends on the rank of the tensor, which the graph builder knows (-1 always does; 3 of an
+    /// image, 1 of a vector, as tf.keras stores the axis of a BatchNormalization after a Dense).
+    int channel_axis(const char* key) const {
+        if (!has(key)) return -1;
         json v = config_.at(key);
         if (v.is_array() && v.size() == 1) v = v[0];
-        if (!v.is_number_integer() || (v.get<long long>() != -1 && v.get<long long>() != 3))
-            fail(std::string(key) + " " + config_.at(key).dump() + " is not supported (only the channel axis, -1 or 3)");
+        if (!v.is_number_integer() || (v.get<long long>() != -1 && v.get<long long>() != 1 && v.get<long long>() != 3))
+            fail(std::string(key) + " " + config_.at(key).dump() + " is not supported (only the channel axis: -1, or 3 "
+                 "of an image, 1 of a vector)");
+        return static_cast<int>(v.get<long long>());
     }
     /// Settings that must have their default value (one, or [1, 1]).
     void must_be_one(const char* key) const {
@@ -256,14 +260,14 @@ inline LayerSpec keras_layer_spec(const std::string& class_name, const std::stri
         }
         l.activation = "softmax";
     } else if (class_name == "BatchNormalization") {
-        r.channel_axis("axis");
+        l.axis = r.channel_axis("axis");
         if (r.boolean("renorm", false)) r.fail("batch renormalization (renorm) is not supported");
         l.epsilon = static_cast<float>(r.number("epsilon", 1e-3));
         if (!(l.epsilon >= 0)) r.fail("epsilon must not be negative");
         l.center = r.boolean("center", true);
         l.scale = r.boolean("scale", true);
     } else if (class_name == "Concatenate") {
-        r.channel_axis("axis");
+        l.axis = r.channel_axis("axis");
     }
     if (l.activation == "elu") l.alpha = 1.0f;  // Keras' elu activation: alpha 1
     return l;
@@ -531,6 +535,17 @@ inline ModelSpec parse_keras_config(const std::string& json_text, const std::str
         if (!doc.is_object() || !doc.contains("class_name") || !doc["class_name"].is_string() || !doc.contains("config"))
             throw format_error(source + ": not a Keras model config (expected {\"class_name\": ..., \"config\": ...})");
         const std::string cls = doc["class_name"].get<std::string>();
+        if (cls == "Sequential" || cls == "Functional" || cls == "Model") {
+            // A layer prunedef cannot run is the one mistake that explains the others (an LSTM
+            // model's input is not an image either): named first.
+            bool sequential = false;
+            const auto& ok = supported_keras_layers();
+            for (const auto& l : detail::keras_config_layers(doc, source, sequential))
+                if (std::find(ok.begin(), ok.end(), l.class_name) == ok.end() && l.class_name != "Functional" &&
+                    l.class_name != "Sequential" && l.class_name != "Model")
+                    throw format_error(source + ": layer " + l.name + " (" + l.class_name +
+                                       ") is not supported by prunedef; supported: " + detail::join_names(ok));
+        }
         if (cls == "Sequential") return detail::parse_keras_sequential(doc["config"], source);
         if (cls == "Functional" || cls == "Model") return detail::parse_keras_functional(doc["config"], source);
         throw format_error(source + ": model class " + cls +

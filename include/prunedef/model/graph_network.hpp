@@ -92,6 +92,19 @@ inline SpecGraph spec_graph(const ModelSpec& spec) {
             g.readers[it->second].push_back(i);
         }
     }
+    // Ranks of the layers' outputs (4: an image, 2: a vector), for the axis of BatchNormalization
+    // and Concatenate, which must be the channels: -1 or rank - 1.
+    std::vector<int> rank(n, 4);
+    for (std::size_t i = 1; i < n; ++i) {
+        const LayerSpec& l = spec.layers[i];
+        const std::string& c = l.class_name;
+        const int in_rank = rank[g.inputs[i].at(0)];
+        rank[i] = c == "Flatten" || c == "Dense" || c == "GlobalAveragePooling2D" || c == "GlobalMaxPooling2D" ? 2 : in_rank;
+        if ((c == "BatchNormalization" || c == "Concatenate") && l.axis != -1 && l.axis != in_rank - 1)
+            throw argument_error(spec_where(spec, l) + ": axis " + std::to_string(l.axis) + " of a " +
+                                 std::to_string(in_rank) + "-D tensor is not the channel axis (" +
+                                 std::to_string(in_rank - 1) + " or -1); only the channel axis is supported");
+    }
     const auto out = g.index.find(spec.output);
     if (out == g.index.end()) throw format_error(where + ": the output layer " + spec.output + " is not a layer");
     g.output = out->second;

@@ -46,6 +46,11 @@ struct LayerSpec {
     /// LeakyReLU negative slope (Keras 2 "alpha", Keras 3 "negative_slope"); ELU's alpha.
     float alpha = 0.0f;
 
+    /// BatchNormalization, Concatenate: the axis as the configuration states it (-1: the last).
+    /// Only the channel axis is computed: -1, or rank - 1 of the tensor read (3 for an image, 1 for
+    /// a vector after Flatten, Dense or global pooling); the graph builder checks it.
+    int axis = -1;
+
     // BatchNormalization (inference: y = gamma * (x - mean) / sqrt(var + epsilon) + beta).
     float epsilon = 1e-3f;
     bool center = true;
