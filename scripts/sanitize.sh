@@ -15,5 +15,7 @@ cmake --build build-asan -j"$(nproc)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
+# the Keras checks (CTest keras) reuse the venv of the main build instead of installing another
+export PRUNEDEF_KERAS_VENV=${PRUNEDEF_KERAS_VENV:-$(pwd)/build/keras-venv}
 cd build-asan
 ctest --output-on-failure -j1
