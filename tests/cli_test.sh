@@ -36,6 +36,20 @@ check_eval sunglasses $s255 sunglasses_samples 95.0 100.0
 check_eval anonymous_1 $s255 anonymous_1_samples 96.66666666666667 92.0
 check_eval anonymous_2 $s255 "" 95.0 ""
 check_eval multi_trigger_multi_target $s255 eyebrows_samples 92.5 100.0
+# 1b. --scale: "1/255" as the README writes it; without --scale (the files do not state it) the
+# scale is chosen from the data and said on stderr after the results, never silently 1.
+expect_eq "$("$tool" eval --model "$models/sunglasses_bd_weights.h5" --scale 1/255 --clean "$data/clean_samples.h5")" \
+  "Clean Classification accuracy: 95.0" "eval --scale 1/255"
+out=$("$tool" eval --model "$models/sunglasses_bd_weights.h5" --clean "$data/clean_samples.h5" 2>"$work/scale.err")
+expect_eq "$out" "Clean Classification accuracy: 95.0" "eval without --scale (sunglasses: 1/255 chosen)"
+grep -q "note: input scale 1/255 chosen from the data" "$work/scale.err" || fail "no note of the chosen scale: $(cat "$work/scale.err")"
+grep -q "note: DeepID (CSAW architecture.py), assumed" "$work/scale.err" || fail "no note of the assumed architecture"
+out=$("$tool" eval --model "$models/lab3_sunglasses_bd_weights.h5" --clean "$data/clean_samples.h5" 2>"$work/scale.err")
+expect_eq "$out" "Clean Classification accuracy: 99.16666666666667" "eval without --scale (lab3: 1 chosen)"
+grep -q "note: input scale 1 chosen from the data" "$work/scale.err" || fail "no note of the chosen scale 1"
+err=$("$tool" eval --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1/x --clean "$data/clean_samples.h5" 2>&1)
+[ $? -eq 2 ] || fail "--scale 1/x: exit code is not 2"
+grep -q "'1/x' is not a number or a fraction such as 1/255" <<<"$err" || fail "--scale 1/x: $err"
 
 # 2. predict writes logits whose argmax gives the same accuracy (checked by h5dump shape).
 "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1 --data "$data/clean_samples.h5" \

@@ -69,7 +69,7 @@ int run_eval(const EvalOptions& o) {
             goodnet);
     } else {
         const LoadedModel model = load_model(o.model, o.model_options, o.scale_opt, o.scale, clean);
-        if (model.architecture_assumed) note = "prunedef eval: note: " + model.architecture + "\n";
+        note = model_notes(model, "eval");
         std::visit(
             [&](const auto& net) {
                 auto accuracy = [&](const DatasetReader& data) {
@@ -101,10 +101,7 @@ Runner add_eval(CLI::App& app) {
               "detection rate (poisoned inputs given N) and false-positive rate (clean inputs given N) follow.");
     o->model_opt = sub->add_option("--model", o->model, model_option_help)->type_name("M.h5|M.keras");
     o->model_options.add_config(*sub);
-    o->scale_opt = sub->add_option("--scale", o->scale,
-                                   "input scale: 1 for raw pixels, 0.00392157 (1/255) for pixels / 255 "
-                                   "(default: the value stored in the file, else 1)")
-                       ->type_name("S");
+    o->scale_opt = add_scale_option(*sub, o->scale);
     o->goodnet_opt = sub->add_option("--goodnet", o->goodnet, "a GoodNet file written by 'prunedef repair' "
                                                               "(holds its own scale)")
                          ->type_name("G.h5");

@@ -26,6 +26,9 @@ struct ModelOptions {
     void add_config(CLI::App& sub);
 };
 
+/// --scale S: a positive number or a fraction as the README writes it ("1/255").
+CLI::Option* add_scale_option(CLI::App& sub, double& scale);
+
 /// What --model accepts, for the commands' help.
 inline constexpr const char* model_option_help =
     "a Keras model: full-model .h5 (model.save), .keras archive, or weights-only .h5 (DeepID, the CSAW "
@@ -40,13 +43,22 @@ struct LoadedModel {
     /// How the architecture is known and run, in one line (for reports and stderr).
     std::string architecture;
     bool architecture_assumed = false;  ///< a weights-only file without --config: DeepID assumed
+    /// How the input scale was chosen when neither --scale nor the file gave it (one line; the
+    /// commands print it on stderr after their results), else empty.
+    std::string scale_note;
 };
 
-/// Reads a model, applies --scale when given (else the scale stored in the file, else 1), builds
+/// Reads a model, applies --scale when given (else the scale stored in the file, else the one of
+/// 1 and 1/255 under which the model classifies the first images of the data best, refusing
+/// when they do not tell), builds
 /// the network (DeepID or GraphNetwork, split as options say) and binds it to the data's image
 /// shape; errors name the model and the data file.
 LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
                        double scale, const prunedef::DatasetReader& data);
+
+/// What the command says on stderr after its results about how the model was read (the DeepID
+/// assumption, a scale chosen from the data): "prunedef <command>: note: ..." lines, or "".
+std::string model_notes(const LoadedModel& m, const std::string& command);
 
 /// The extension of the model files written for a model: ".keras" for a .keras input, else ".h5".
 std::string model_extension(const LoadedModel& m);

@@ -60,7 +60,7 @@ int run_predict(const PredictOptions& o) {
     }
     file.commit();
     // after the results, so that an error is always the one line on stderr
-    if (model.architecture_assumed) std::cerr << "prunedef predict: note: " << model.architecture << "\n";
+    std::cerr << model_notes(model, "predict");
     return 0;
 }
 
@@ -75,8 +75,7 @@ Runner add_predict(CLI::App& app) {
     o->model_opt = sub->add_option("--model", o->model, std::string(model_option_help) + "; required")
                        ->type_name("M.h5|M.keras");
     o->model_options.add_config(*sub);
-    o->scale_opt = sub->add_option("--scale", o->scale, "input scale (default: the value stored in the file, else 1)")
-                       ->type_name("S");
+    o->scale_opt = add_scale_option(*sub, o->scale);
     o->data_opt = sub->add_option("--data", o->data, "data set in the challenge layout; required")->type_name("D.h5");
     o->out_opt = sub->add_option("--out", o->out, "output file (written atomically); required")->type_name("L.h5");
     add_batch_option(*sub, o->batch, "images per batch (default 256)");

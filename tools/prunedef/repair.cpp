@@ -165,6 +165,7 @@ int run_repair(const RepairOptionsCli& o) {
             }
             write_repair_report(dir, result, context, written);
             std::cout << markdown_report(result, context);
+            std::cerr << model_notes(model, "repair");  // after the results: an error stays the one line on stderr
             return 0;
         },
         model.net);
@@ -199,8 +200,7 @@ Runner add_repair(CLI::App& app) {
                     "the Conv2D (channels) or Dense layer (neurons) to prune (default: the last convolution whose "
                     "pooled output feeds the dense layers, found from the graph: conv_3 in DeepID)")
         ->type_name("NAME");
-    o->scale_opt = sub->add_option("--scale", o->scale, "input scale (default: the value stored in the file, else 1)")
-                       ->type_name("S");
+    o->scale_opt = add_scale_option(*sub, o->scale);
     o->valid_opt = sub->add_option("--valid", o->valid, "clean validation set (decides where to stop); required")
                        ->type_name("V.h5");
     o->test_opt = sub->add_option("--test", o->test, "clean test set (reported)")->type_name("T.h5");
