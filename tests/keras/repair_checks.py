@@ -120,3 +120,57 @@ for _case in ("lab3", "fmnist"):
     for _kind in ("keras2", "keras3"):
         CHECKS.append((f"repair/{_case}{extension(_kind)}: every B' opens in Keras and predicts as prunedef",
                        check_repair(_case, _kind)))
+
+
+def check_graph_repair(name, kind, layer=None):
+    """`prunedef repair` on an architecture that is not DeepID (a run-time graph network): every
+    B' opens in Keras and predicts as prunedef, and `prunedef eval --goodnet` on each GoodNet file
+    prints what G = GoodNet<B, B'> computed from Keras' own B and B' predictions gives."""
+    def check(ctx):
+        from architecture_checks import dataset, model_file
+        data, data_file, scale = dataset(ctx, name)
+        model = model_file(ctx, name, kind)
+        out = ctx.path(f"repair_graph_{name}_{layer or 'default'}{extension(kind)}")
+        shutil.rmtree(out, ignore_errors=True)
+        args = ["repair", "--model", model, "--valid", data_file, "--poisoned", data_file, "--out", out,
+                "--scale", repr(scale)]
+        if layer:
+            args += ["--layer", layer]
+        run_tool(ctx, *args)
+        with open(os.path.join(out, "report.json")) as f:
+            report = json.load(f)
+        architecture = report["context"].get("architecture", "")
+        if not architecture.startswith("graph network"):
+            raise Failure(f"{name}: report.json context.architecture is {architecture!r}, not a graph network")
+        if layer and report["pruned_layer"] != layer:
+            raise Failure(f"{name}: --layer {layer} but report.json says pruned_layer {report['pruned_layer']}")
+        files = b_prime_files(out, extension(kind))
+        if not files:
+            raise Failure(f"repair wrote no B' file *_X*{extension(kind)} in {out}: {sorted(os.listdir(out))}")
+        _, labels = read_dataset(data_file)
+        x = keras_input(data, scale)
+        b_pred = keras_logits(load_model(model), x).argmax(axis=1)
+        classes = report["classes"]
+        notes = [f"pruned layer {report['pruned_layer']} ({report['channels']} channels)"]
+        for path in files:
+            bprime = load_model(path)
+            ref = keras_logits(bprime, x)
+            notes.append(compare_logits(os.path.basename(path), prunedef_logits(ctx, path, data_file, scale), ref))
+            g = np.where(b_pred == ref.argmax(axis=1), b_pred, classes)
+            goodnet = os.path.join(out, os.path.basename(path).replace("repaired_", "goodnet_").rsplit(".", 1)[0] + ".h5")
+            lines = run_tool(ctx, "eval", "--goodnet", goodnet, "--clean", data_file).stdout.splitlines()
+            # eval.py's formula: np.mean(pred == label) * 100, printed as Python prints a float
+            want = [f"Clean Classification accuracy: {float(np.mean(g == labels) * 100)!r}",
+                    f"Clean False Positive Rate: {float(np.mean(g == classes) * 100)!r}"]
+            if lines != want:
+                raise Failure(f"eval --goodnet {goodnet}: {lines}, G from Keras' B and B' gives {want}")
+            notes.append(f"{os.path.basename(goodnet)}: eval --goodnet = G from Keras' B and B'")
+        return notes
+    return check
+
+
+for _name, _layer in (("fmnist_residual", None), ("inception_concat", None), ("conv_bn_head", "hidden")):
+    for _kind in ("keras2", "keras3"):
+        CHECKS.append((f"repair/{_name}{extension(_kind)}{' --layer ' + _layer if _layer else ''}: graph network, "
+                       "every B' opens in Keras and predicts as prunedef, eval --goodnet = G from Keras",
+                       check_graph_repair(_name, _kind, _layer)))
