@@ -533,6 +533,8 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
     f.attack_success = 2.5;
     f.goodnet_valid = {400, 350, 30, 20};
     f.goodnet_poisoned = GoodNetCounts{200, 4, 190, 6};
+    f.poisoned_attack_success = {2.5};
+    f.goodnet_poisoned_sets = {*f.goodnet_poisoned};
     r.thresholds[0].fine_tuned = f;
     ReportContext c = sample_context();
     c.input_scale = 1.0f / 255.0f;
@@ -550,7 +552,11 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"attack_success", 2.5},
                                {"goodnet_valid", {{"images", 400}, {"matched", 350}, {"flagged", 30}, {"other", 20}}},
                                {"goodnet_test", nullptr},
-                               {"goodnet_poisoned", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}}});
+                               {"goodnet_poisoned", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}},
+                               {"poisoned_sets",
+                                {{{"name", "poisoned"},
+                                  {"repaired_attack_success", 2.5},
+                                  {"goodnet", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}}}}}});
 }
 
 TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
