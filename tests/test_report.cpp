@@ -721,3 +721,17 @@ TEST_CASE("report: ROC SVG with a line per poisoned set, sparse k labels, the bu
     CHECK(contains(none, "no poisoned set: no ROC"));
     CHECK(count(none, "<polyline") == 0);
 }
+
+TEST_CASE("report: SVG curve with several poisoned sets draws an attack-success line per set") {
+    const std::string svg = curve_svg(two_poisoned_sets());
+    CHECK(tags_balanced(svg));
+    CHECK(count(svg, "<polyline") == 4);  // validation, test, and one ASR line per set
+    CHECK(contains(svg, ">ASR poisoned</text>"));
+    CHECK(contains(svg, ">ASR sun glasses,…</text>"));
+    CHECK(!contains(svg, ">attack success rate</text>"));
+    CHECK(count(curve_svg(sample_result()), "<polyline") == 3);
+    // a long name is cut, never inside a UTF-8 sequence
+    CHECK(detail::svg_shorten("sun glasses,2", 12) == "sun glasses,…");
+    CHECK(detail::svg_shorten("abcdefghijk\xc3\xa9z", 12) == "abcdefghijk…");
+    CHECK(detail::svg_shorten("short", 12) == "short");
+}

@@ -105,8 +105,8 @@ inline std::string roc_svg(const RepairResult& result) {
     double ly = F::top + 10;
     for (std::size_t s = 0; s < result.roc.size(); ++s) {
         const std::string colour = colours[s % (sizeof colours / sizeof *colours)];
-        std::string name = s < result.poisoned_sets.size() ? result.poisoned_sets[s].name : "poisoned";
-        if (name.size() > 22) name = name.substr(0, 21) + "…";
+        const std::string name =
+            detail::svg_shorten(s < result.poisoned_sets.size() ? result.poisoned_sets[s].name : "poisoned", 21);
         out += svg_line(F::right + 18, ly, F::right + 44, ly, "stroke=\"" + colour + "\" stroke-width=\"3\"");
         out += svg_text(F::right + 50, ly + 4, name, "font-size=\"11\"");
         out += svg_text(F::right + 50, ly + 18, "AUC " + svg_num(result.roc[s].auc, 3), "font-size=\"11\"");
