@@ -62,11 +62,16 @@ fi
 # 3. repair on the fmnist BadNet writes every file, with the reference thresholds 22/26/35.
 "$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --test "$fm/test.h5" \
   --poisoned "$fm/bd_test.h5" --out "$work/repair" > "$work/repair.md" || fail "repair exit code"
-for f in sweep.csv report.md report.json curve.svg repaired_X2.h5 repaired_X4.h5 repaired_X10.h5 \
+for f in sweep.csv report.md report.json curve.svg roc.svg repaired_X2.h5 repaired_X4.h5 repaired_X10.h5 \
          goodnet_X2.h5 goodnet_X4.h5 goodnet_X10.h5; do
   [ -s "$work/repair/$f" ] || fail "repair did not write $f"
 done
-expect_eq "$(head -1 "$work/repair/sweep.csv")" "k,channel,fraction_pruned,valid_acc,test_acc,asr" "sweep.csv header"
+expect_eq "$(head -1 "$work/repair/sweep.csv")" \
+  "k,channel,fraction_pruned,valid_acc,test_acc,asr,g_valid_acc,g_valid_fpr,g_test_acc,g_test_fpr,g_asr,g_detect" \
+  "sweep.csv header"
+grep -q '^- `bd_test`: ROC AUC 0\.[0-9]\{4\}$' "$work/repair/report.md" || fail "report.md: no ROC AUC for the BadNet"
+grep -q '"roc.svg"' "$work/repair/report.json" || fail "report.json does not list roc.svg"
+grep -q '<polyline' "$work/repair/roc.svg" || fail "roc.svg has no curve"
 expect_eq "$(wc -l < "$work/repair/sweep.csv")" "66" "sweep.csv rows"
 grep -q "| 2 pts | 22 of 64 |" "$work/repair/report.md" || fail "report.md: X=2 is not at 22 channels"
 grep -q "| 4 pts | 26 of 64 |" "$work/repair/report.md" || fail "report.md: X=4 is not at 26 channels"
@@ -82,6 +87,35 @@ out=$("$tool" eval --goodnet "$work/repair/goodnet_X4.h5" --clean "$fm/test.h5" 
 grep -q "^Backdoor Detection Rate: " <<<"$out" || fail "eval --goodnet prints no detection rate"
 gacc=$(sed -n 1p <<<"$out" | awk '{print $4}')
 grep -q "$(printf '%.2f' "$gacc")" "$work/repair/report.md" || fail "eval --goodnet clean accuracy $gacc not in report.md"
+
+# 4b. Several poisoned sets in one run: the multi-trigger network's eyebrows and sunglasses
+# triggers, each reported separately, each with B's ASR at k = 0 equal to eval's.
+"$tool" repair --model "$models/multi_trigger_multi_target_bd_weights.h5" --scale $s255 \
+  --valid "$data/clean_samples.h5" --poisoned "eyebrows=$data/eyebrows_samples.h5" \
+  --poisoned "sunglasses=$data/multi_sunglasses_samples.h5" --max-fpr 10 --out "$work/multi" > /dev/null \
+  || fail "repair with two poisoned sets exit code"
+expect_eq "$(head -1 "$work/multi/sweep.csv")" \
+  "k,channel,fraction_pruned,valid_acc,test_acc,g_valid_acc,g_valid_fpr,asr_eyebrows,g_asr_eyebrows,g_detect_eyebrows,asr_sunglasses,g_asr_sunglasses,g_detect_sunglasses" \
+  "sweep.csv header with two poisoned sets"
+column_at_k0() {  # csv column-name
+  awk -F, -v name="$2" 'NR==1 { for (i = 1; i <= NF; ++i) if ($i == name) c = i } NR==2 { print $c }' "$1"
+}
+for set in eyebrows:eyebrows_samples sunglasses:multi_sunglasses_samples; do
+  name=${set%%:*} file=${set#*:}
+  asr=$("$tool" eval --model "$models/multi_trigger_multi_target_bd_weights.h5" --scale $s255 \
+    --clean "$data/clean_samples.h5" --poisoned "$data/$file.h5" | sed -n 2p | awk '{print $4}')
+  expect_eq "$(column_at_k0 "$work/multi/sweep.csv" "asr_$name")" "$(printf '%.3f' "$asr")" "$name ASR at k=0 vs eval"
+  expect_eq "$(column_at_k0 "$work/multi/sweep.csv" "g_detect_$name")" "0.000" "$name detection at k=0"
+  grep -q "^- \`$name\`: ROC AUC 0\.[0-9]\{4\}; with false positives at most 10.00 %: k = " "$work/multi/report.md" \
+    || fail "report.md: no ROC line with the max-fpr choice for $name"
+done
+grep -q "| G detection \`eyebrows\` (%) | G detection \`sunglasses\` (%) |" "$work/multi/report.md" \
+  || fail "report.md: no per-set detection columns"
+# a file given without a name is named by its stem
+"$tool" repair --model "$models/multi_trigger_multi_target_bd_weights.h5" --scale $s255 --drops 4 \
+  --valid "$data/clean_samples.h5" --poisoned "$data/eyebrows_samples.h5" --out "$work/stem" > /dev/null \
+  || fail "repair with an unnamed poisoned set"
+grep -q '"name": "eyebrows_samples"' "$work/stem/report.json" || fail "an unnamed poisoned set is not named by its stem"
 
 # 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
 label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"
@@ -114,6 +148,10 @@ bad "unknown option --modle" "$tool" eval --modle x
 bad "missing required option --out" "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" --data "$data/clean_samples.h5"
 bad "output path is also an input" "$tool" predict --model "$models/lab3_sunglasses_bd_weights.h5" \
   --data "$data/clean_samples.h5" --out "$data/clean_samples.h5"
+bad "--poisoned: two sets are named 'eyebrows_samples'" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --poisoned "$data/eyebrows_samples.h5" --poisoned "other/eyebrows_samples.h5" --out "$work/x"
+bad "--valid" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --valid "$fm/test.h5" --out "$work/x"
+bad "--max-fpr" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --max-fpr 101 --out "$work/x"
 bad "--drops: each X must be in (0, 100]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --drops 0 --out "$work/x"
 [ -e "$work/x" ] && fail "a failed repair created $work/x"
 bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --model "$fm/bd_weights.h5" \
@@ -124,7 +162,12 @@ bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --mode
 ls -a "$work" | grep -q '\.tmp' && fail "temporary files left behind"
 
 "$tool" --help | grep -q "usage: prunedef <command>" || fail "--help"
-for c in eval predict repair classify; do "$tool" $c --help | grep -q "usage: prunedef $c" || fail "$c --help"; done
+# (the help is read whole first: grep -q exits at its first match, and a tool still writing then
+# gets a SIGPIPE, which pipefail reports as a failure: a race that repair's longer help lost)
+for c in eval predict repair classify; do
+  help=$("$tool" $c --help) || fail "$c --help exit code"
+  grep -q "usage: prunedef $c" <<<"$help" || fail "$c --help"
+done
 
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

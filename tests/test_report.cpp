@@ -42,6 +42,12 @@ RepairResult sample_result() {
     const double valid[] = {90.0, 89.5, 87.25, 80.0, 60.0};
     const double test[] = {88.22, 88.0, 86.5, 79.125, 59.0};
     const double asr[] = {99.99, 99.5, 40.0, 10.0, 5.0};
+    // G = GoodNet<B, B'_k>
+    const double g_valid[] = {90.0, 89.0, 86.0, 78.0, 55.0}, g_valid_fpr[] = {0.0, 0.5, 2.0, 5.0, 20.0};
+    const double g_test[] = {88.22, 87.5, 85.0, 77.0, 54.0}, g_test_fpr[] = {0.0, 0.25, 1.5, 4.0, 21.0};
+    const double g_asr[] = {99.99, 99.0, 38.0, 8.0, 2.0}, g_detect[] = {0.0, 0.5, 60.0, 90.0, 96.0};
+    r.poisoned_sets = {{"poisoned", 200}};
+    std::vector<RocPoint> roc;
     for (std::size_t k = 0; k <= 4; ++k) {
         CurvePoint p;
         p.k = k;
@@ -50,8 +56,15 @@ RepairResult sample_result() {
         p.valid_accuracy = valid[k];
         p.test_accuracy = test[k];
         p.attack_success = asr[k];
+        p.goodnet_valid_accuracy = g_valid[k];
+        p.goodnet_valid_fpr = g_valid_fpr[k];
+        p.goodnet_test_accuracy = g_test[k];
+        p.goodnet_test_fpr = g_test_fpr[k];
+        p.poisoned = {{asr[k], g_asr[k], g_detect[k]}};
+        roc.push_back({k, g_test_fpr[k], g_detect[k]});
         r.curve.push_back(p);
     }
+    r.roc = {goodnet_roc(roc, 2.0)};
 
     ThresholdResult t;
     t.drop = {2.0, false};
@@ -65,6 +78,8 @@ RepairResult sample_result() {
     t.goodnet_valid = {400, 340, 20, 40};
     t.goodnet_test = GoodNetCounts{800, 680, 40, 80};
     t.goodnet_poisoned = GoodNetCounts{200, 10, 180, 10};
+    t.poisoned_attack_success = {40.0};
+    t.goodnet_poisoned_sets = {*t.goodnet_poisoned};
     r.thresholds.push_back(t);
 
     ThresholdResult u;
@@ -79,6 +94,8 @@ RepairResult sample_result() {
     u.goodnet_valid = {400, 230, 160, 10};
     u.goodnet_test = GoodNetCounts{800, 460, 320, 20};
     u.goodnet_poisoned = GoodNetCounts{200, 2, 196, 2};
+    u.poisoned_attack_success = {5.0};
+    u.goodnet_poisoned_sets = {*u.goodnet_poisoned};
     r.thresholds.push_back(u);
     return r;
 }
@@ -87,11 +104,36 @@ RepairResult sample_result() {
 RepairResult validation_only() {
     RepairResult r = sample_result();
     r.test_images = r.poisoned_images = 0;
-    for (auto& p : r.curve) p.test_accuracy = p.attack_success = std::nullopt;
+    r.poisoned_sets.clear();
+    r.roc.clear();
+    for (auto& p : r.curve) {
+        p.test_accuracy = p.attack_success = p.goodnet_test_accuracy = p.goodnet_test_fpr = std::nullopt;
+        p.poisoned.clear();
+    }
     for (auto& t : r.thresholds) {
         t.test_accuracy = t.attack_success = std::nullopt;
         t.goodnet_test = t.goodnet_poisoned = std::nullopt;
+        t.poisoned_attack_success.clear();
+        t.goodnet_poisoned_sets.clear();
     }
+    return r;
+}
+
+/// The sample repair with a second poisoned set "sun glasses,2" (a name that needs CSV quoting).
+RepairResult two_poisoned_sets() {
+    RepairResult r = sample_result();
+    r.poisoned_sets.push_back({"sun glasses,2", 50});
+    const double asr2[] = {98.0, 96.0, 94.0, 10.0, 0.0}, g_detect2[] = {0.0, 2.0, 4.0, 84.0, 98.0};
+    std::vector<RocPoint> roc;
+    for (std::size_t k = 0; k <= 4; ++k) {
+        r.curve[k].poisoned.push_back({asr2[k], asr2[k] - 0.5 * double(k > 0), g_detect2[k]});
+        roc.push_back({k, *r.curve[k].goodnet_test_fpr, g_detect2[k]});
+    }
+    r.roc.push_back(goodnet_roc(roc, 2.0));
+    r.thresholds[0].poisoned_attack_success.push_back(94.0);
+    r.thresholds[0].goodnet_poisoned_sets.push_back({50, 46, 2, 2});
+    r.thresholds[1].poisoned_attack_success.push_back(0.0);
+    r.thresholds[1].goodnet_poisoned_sets.push_back({50, 0, 49, 1});
     return r;
 }
 
@@ -289,25 +331,38 @@ std::string read_file(const std::filesystem::path& path) {
 }  // namespace
 
 TEST_CASE("report: sweep CSV, one row per curve point") {
+    // one poisoned set: the columns of earlier versions first, then G's
     CHECK(sweep_csv(sample_result()) ==
-          "k,channel,fraction_pruned,valid_acc,test_acc,asr\n"
-          "0,,0.0000,90.000,88.220,99.990\n"
-          "1,2,0.2500,89.500,88.000,99.500\n"
-          "2,0,0.5000,87.250,86.500,40.000\n"
-          "3,3,0.7500,80.000,79.125,10.000\n"
-          "4,1,1.0000,60.000,59.000,5.000\n");
+          "k,channel,fraction_pruned,valid_acc,test_acc,asr,g_valid_acc,g_valid_fpr,g_test_acc,g_test_fpr,g_asr,g_detect\n"
+          "0,,0.0000,90.000,88.220,99.990,90.000,0.000,88.220,0.000,99.990,0.000\n"
+          "1,2,0.2500,89.500,88.000,99.500,89.000,0.500,87.500,0.250,99.000,0.500\n"
+          "2,0,0.5000,87.250,86.500,40.000,86.000,2.000,85.000,1.500,38.000,60.000\n"
+          "3,3,0.7500,80.000,79.125,10.000,78.000,5.000,77.000,4.000,8.000,90.000\n"
+          "4,1,1.0000,60.000,59.000,5.000,55.000,20.000,54.000,21.000,2.000,96.000\n");
+}
+
+TEST_CASE("report: sweep CSV with several poisoned sets has three columns per set, named after it") {
+    CHECK(sweep_csv(two_poisoned_sets()) ==
+          "k,channel,fraction_pruned,valid_acc,test_acc,g_valid_acc,g_valid_fpr,g_test_acc,g_test_fpr,"
+          "asr_poisoned,g_asr_poisoned,g_detect_poisoned,\"asr_sun glasses,2\",\"g_asr_sun glasses,2\","
+          "\"g_detect_sun glasses,2\"\n"
+          "0,,0.0000,90.000,88.220,90.000,0.000,88.220,0.000,99.990,99.990,0.000,98.000,98.000,0.000\n"
+          "1,2,0.2500,89.500,88.000,89.000,0.500,87.500,0.250,99.500,99.000,0.500,96.000,95.500,2.000\n"
+          "2,0,0.5000,87.250,86.500,86.000,2.000,85.000,1.500,40.000,38.000,60.000,94.000,93.500,4.000\n"
+          "3,3,0.7500,80.000,79.125,78.000,5.000,77.000,4.000,10.000,8.000,90.000,10.000,9.500,84.000\n"
+          "4,1,1.0000,60.000,59.000,55.000,20.000,54.000,21.000,5.000,2.000,96.000,0.000,-0.500,98.000\n");
 }
 
 TEST_CASE("report: sweep CSV leaves test and ASR cells empty without those sets") {
     CHECK(sweep_csv(validation_only()) ==
-          "k,channel,fraction_pruned,valid_acc,test_acc,asr\n"
-          "0,,0.0000,90.000,,\n"
-          "1,2,0.2500,89.500,,\n"
-          "2,0,0.5000,87.250,,\n"
-          "3,3,0.7500,80.000,,\n"
-          "4,1,1.0000,60.000,,\n");
+          "k,channel,fraction_pruned,valid_acc,test_acc,asr,g_valid_acc,g_valid_fpr\n"
+          "0,,0.0000,90.000,,,90.000,0.000\n"
+          "1,2,0.2500,89.500,,,89.000,0.500\n"
+          "2,0,0.5000,87.250,,,86.000,2.000\n"
+          "3,3,0.7500,80.000,,,78.000,5.000\n"
+          "4,1,1.0000,60.000,,,55.000,20.000\n");
     RepairResult empty;
-    CHECK(sweep_csv(empty) == "k,channel,fraction_pruned,valid_acc,test_acc,asr\n");
+    CHECK(sweep_csv(empty) == "k,channel,fraction_pruned,valid_acc,test_acc,asr,g_valid_acc,g_valid_fpr\n");
 }
 
 TEST_CASE("report: Markdown run description, baseline and threshold table") {
@@ -348,6 +403,37 @@ TEST_CASE("report: Markdown quotes validation and blanks without test and poison
     CHECK(contains(md, "Clean figures are on the validation set (400 images; no test set was given)"));
 }
 
+TEST_CASE("report: Markdown gives G's ROC AUC and the step chosen for the false-positive budget") {
+    const std::string md = markdown_report(sample_result(), sample_context());
+    CHECK(contains(md, "## G's trade-off over k\n"));
+    CHECK(contains(md, "false-positive rate (clean inputs flagged as N) on the test set"));
+    CHECK(contains(md, "- `poisoned`: ROC AUC 0.9548; with false positives at most 2.00 %: k = 2 of 4 channels "
+                       "pruned, detection 60.00 %, false positives 1.50 %\n"));
+    CHECK(!contains(markdown_report(validation_only(), sample_context()), "trade-off"));
+}
+
+TEST_CASE("report: Markdown with several poisoned sets has columns and lines per set") {
+    ReportContext c = sample_context();
+    c.poisoned_files = {"data/sunglasses_poisoned_data.h5", "data/other.h5"};
+    const std::string md = markdown_report(two_poisoned_sets(), c);
+    CHECK(contains(md, "- Poisoned set `poisoned`: `data/sunglasses_poisoned_data.h5` (200 images)\n"));
+    CHECK(contains(md, "- Poisoned set `sun glasses,2`: `data/other.h5` (50 images)\n"));
+    CHECK(contains(md, "- Attack success rate on `poisoned`: 99.99 %\n- Attack success rate on `sun glasses,2`: 98.00 %\n"));
+    CHECK(contains(md, "| X | channels pruned | fraction | B' clean acc (%) | B' ASR `poisoned` (%) | "
+                       "B' ASR `sun glasses,2` (%) | G clean acc (%) | G ASR `poisoned` (%) | G ASR `sun glasses,2` (%) | "
+                       "G detection `poisoned` (%) | G detection `sun glasses,2` (%) | G false positives (%) |\n"
+                       "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n"));
+    // test set: B' 86.5, G 680/800 matched, 40/800 flagged; set 2: B' 94, G 46/50 and 2/50
+    CHECK(contains(md, "| 2 pts | 2 of 4 | 0.500 | 86.50 | 40.00 | 94.00 | 85.00 | 5.00 | 92.00 | 90.00 | 4.00 | 5.00 |\n"));
+    CHECK(contains(md, "ASR and detection on each poisoned set."));
+    CHECK(contains(md, "- `sun glasses,2`: ROC AUC "));
+    const nlohmann::json j = nlohmann::json::parse(json_report(two_poisoned_sets(), c));
+    CHECK(j["poisoned_sets"][1] == nlohmann::json{{"name", "sun glasses,2"}, {"file", "data/other.h5"}, {"images", 50}});
+    CHECK(j["curve"][1]["poisoned"][1]["goodnet_attack_success"] == 95.5);
+    CHECK(j["thresholds"][1]["poisoned_sets"][1]["goodnet"]["flagged"] == 49);
+    CHECK(j["roc"].size() == 2);
+}
+
 TEST_CASE("report: Markdown code spans survive backticks and Markdown characters") {
     ReportContext c = sample_context();
     c.model = "a`b|c*d";
@@ -366,8 +452,8 @@ TEST_CASE("report: JSON is valid and holds every field") {
     std::vector<std::string> keys;
     for (const auto& [key, value] : ordered.items()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
-                                           "classes", "images", "baseline", "order", "mean_activation",
-                                           "activation_images", "curve", "thresholds"});
+                                           "classes", "images", "poisoned_sets", "baseline", "order",
+                                           "mean_activation", "activation_images", "curve", "thresholds", "roc"});
     CHECK(j["context"] == nlohmann::json{{"model", "models/bd_net.h5"},
                                          {"valid", "data/clean_validation_data.h5"},
                                          {"test", "data/clean_test_data.h5"},
@@ -386,9 +472,29 @@ TEST_CASE("report: JSON is valid and holds every field") {
     CHECK(j["activation_images"] == 400);
     REQUIRE(j["curve"].size() == 5);
     CHECK(j["curve"][0] == nlohmann::json{{"k", 0}, {"channel", nullptr}, {"fraction_pruned", 0.0}, {"valid_accuracy", 90.0},
-                                          {"test_accuracy", 88.22}, {"attack_success", 99.99}});
+                                          {"test_accuracy", 88.22}, {"attack_success", 99.99},
+                                          {"goodnet_valid_accuracy", 90.0}, {"goodnet_valid_fpr", 0.0},
+                                          {"goodnet_test_accuracy", 88.22}, {"goodnet_test_fpr", 0.0},
+                                          {"poisoned", {{{"name", "poisoned"}, {"attack_success", 99.99},
+                                                         {"goodnet_attack_success", 99.99}, {"goodnet_detection", 0.0}}}}});
     CHECK(j["curve"][3] == nlohmann::json{{"k", 3}, {"channel", 3}, {"fraction_pruned", 0.75}, {"valid_accuracy", 80.0},
-                                          {"test_accuracy", 79.125}, {"attack_success", 10.0}});
+                                          {"test_accuracy", 79.125}, {"attack_success", 10.0},
+                                          {"goodnet_valid_accuracy", 78.0}, {"goodnet_valid_fpr", 5.0},
+                                          {"goodnet_test_accuracy", 77.0}, {"goodnet_test_fpr", 4.0},
+                                          {"poisoned", {{{"name", "poisoned"}, {"attack_success", 10.0},
+                                                         {"goodnet_attack_success", 8.0}, {"goodnet_detection", 90.0}}}}});
+    CHECK(j["poisoned_sets"] ==
+          nlohmann::json{{{"name", "poisoned"}, {"file", "data/sunglasses_poisoned_data.h5"}, {"images", 200}}});
+    // the ROC by hand: (0,0) (0.25,0.5) (1.5,60) (4,90) (21,96), closed at (100,100):
+    // 0.0625 + 37.8125 + 187.5 + 1581 + 7742 = 9548.375 %^2
+    REQUIRE(j["roc"].size() == 1);
+    CHECK(j["roc"][0]["name"] == "poisoned");
+    CHECK(j["roc"][0]["fpr_on"] == "test");
+    CHECK(j["roc"][0]["auc"].get<double>() == doctest::Approx(0.9548375).epsilon(1e-12));
+    CHECK(j["roc"][0]["max_fpr"] == 2.0);
+    CHECK(j["roc"][0]["chosen"] == nlohmann::json{{"k", 2}, {"false_positive", 1.5}, {"detection", 60.0}});
+    REQUIRE(j["roc"][0]["points"].size() == 5);
+    CHECK(j["roc"][0]["points"][4] == nlohmann::json{{"k", 4}, {"false_positive", 21.0}, {"detection", 96.0}});
     REQUIRE(j["thresholds"].size() == 2);
     const nlohmann::json& t = j["thresholds"][0];
     CHECK(t["x"] == 2.0);
@@ -403,6 +509,10 @@ TEST_CASE("report: JSON is valid and holds every field") {
     CHECK(t["goodnet_valid"] == nlohmann::json{{"images", 400}, {"matched", 340}, {"flagged", 20}, {"other", 40}});
     CHECK(t["goodnet_test"] == nlohmann::json{{"images", 800}, {"matched", 680}, {"flagged", 40}, {"other", 80}});
     CHECK(t["goodnet_poisoned"] == nlohmann::json{{"images", 200}, {"matched", 10}, {"flagged", 180}, {"other", 10}});
+    CHECK(t["poisoned_sets"] ==
+          nlohmann::json{{{"name", "poisoned"},
+                          {"repaired_attack_success", 40.0},
+                          {"goodnet", {{"images", 200}, {"matched", 10}, {"flagged", 180}, {"other", 10}}}}});
     CHECK(t["fine_tuned"].is_null());
     const nlohmann::json& u = j["thresholds"][1];
     CHECK(u["x"] == 50.0);
@@ -423,6 +533,8 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
     f.attack_success = 2.5;
     f.goodnet_valid = {400, 350, 30, 20};
     f.goodnet_poisoned = GoodNetCounts{200, 4, 190, 6};
+    f.poisoned_attack_success = {2.5};
+    f.goodnet_poisoned_sets = {*f.goodnet_poisoned};
     r.thresholds[0].fine_tuned = f;
     ReportContext c = sample_context();
     c.input_scale = 1.0f / 255.0f;
@@ -440,7 +552,11 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"attack_success", 2.5},
                                {"goodnet_valid", {{"images", 400}, {"matched", 350}, {"flagged", 30}, {"other", 20}}},
                                {"goodnet_test", nullptr},
-                               {"goodnet_poisoned", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}}});
+                               {"goodnet_poisoned", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}},
+                               {"poisoned_sets",
+                                {{{"name", "poisoned"},
+                                  {"repaired_attack_success", 2.5},
+                                  {"goodnet", {{"images", 200}, {"matched", 4}, {"flagged", 190}, {"other", 6}}}}}}});
 }
 
 TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
@@ -462,7 +578,13 @@ TEST_CASE("report: JSON has null for absent sets and non-finite numbers") {
     for (const auto& p : j["curve"]) {
         CHECK(p["test_accuracy"].is_null());
         CHECK(p["attack_success"].is_null());
+        CHECK(p["goodnet_test_accuracy"].is_null());
+        CHECK(p["goodnet_test_fpr"].is_null());
+        CHECK(p["goodnet_valid_fpr"].is_number());
+        CHECK(p["poisoned"] == nlohmann::json::array());
     }
+    CHECK(j["roc"] == nlohmann::json::array());
+    CHECK(j["poisoned_sets"] == nlohmann::json::array());
     for (const auto& t : j["thresholds"]) {
         CHECK(t["repaired_test_accuracy"].is_null());
         CHECK(t["goodnet_test"].is_null());
@@ -556,26 +678,60 @@ TEST_CASE("report: SVG without test and poisoned sets, and escaped names") {
     CHECK(count(empty, "<polyline") == 0);
 }
 
-TEST_CASE("report: write_repair_report writes the four files atomically") {
+TEST_CASE("report: write_repair_report writes the five files atomically") {
     const auto dir = prunedef_test::scratch_dir("report");
     const RepairResult r = sample_result();
     const ReportContext c = sample_context();
     write_repair_report(dir.string(), r, c);
     CHECK(read_file(dir / "sweep.csv") == sweep_csv(r));
     CHECK(read_file(dir / "report.md") == markdown_report(r, c));
-    // report.json is json_report() plus "files": every file of the run (here the four reports).
+    // report.json is json_report() plus "files": every file of the run (here the five reports).
     nlohmann::json json = nlohmann::json::parse(read_file(dir / "report.json"));
-    CHECK(json["files"] == nlohmann::json({"sweep.csv", "report.md", "curve.svg", "report.json"}));
+    CHECK(json["files"] == nlohmann::json({"sweep.csv", "report.md", "curve.svg", "roc.svg", "report.json"}));
     json.erase("files");
     CHECK(json == nlohmann::json::parse(json_report(r, c)));
     CHECK(read_file(dir / "curve.svg") == curve_svg(r));
+    CHECK(read_file(dir / "roc.svg") == roc_svg(r));
     std::size_t files = 0;
     for (const auto& entry : std::filesystem::directory_iterator(dir)) {
         (void)entry;
         ++files;
     }
-    CHECK(files == 4);  // no temporary files left behind
+    CHECK(files == 5);  // no temporary files left behind
 
     CHECK_THROWS_AS(write_repair_report((dir / "missing").string(), r, c), io_error);
     std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("report: ROC SVG with a line per poisoned set, sparse k labels, the budget and the chosen point") {
+    const std::string svg = roc_svg(two_poisoned_sets());
+    CHECK(tags_balanced(svg));
+    CHECK(count(svg, "<polyline") == 2);
+    CHECK(contains(svg, "false-positive rate on the test set (%)"));
+    CHECK(contains(svg, ">poisoned</text>"));
+    CHECK(contains(svg, ">sun glasses,2</text>"));
+    CHECK(contains(svg, ">AUC 0.955</text>"));
+    CHECK(contains(svg, ">chosen k</text>"));
+    CHECK(contains(svg, ">k=0</text>"));
+    // k = 0 and k = 1 of both sets sit within a few pixels of the origin: one label for them all
+    CHECK(count(svg, ">k=") < 10);
+    CHECK(count(svg, ">k=1<") == 0);
+    const std::string none = roc_svg(validation_only());
+    CHECK(tags_balanced(none));
+    CHECK(contains(none, "no poisoned set: no ROC"));
+    CHECK(count(none, "<polyline") == 0);
+}
+
+TEST_CASE("report: SVG curve with several poisoned sets draws an attack-success line per set") {
+    const std::string svg = curve_svg(two_poisoned_sets());
+    CHECK(tags_balanced(svg));
+    CHECK(count(svg, "<polyline") == 4);  // validation, test, and one ASR line per set
+    CHECK(contains(svg, ">ASR poisoned</text>"));
+    CHECK(contains(svg, ">ASR sun glasses,…</text>"));
+    CHECK(!contains(svg, ">attack success rate</text>"));
+    CHECK(count(curve_svg(sample_result()), "<polyline") == 3);
+    // a long name is cut, never inside a UTF-8 sequence
+    CHECK(detail::svg_shorten("sun glasses,2", 12) == "sun glasses,…");
+    CHECK(detail::svg_shorten("abcdefghijk\xc3\xa9z", 12) == "abcdefghijk…");
+    CHECK(detail::svg_shorten("short", 12) == "short");
 }

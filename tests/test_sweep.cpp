@@ -117,16 +117,46 @@ void check_repair_on_written_sets(const DeepID& net, const std::string& name, un
     for (std::size_t c = 0; c < C; ++c) CHECK(r.activations.mean[c] == doctest::Approx(mean[c]).epsilon(1e-9));
     CHECK(r.order == order);
 
-    // every step's accuracies from B with the first k channels zeroed
+    // every step's accuracies from B with the first k channels zeroed, and G = GoodNet<B, B_k>'s
+    // figures from B's and B_k's predictions (class N: flagged)
     Tensor test_images, poisoned_images;
     test.read(0, test.size(), test_images);
     poisoned.read(0, poisoned.size(), poisoned_images);
     REQUIRE(r.curve.size() == C + 1);
+    REQUIRE(r.poisoned_sets.size() == 1);
+    CHECK(r.poisoned_sets[0].name == "poisoned");
+    CHECK(r.poisoned_sets[0].images == 70);
+    const int N = static_cast<int>(net.num_classes());
+    const auto b_valid = net.predict(valid_images), b_test = net.predict(test_images),
+               b_poisoned = net.predict(poisoned_images);
+    const auto g_percent = [N](const std::vector<int>& g, const std::vector<int>& labels, bool flagged) {
+        std::size_t n = 0;
+        for (std::size_t i = 0; i < g.size(); ++i) n += flagged ? g[i] == N : g[i] == labels[i];
+        return 100.0 * double(n) / double(g.size());
+    };
     std::vector<std::size_t> valid_correct;
     for (std::size_t k = 0; k <= C; ++k) {
         CAPTURE(k);
         const std::vector<std::size_t> pruned(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k));
         const DeepID b_k = prunedef_test::zeroed_copy(net, pruned);
+        const auto gv = prunedef_test::agreement(b_valid, b_k.predict(valid_images), N);
+        const auto gt = prunedef_test::agreement(b_test, b_k.predict(test_images), N);
+        const auto gp = prunedef_test::agreement(b_poisoned, b_k.predict(poisoned_images), N);
+        CHECK(r.curve[k].goodnet_valid_accuracy == doctest::Approx(g_percent(gv, valid.labels(), false)));
+        CHECK(r.curve[k].goodnet_valid_fpr == doctest::Approx(g_percent(gv, valid.labels(), true)));
+        CHECK(*r.curve[k].goodnet_test_accuracy == doctest::Approx(g_percent(gt, test.labels(), false)));
+        CHECK(*r.curve[k].goodnet_test_fpr == doctest::Approx(g_percent(gt, test.labels(), true)));
+        REQUIRE(r.curve[k].poisoned.size() == 1);
+        CHECK(r.curve[k].poisoned[0].attack_success == *r.curve[k].attack_success);
+        CHECK(r.curve[k].poisoned[0].goodnet_attack_success == doctest::Approx(g_percent(gp, poisoned.labels(), false)));
+        CHECK(r.curve[k].poisoned[0].goodnet_detection == doctest::Approx(g_percent(gp, poisoned.labels(), true)));
+        // the ROC point of k: false positives on the test set, detection on the poisoned set
+        REQUIRE(r.roc.size() == 1);
+        const auto point = std::find_if(r.roc[0].points.begin(), r.roc[0].points.end(),
+                                        [k](const RocPoint& p) { return p.k == k; });
+        REQUIRE(point != r.roc[0].points.end());
+        CHECK(point->false_positive == *r.curve[k].goodnet_test_fpr);
+        CHECK(point->detection == r.curve[k].poisoned[0].goodnet_detection);
         valid_correct.push_back(count_matches(b_k.predict(valid_images), valid.labels()));
         CHECK(r.curve[k].k == k);
         if (k > 0) CHECK(r.curve[k].channel == order[k - 1]);
@@ -157,6 +187,9 @@ void check_repair_on_written_sets(const DeepID& net, const std::string& name, un
         CHECK(r.thresholds[t].goodnet_valid.matched == count_matches(g, valid.labels()));
         CHECK(r.thresholds[t].goodnet_valid.flagged ==
               static_cast<std::size_t>(std::count(g.begin(), g.end(), static_cast<int>(net.num_classes()))));
+        REQUIRE(r.thresholds[t].goodnet_poisoned_sets.size() == 1);
+        CHECK(r.thresholds[t].goodnet_poisoned_sets[0].flagged == r.thresholds[t].goodnet_poisoned->flagged);
+        CHECK(r.thresholds[t].poisoned_attack_success == std::vector<double>{*r.thresholds[t].attack_success});
     }
 
     // the same result with 1 and 2 threads
@@ -320,4 +353,92 @@ TEST_CASE("sweep: repair() on small written data sets matches rankings and accur
         net.bind({55, 47, 3});
         check_repair_on_written_sets(net, "sweep_written_tiny", 34);
     }
+}
+
+TEST_CASE("sweep: G's counts at every step equal GoodNet's outputs recomputed from the predictions matrix") {
+    std::mt19937 rng(41);
+    const DeepID net = random_deepid(rng);
+    std::uniform_real_distribution<float> u(0.0f, 15.0f);
+    Tensor images(150, net.input_shape());
+    for (std::size_t i = 0; i < images.size(); ++i) images.data()[i] = u(rng);
+    Tensor features;
+    net.features(images, features);
+    std::vector<int> labels = net.predict(images);
+    for (auto& l : labels)
+        if (rng() % 3 == 0) l = static_cast<int>(rng() % net.num_classes());
+    const std::vector<std::size_t> order{3, 7, 1, 0, 5, 2, 6, 4};
+    const SweepPredictions p = sweep_features(net, features, labels.data(), order);
+    const int N = static_cast<int>(net.num_classes());
+    const std::vector<GoodNetCounts> counts = goodnet_counts_per_step(p, N);
+    REQUIRE(counts.size() == order.size() + 1);
+    std::size_t flagged_somewhere = 0;
+    for (std::size_t k = 0; k <= order.size(); ++k) {
+        CAPTURE(k);
+        std::size_t matched = 0, flagged = 0, other = 0;
+        for (std::size_t i = 0; i < p.images; ++i) {
+            const int g = p.at(i, 0) == p.at(i, k) ? p.at(i, 0) : N;  // the rule, spelled out
+            if (g == N) ++flagged;
+            else if (g == labels[i]) ++matched;
+            else ++other;
+        }
+        CHECK(counts[k].images == 150);
+        CHECK(counts[k].matched == matched);
+        CHECK(counts[k].flagged == flagged);
+        CHECK(counts[k].other == other);
+        flagged_somewhere += flagged;
+    }
+    CHECK(counts[0].flagged == 0);
+    CHECK(flagged_somewhere > 0);  // the check compares something
+}
+
+TEST_CASE("sweep: repair() with several named poisoned sets reports each as its own run does") {
+    std::mt19937 rng(51);
+    const DeepID net = random_deepid(rng);
+    const auto scratch = prunedef_test::scratch_dir("sweep_several_poisoned");
+    write_labelled_set(net, (scratch / "valid.h5").string(), 120, rng);
+    write_labelled_set(net, (scratch / "a.h5").string(), 50, rng, 0);
+    write_labelled_set(net, (scratch / "b.h5").string(), 40, rng, 2);
+    const DatasetReader valid((scratch / "valid.h5").string()), a((scratch / "a.h5").string()),
+        b((scratch / "b.h5").string());
+    RepairOptions options;
+    options.max_fpr = 10;
+    RepairData both{&valid, nullptr, nullptr};
+    both.poisoned_sets = {{"first", &a}, {"second", &b}};
+    const RepairResult r = repair(net, both, options);
+    const RepairResult ra = repair(net, RepairData{&valid, nullptr, &a}, options);
+    const RepairResult rb = repair(net, RepairData{&valid, nullptr, &b}, options);
+    REQUIRE(r.poisoned_sets.size() == 2);
+    CHECK(r.poisoned_sets[0].name == "first");
+    CHECK(r.poisoned_sets[1].name == "second");
+    CHECK(r.poisoned_sets[1].images == 40);
+    CHECK(r.poisoned_images == 50);
+    REQUIRE(r.roc.size() == 2);
+    for (std::size_t k = 0; k < r.curve.size(); ++k) {
+        CAPTURE(k);
+        REQUIRE(r.curve[k].poisoned.size() == 2);
+        CHECK(r.curve[k].poisoned[0].attack_success == ra.curve[k].poisoned[0].attack_success);
+        CHECK(r.curve[k].poisoned[1].attack_success == rb.curve[k].poisoned[0].attack_success);
+        CHECK(r.curve[k].poisoned[1].goodnet_detection == rb.curve[k].poisoned[0].goodnet_detection);
+        CHECK(r.curve[k].poisoned[1].goodnet_attack_success == rb.curve[k].poisoned[0].goodnet_attack_success);
+        CHECK(*r.curve[k].attack_success == r.curve[k].poisoned[0].attack_success);
+        CHECK(r.curve[k].goodnet_valid_fpr == ra.curve[k].goodnet_valid_fpr);
+    }
+    CHECK(r.roc[1].auc == rb.roc[0].auc);
+    REQUIRE(r.roc[0].chosen.has_value());
+    CHECK(r.roc[0].chosen->false_positive <= 10.0);
+    for (std::size_t t = 0; t < r.thresholds.size(); ++t) {
+        REQUIRE(r.thresholds[t].goodnet_poisoned_sets.size() == 2);
+        CHECK(r.thresholds[t].goodnet_poisoned_sets[1].flagged == rb.thresholds[t].goodnet_poisoned->flagged);
+        CHECK(r.thresholds[t].poisoned_attack_success[1] == *rb.thresholds[t].attack_success);
+    }
+
+    RepairData twice{&valid, nullptr, &a};
+    twice.poisoned_sets = {{"poisoned", &b}};
+    CHECK_THROWS_WITH_AS(repair(net, twice), "repair: two poisoned sets are named 'poisoned'", argument_error);
+    RepairData unnamed{&valid, nullptr, nullptr};
+    unnamed.poisoned_sets = {{"", &b}};
+    CHECK_THROWS_AS(repair(net, unnamed), argument_error);
+    RepairData null_set{&valid, nullptr, nullptr};
+    null_set.poisoned_sets = {{"x", nullptr}};
+    CHECK_THROWS_AS(repair(net, null_set), argument_error);
 }

@@ -53,6 +53,7 @@
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/goodnet.hpp>
+#include <prunedef/defense/goodnet_roc.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
 #include <prunedef/defense/repair.hpp>

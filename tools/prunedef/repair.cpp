@@ -8,6 +8,8 @@
 #include <prunedef/report/markdown_report.hpp>
 #include <prunedef/report/write_report.hpp>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <iostream>
@@ -25,7 +27,9 @@ namespace prunedef_tool {
 namespace {
 
 struct RepairOptionsCli {
-    std::string model, valid, test, poisoned, out;
+    std::string model, valid, test, out;
+    std::vector<std::string> poisoned;  // NAME=FILE or FILE, one per --poisoned
+    double max_fpr = 0;
     std::string drops = "2,4,10", order = "increasing", site = "pooled";
     double scale = 1;
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
@@ -35,7 +39,7 @@ struct RepairOptionsCli {
     ThreadsOption threads;
     ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
-                *poisoned_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
+                *poisoned_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
 };
 
 std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
@@ -56,6 +60,45 @@ std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
     }
     if (drops.empty()) throw usage_error("--drops: no thresholds given");
     return drops;
+}
+
+struct PoisonedArg {
+    std::string name, file;
+};
+
+/// --poisoned values: NAME=FILE, or FILE named by its stem. A name is letters, digits, '_', '-',
+/// '.' or '+'; two sets with the same name are refused.
+std::vector<PoisonedArg> parse_poisoned(const std::vector<std::string>& values) {
+    std::vector<PoisonedArg> sets;
+    const auto valid_name = [](const std::string& name) {
+        return !name.empty() && std::all_of(name.begin(), name.end(), [](char c) {
+            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == '+';
+        });
+    };
+    for (const std::string& v : values) {
+        PoisonedArg a;
+        const auto eq = v.find('=');
+        if (eq != std::string::npos && eq > 0 && v.substr(0, eq).find('/') == std::string::npos) {
+            a.name = v.substr(0, eq);
+            a.file = v.substr(eq + 1);
+            if (!valid_name(a.name))
+                throw usage_error("--poisoned " + v + ": the name '" + a.name +
+                                  "' may hold only letters, digits, '_', '-', '.' and '+'");
+        } else {
+            a.file = v;
+            a.name = fs::path(v).stem().string();
+            if (!valid_name(a.name))
+                throw usage_error("--poisoned " + v + ": the file's stem '" + a.name +
+                                  "' is not a usable name; give one as NAME=FILE");
+        }
+        if (a.file.empty()) throw usage_error("--poisoned " + v + ": no file given");
+        for (const PoisonedArg& b : sets)
+            if (b.name == a.name)
+                throw usage_error("--poisoned: two sets are named '" + a.name + "' (" + b.file + " and " + a.file +
+                                  "); name them with NAME=FILE");
+        sets.push_back(a);
+    }
+    return sets;
 }
 
 std::string tag_of(const AccuracyDrop& drop) { return "X" + drop.label() + (drop.relative ? "rel" : ""); }
@@ -80,12 +123,15 @@ int run_repair(const RepairOptionsCli& o) {
     }
     options.drops = parse_drops(o.drops, o.relative);
     options.site = o.site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
+    if (o.max_fpr_opt->count() > 0) options.max_fpr = o.max_fpr;
+    const std::vector<PoisonedArg> poisoned_args = parse_poisoned(o.poisoned);
 
     require(o.valid_opt);
     const DatasetReader valid(o.valid);
-    std::optional<DatasetReader> test, poisoned;
+    std::optional<DatasetReader> test;
     if (o.test_opt->count() > 0) test.emplace(o.test);
-    if (o.poisoned_opt->count() > 0) poisoned.emplace(o.poisoned);
+    std::vector<std::unique_ptr<DatasetReader>> poisoned;
+    for (const PoisonedArg& p : poisoned_args) poisoned.push_back(std::make_unique<DatasetReader>(p.file));
     require(o.model_opt);
     ModelOptions model_options = o.model_options;
     model_options.pooled = options.site == ActivationSite::pooled;
@@ -99,8 +145,9 @@ int run_repair(const RepairOptionsCli& o) {
 
     // Every output is checked before the work: not an input, not a special file or a link, and
     // the directory is new or empty (or --replace).
-    const std::vector<std::string> inputs{o.model, o.valid, o.test, o.poisoned, o.model_options.config};
-    std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg"};
+    std::vector<std::string> inputs{o.model, o.valid, o.test, o.model_options.config};
+    for (const PoisonedArg& p : poisoned_args) inputs.push_back(p.file);
+    std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"};
     for (const AccuracyDrop& drop : options.drops) {
         names.push_back("repaired_" + tag_of(drop) + ext);
         names.push_back("goodnet_" + tag_of(drop) + ".h5");
@@ -115,7 +162,9 @@ int run_repair(const RepairOptionsCli& o) {
 
     ProgressBar bar;
     options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
-    const RepairData data{&valid, test ? &*test : nullptr, poisoned ? &*poisoned : nullptr};
+    RepairData data{&valid, test ? &*test : nullptr, nullptr};
+    for (std::size_t i = 0; i < poisoned.size(); ++i)
+        data.poisoned_sets.push_back({poisoned_args[i].name, poisoned[i].get()});
     options.batch_size = checked_batch(options.batch_size, valid);
 
     return std::visit(
@@ -150,7 +199,9 @@ int run_repair(const RepairOptionsCli& o) {
                 written.push_back(name);
                 return path;
             };
-            ReportContext context{o.model, o.valid, o.test, o.poisoned, net.input_scale(), model.architecture};
+            ReportContext context{o.model, o.valid, o.test, poisoned_args.empty() ? std::string() : poisoned_args[0].file,
+                                  net.input_scale(), model.architecture, {}};
+            for (const PoisonedArg& p : poisoned_args) context.poisoned_files.push_back(p.file);
             for (const auto& t : result.thresholds) {
                 const std::string tag = tag_of(t.drop);
                 const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
@@ -178,15 +229,18 @@ Runner add_repair(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("repair", "prune, choose B' for each accuracy drop X, build GoodNets, write reports");
     set_help(sub,
               "prunedef repair --model B.h5|B.keras [--config MODEL.json] --scale S --valid V.h5\n"
-              "                      [--test T.h5 --poisoned P.h5] [--drops 2,4,10] [--relative]\n"
+              "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--max-fpr P]\n"
+              "                      [--drops 2,4,10] [--relative]\n"
               "                      [--order increasing|decreasing|l1] [--layer NAME] [--site pooled|conv]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only]] [--weights-only]\n"
               "                      --out DIR [--replace]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
               "the dense layers, conv_3 in DeepID) by mean activation over V.h5, prunes them one at a time, and\n"
               "for each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.\n"
-              "Only the validation set decides; test and poisoned sets are reported.\n\n"
-              "Writes DIR/sweep.csv, DIR/report.md, DIR/report.json, DIR/curve.svg, and for each X\n"
+              "Only the validation set decides; test and poisoned sets are reported. At every step k the\n"
+              "GoodNet G = GoodNet<B, B'_k> is measured too (clean accuracy, false positives, and per\n"
+              "poisoned set its attack success and detection rate), giving G's ROC over k.\n\n"
+              "Writes DIR/sweep.csv, DIR/report.md, DIR/report.json, DIR/curve.svg, DIR/roc.svg, and for each X\n"
               "DIR/repaired_X<x>.h5 (B', a model file of B's kind that keras.models.load_model opens: a full\n"
               "model .h5, or .keras for a .keras B) and DIR/goodnet_X<x>.h5 (B and B', for 'eval --goodnet').");
     sub->footer(
@@ -204,9 +258,17 @@ Runner add_repair(CLI::App& app) {
     o->valid_opt = sub->add_option("--valid", o->valid, "clean validation set (decides where to stop); required")
                        ->type_name("V.h5");
     o->test_opt = sub->add_option("--test", o->test, "clean test set (reported)")->type_name("T.h5");
-    o->poisoned_opt = sub->add_option("--poisoned", o->poisoned, "poisoned test set, label = attacker's target "
-                                                                 "(reported as ASR)")
-                          ->type_name("P.h5");
+    o->poisoned_opt = sub->add_option("--poisoned", o->poisoned,
+                                      "poisoned test set, label = attacker's target (reported as ASR); may be given "
+                                      "several times, each as NAME=P.h5 or P.h5 (named by its stem)")
+                          ->expected(1)
+                          ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+                          ->type_name("[NAME=]P.h5");
+    o->max_fpr_opt = sub->add_option("--max-fpr", o->max_fpr,
+                                     "false-positive budget in percent: report the step k whose GoodNet detects most "
+                                     "poisoned inputs with at most P % of clean inputs flagged")
+                         ->check(CLI::Range(0.0, 100.0))
+                         ->type_name("P");
     sub->add_option("--drops", o->drops, "accuracy drops X, comma-separated (default 2,4,10)")->type_name("LIST");
     sub->add_flag("--relative", o->relative, "X is a percentage of B's accuracy instead of percentage points");
     sub->add_option("--order", o->order, "increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)")

@@ -4,14 +4,18 @@
 //  1. one streamed pass over D_valid: features cached, per-channel mean activation;
 //  2. the policy turns activations into an order of channels;
 //  3. one sweep over every data set given (validation decides, test and poisoned are reported);
+//     at every step k, B' and G = GoodNet<B, B'_k> are measured on every set, and G's ROC over k
+//     (goodnet_roc.hpp) is drawn for every poisoned set;
 //  4. for each threshold X, B' = B with the first k_X channels pruned, G = GoodNet<B, B'>, and
-//     their metrics, all computed from the sweep's per-image predictions.
+//     their metrics.
+// Every figure is computed from the sweep's per-image predictions (no further forward pass).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/data/batch_source_ref.hpp>
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/goodnet.hpp>
+#include <prunedef/defense/goodnet_roc.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/pruning_policy.hpp>
 #include <prunedef/defense/stopping_rule.hpp>
@@ -29,18 +33,52 @@ struct RepairOptions {
     std::vector<AccuracyDrop> drops{{2.0, false}, {4.0, false}, {10.0, false}};
     ActivationSite site = ActivationSite::pooled;
     std::size_t batch_size = 256;  // images per streamed batch (bounds memory)
+    /// False-positive budget (percent) for the ROC's chosen point; none: no choice is made.
+    std::optional<double> max_fpr;
     /// Called after each batch with a stage name, images done and images in the stage (for a
     /// progress bar); may be empty.
     std::function<void(const std::string& stage, std::size_t done, std::size_t total)> progress;
 };
 
-/// The data sets of a repair: validation decides; test (clean) and poisoned are only reported.
-/// Each points to any batch source (a DatasetReader, an ArrayBatchSource, a BatchSlice, ...),
-/// which must outlive the repair; test and poisoned may be null.
+/// A poisoned set and the name its figures are reported under.
+struct NamedSource {
+    std::string name;
+    BatchSourcePtr source;
+};
+
+/// The data sets of a repair: validation decides; test (clean) and the poisoned sets are only
+/// reported. Each points to any batch source (a DatasetReader, an ArrayBatchSource, a BatchSlice,
+/// ...), which must outlive the repair; test and poisoned may be null. The poisoned sets are
+/// `poisoned` (named "poisoned"), when given, followed by `poisoned_sets`; their names must be
+/// distinct and non-empty.
 struct RepairData {
     BatchSourcePtr valid;
     BatchSourcePtr test;
     BatchSourcePtr poisoned;
+    std::vector<NamedSource> poisoned_sets{};
+
+    /// Every poisoned set in order; throws argument_error on a null source, an empty or a
+    /// repeated name.
+    std::vector<NamedSource> poisoned_list() const {
+        std::vector<NamedSource> all;
+        if (poisoned) all.push_back({"poisoned", poisoned});
+        all.insert(all.end(), poisoned_sets.begin(), poisoned_sets.end());
+        for (std::size_t i = 0; i < all.size(); ++i) {
+            if (!all[i].source) throw argument_error("repair: poisoned set '" + all[i].name + "' has no data");
+            if (all[i].name.empty()) throw argument_error("repair: a poisoned set has an empty name");
+            for (std::size_t j = 0; j < i; ++j)
+                if (all[j].name == all[i].name)
+                    throw argument_error("repair: two poisoned sets are named '" + all[i].name + "'");
+        }
+        return all;
+    }
+};
+
+/// A poisoned set's figures at one pruning step (percentages).
+struct PoisonedStep {
+    double attack_success = 0;           // B'_k's attack success rate
+    double goodnet_attack_success = 0;   // G's: poisoned inputs given their (target) label
+    double goodnet_detection = 0;        // G's detection rate: poisoned inputs given class N
 };
 
 /// One point of the pruning curve (percentages; empty where a set was not given).
@@ -50,7 +88,14 @@ struct CurvePoint {
     double fraction_pruned = 0;
     double valid_accuracy = 0;
     std::optional<double> test_accuracy;
-    std::optional<double> attack_success;
+    std::optional<double> attack_success;  // B''s, on the first poisoned set (poisoned[0])
+    // G = GoodNet<B, B'_k>: clean accuracy (class N counts as wrong) and false-positive rate
+    // (clean inputs given class N) on the validation set and on the test set when given
+    double goodnet_valid_accuracy = 0;
+    double goodnet_valid_fpr = 0;
+    std::optional<double> goodnet_test_accuracy;
+    std::optional<double> goodnet_test_fpr;
+    std::vector<PoisonedStep> poisoned;    // one per poisoned set, in RepairResult::poisoned_sets' order
 };
 
 /// B' and G = GoodNet<B, B'> measured on the data sets of a repair (percentages and counts;
@@ -64,7 +109,10 @@ struct RepairedFigures {
     // G = GoodNet<B, B'>
     GoodNetCounts goodnet_valid;
     std::optional<GoodNetCounts> goodnet_test;
-    std::optional<GoodNetCounts> goodnet_poisoned;
+    std::optional<GoodNetCounts> goodnet_poisoned;   // on the first poisoned set
+    // every poisoned set, in RepairResult::poisoned_sets' order (the first repeats the above)
+    std::vector<double> poisoned_attack_success;
+    std::vector<GoodNetCounts> goodnet_poisoned_sets;
 };
 
 /// B' and G after Fine-Pruning (B' fine-tuned on the validation set, pruned channels kept zero),
@@ -93,7 +141,15 @@ struct RepairResult {
     std::string pruned_layer;
     std::size_t channels = 0;
     std::size_t classes = 0;
-    std::size_t valid_images = 0, test_images = 0, poisoned_images = 0;
+    std::size_t valid_images = 0, test_images = 0, poisoned_images = 0;  // poisoned: the first set
+    struct PoisonedSet {
+        std::string name;
+        std::size_t images = 0;
+    };
+    std::vector<PoisonedSet> poisoned_sets;
+    /// G's ROC over k for each poisoned set (false positives on the test set when given, else on
+    /// the validation set); empty without a poisoned set.
+    std::vector<GoodNetRoc> roc;
     ChannelActivations activations;
     std::vector<std::size_t> order;
     std::vector<CurvePoint> curve;
@@ -103,7 +159,7 @@ struct RepairResult {
     const CurvePoint& baseline() const { return curve.front(); }
     /// The clean set a report quotes: test when given, else validation.
     bool has_test() const { return test_images > 0; }
-    bool has_poisoned() const { return poisoned_images > 0; }
+    bool has_poisoned() const { return !poisoned_sets.empty(); }
 };
 
 namespace detail {
@@ -136,10 +192,13 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     const BatchSourceRef& valid = *data.valid;
     valid.check_image_shape(net.input_shape());
     valid.check_labels(net.num_classes());
-    for (const BatchSourcePtr* other : {&data.test, &data.poisoned})
-        if (*other) {
-            (*other)->check_image_shape(net.input_shape());
-            (*other)->check_labels(net.num_classes());
+    const std::vector<NamedSource> poisoned_sets = data.poisoned_list();
+    std::vector<BatchSourcePtr> others{data.test};
+    for (const NamedSource& p : poisoned_sets) others.push_back(p.source);
+    for (const BatchSourcePtr other : others)
+        if (other) {
+            other->check_image_shape(net.input_shape());
+            other->check_labels(net.num_classes());
         }
 
     RepairResult r;
@@ -166,34 +225,64 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     // 3. The sweep on every set.
     const SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
     valid_features = Tensor();
-    std::optional<SweepPredictions> pt, pp;
+    std::optional<SweepPredictions> pt;
+    std::vector<SweepPredictions> pps;
     auto progress_of = [&](const std::string& stage) -> SweepProgress {
         if (!options.progress) return {};
         return [&options, stage](std::size_t done, std::size_t total) { options.progress(stage, done, total); };
     };
     if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size, progress_of("test"));
-    if (data.poisoned) pp = sweep_dataset(net, *data.poisoned, r.order, options.batch_size, progress_of("poisoned"));
+    for (const NamedSource& p : poisoned_sets)
+        pps.push_back(sweep_dataset(net, *p.source, r.order, options.batch_size,
+                                    progress_of(poisoned_sets.size() == 1 ? "poisoned" : "poisoned " + p.name)));
     r.valid_images = pv.images;
     r.test_images = pt ? pt->images : 0;
-    r.poisoned_images = pp ? pp->images : 0;
+    r.poisoned_images = pps.empty() ? 0 : pps.front().images;
+    for (std::size_t s = 0; s < pps.size(); ++s) r.poisoned_sets.push_back({poisoned_sets[s].name, pps[s].images});
 
+    const int classes = static_cast<int>(r.classes);
     const auto valid_correct = detail::matches_per_step(pv);
-    std::vector<std::size_t> test_correct, attack;
-    if (pt) test_correct = detail::matches_per_step(*pt);
-    if (pp) attack = detail::matches_per_step(*pp);
+    const auto goodnet_valid = goodnet_counts_per_step(pv, classes);
+    std::vector<std::size_t> test_correct;
+    std::vector<GoodNetCounts> goodnet_test;
+    if (pt) {
+        test_correct = detail::matches_per_step(*pt);
+        goodnet_test = goodnet_counts_per_step(*pt, classes);
+    }
+    std::vector<std::vector<std::size_t>> attack;
+    std::vector<std::vector<GoodNetCounts>> goodnet_poisoned;
+    for (const SweepPredictions& pp : pps) {
+        attack.push_back(detail::matches_per_step(pp));
+        goodnet_poisoned.push_back(goodnet_counts_per_step(pp, classes));
+    }
     for (std::size_t k = 0; k <= r.order.size(); ++k) {
         CurvePoint p;
         p.k = k;
         if (k > 0) p.channel = r.order[k - 1];
         p.fraction_pruned = double(k) / double(r.channels);
         p.valid_accuracy = percent_of(valid_correct[k], pv.images);
-        if (pt) p.test_accuracy = percent_of(test_correct[k], pt->images);
-        if (pp) p.attack_success = percent_of(attack[k], pp->images);
+        p.goodnet_valid_accuracy = goodnet_valid[k].matched_percent();
+        p.goodnet_valid_fpr = goodnet_valid[k].flagged_percent();
+        if (pt) {
+            p.test_accuracy = percent_of(test_correct[k], pt->images);
+            p.goodnet_test_accuracy = goodnet_test[k].matched_percent();
+            p.goodnet_test_fpr = goodnet_test[k].flagged_percent();
+        }
+        for (std::size_t s = 0; s < pps.size(); ++s)
+            p.poisoned.push_back({percent_of(attack[s][k], pps[s].images), goodnet_poisoned[s][k].matched_percent(),
+                                  goodnet_poisoned[s][k].flagged_percent()});
+        if (!pps.empty()) p.attack_success = p.poisoned.front().attack_success;
         r.curve.push_back(p);
+    }
+    // G's ROC over k for each poisoned set.
+    for (std::size_t s = 0; s < pps.size(); ++s) {
+        std::vector<RocPoint> points;
+        for (const CurvePoint& p : r.curve)
+            points.push_back({p.k, pt ? *p.goodnet_test_fpr : p.goodnet_valid_fpr, p.poisoned[s].goodnet_detection});
+        r.roc.push_back(goodnet_roc(std::move(points), options.max_fpr));
     }
 
     // 4. B' and G for every threshold.
-    const int classes = static_cast<int>(r.classes);
     for (const auto& drop : options.drops) {
         ThresholdResult t;
         t.drop = drop;
@@ -205,9 +294,13 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         t.valid_accuracy = r.curve[t.k].valid_accuracy;
         t.test_accuracy = r.curve[t.k].test_accuracy;
         t.attack_success = r.curve[t.k].attack_success;
-        t.goodnet_valid = count_goodnet(detail::goodnet_column(pv, t.k, classes), pv.labels, classes);
-        if (pt) t.goodnet_test = count_goodnet(detail::goodnet_column(*pt, t.k, classes), pt->labels, classes);
-        if (pp) t.goodnet_poisoned = count_goodnet(detail::goodnet_column(*pp, t.k, classes), pp->labels, classes);
+        t.goodnet_valid = goodnet_valid[t.k];
+        if (pt) t.goodnet_test = goodnet_test[t.k];
+        for (std::size_t s = 0; s < pps.size(); ++s) {
+            t.poisoned_attack_success.push_back(r.curve[t.k].poisoned[s].attack_success);
+            t.goodnet_poisoned_sets.push_back(goodnet_poisoned[s][t.k]);
+        }
+        if (!pps.empty()) t.goodnet_poisoned = goodnet_poisoned.front()[t.k];
         r.thresholds.push_back(std::move(t));
     }
     return r;

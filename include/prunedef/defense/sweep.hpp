@@ -16,6 +16,7 @@
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/defense/deepid_head_sweep.hpp>
+#include <prunedef/defense/metrics.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 
 #include <algorithm>
@@ -88,6 +89,24 @@ void sweep_task(const Net& net, const Tensor& features, std::size_t begin, std::
 }
 
 }  // namespace detail
+
+/// What G = GoodNet<B, B'_k> does with the swept images, for every step k (index k of the result):
+/// B's prediction is column 0, B'_k's column k, and G outputs B's class where they agree, else
+/// `classes` (N, "backdoor detected"). Reads only the predictions (no forward pass).
+inline std::vector<GoodNetCounts> goodnet_counts_per_step(const SweepPredictions& p, int classes) {
+    std::vector<GoodNetCounts> counts(p.steps + 1);
+    for (GoodNetCounts& c : counts) c.images = p.images;
+    for (std::size_t i = 0; i < p.images; ++i) {
+        const int b = p.at(i, 0), label = p.labels[i];
+        for (std::size_t k = 0; k <= p.steps; ++k) {
+            const int g = goodnet_output(b, p.at(i, k), classes);
+            if (g == classes) ++counts[k].flagged;
+            else if (g == label) ++counts[k].matched;
+            else ++counts[k].other;
+        }
+    }
+    return counts;
+}
 
 /// Images per sweep task (fixed so that results do not depend on the thread count).
 constexpr std::size_t sweep_task_images = 64;

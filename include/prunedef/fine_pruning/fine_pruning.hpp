@@ -64,9 +64,11 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
                                 const FinePruningOptions& options, std::size_t batch_size = 256) {
     const LabelledImages clean = read_all(*data.valid);
     const int classes = static_cast<int>(result.classes);
-    std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test, b_poisoned;
+    std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test;
     if (data.test) b_test = predict_dataset(b, *data.test, batch_size);
-    if (data.poisoned) b_poisoned = predict_dataset(b, *data.poisoned, batch_size);
+    const std::vector<NamedSource> poisoned = data.poisoned_list();
+    std::vector<std::vector<int>> b_poisoned;
+    for (const NamedSource& p : poisoned) b_poisoned.push_back(predict_dataset(b, *p.source, batch_size));
     std::vector<Net> tuned;
     for (auto& t : result.thresholds) {
         const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
@@ -87,10 +89,15 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
             f.test_accuracy = percent_matching(pt, data.test->labels());
             f.goodnet_test = detail::goodnet_counts(b_test, pt, data.test->labels(), classes);
         }
-        if (data.poisoned) {
-            const auto pp = predict_dataset(bprime, *data.poisoned, batch_size);
-            f.attack_success = percent_matching(pp, data.poisoned->labels());
-            f.goodnet_poisoned = detail::goodnet_counts(b_poisoned, pp, data.poisoned->labels(), classes);
+        for (std::size_t s = 0; s < poisoned.size(); ++s) {
+            const auto pp = predict_dataset(bprime, *poisoned[s].source, batch_size);
+            f.poisoned_attack_success.push_back(percent_matching(pp, poisoned[s].source->labels()));
+            f.goodnet_poisoned_sets.push_back(
+                detail::goodnet_counts(b_poisoned[s], pp, poisoned[s].source->labels(), classes));
+        }
+        if (!poisoned.empty()) {
+            f.attack_success = f.poisoned_attack_success.front();
+            f.goodnet_poisoned = f.goodnet_poisoned_sets.front();
         }
         t.fine_tuned = f;
         tuned.push_back(std::move(bprime));

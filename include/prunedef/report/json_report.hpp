@@ -3,11 +3,20 @@
 // link the prunedef::report CMake target, Debian nlohmann-json3-dev).
 //
 // Top-level keys, in this order: context (files and settings), policy, activation_site,
-// pruned_layer, channels, classes, images, baseline, order, mean_activation, activation_images,
-// curve, thresholds. Percentages are numbers in [0, 100]; a value that does not exist (no test or
+// pruned_layer, channels, classes, images, poisoned_sets, baseline, order, mean_activation,
+// activation_images, curve, thresholds, roc. Percentages are numbers in [0, 100]; a value that does not exist (no test or
 // poisoned set) is null, and so is any non-finite number. Strings are written as UTF-8: a byte
 // sequence that is not valid UTF-8 (a file name in another encoding, say) has each invalid byte
 // replaced by U+FFFD, so the output is always valid JSON.
+//
+// Every curve point holds B''s figures at step k, G's (goodnet_valid_accuracy, goodnet_valid_fpr,
+// goodnet_test_accuracy, goodnet_test_fpr) and "poisoned": one object per poisoned set (name,
+// attack_success of B', goodnet_attack_success, goodnet_detection). attack_success, at the top of
+// a point or threshold, is the first poisoned set's. Every threshold (and its fine_tuned) holds
+// "poisoned_sets": per set, repaired_attack_success and goodnet counts. "roc" holds one object
+// per poisoned set: name, fpr_on ("test" or "valid"), auc (a fraction, closed at (100, 100)),
+// max_fpr and chosen (the point within the budget, null without one), points (k,
+// false_positive, detection; sorted by false-positive rate).
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/metrics.hpp>
@@ -64,16 +73,58 @@ inline Json json_counts(const GoodNetCounts& c) {
 
 inline Json json_counts(const std::optional<GoodNetCounts>& c) { return c ? json_counts(*c) : Json(nullptr); }
 
-inline Json json_curve_point(const CurvePoint& p) {
+inline Json json_curve_point(const CurvePoint& p, const RepairResult& r) {
+    Json poisoned = Json::array();
+    for (std::size_t s = 0; s < p.poisoned.size(); ++s)
+        poisoned.push_back({{"name", s < r.poisoned_sets.size() ? r.poisoned_sets[s].name : std::string()},
+                            {"attack_success", json_number(p.poisoned[s].attack_success)},
+                            {"goodnet_attack_success", json_number(p.poisoned[s].goodnet_attack_success)},
+                            {"goodnet_detection", json_number(p.poisoned[s].goodnet_detection)}});
     return {{"k", p.k},
             {"channel", json_optional(p.channel)},
             {"fraction_pruned", json_number(p.fraction_pruned)},
             {"valid_accuracy", json_number(p.valid_accuracy)},
             {"test_accuracy", json_optional(p.test_accuracy)},
-            {"attack_success", json_optional(p.attack_success)}};
+            {"attack_success", json_optional(p.attack_success)},
+            {"goodnet_valid_accuracy", json_number(p.goodnet_valid_accuracy)},
+            {"goodnet_valid_fpr", json_number(p.goodnet_valid_fpr)},
+            {"goodnet_test_accuracy", json_optional(p.goodnet_test_accuracy)},
+            {"goodnet_test_fpr", json_optional(p.goodnet_test_fpr)},
+            {"poisoned", poisoned}};
 }
 
-inline Json json_fine_tuned(const std::optional<FineTuneResult>& f) {
+/// Per poisoned set: B''s attack success and G's counts.
+inline Json json_poisoned_sets(const RepairedFigures& f, const RepairResult& r) {
+    Json out = Json::array();
+    for (std::size_t s = 0; s < f.goodnet_poisoned_sets.size(); ++s)
+        out.push_back({{"name", s < r.poisoned_sets.size() ? r.poisoned_sets[s].name : std::string()},
+                       {"repaired_attack_success",
+                        s < f.poisoned_attack_success.size() ? json_number(f.poisoned_attack_success[s]) : Json(nullptr)},
+                       {"goodnet", json_counts(f.goodnet_poisoned_sets[s])}});
+    return out;
+}
+
+inline Json json_roc_point(const RocPoint& p) {
+    return {{"k", p.k}, {"false_positive", json_number(p.false_positive)}, {"detection", json_number(p.detection)}};
+}
+
+inline Json json_roc(const RepairResult& r) {
+    Json out = Json::array();
+    for (std::size_t s = 0; s < r.roc.size(); ++s) {
+        const GoodNetRoc& roc = r.roc[s];
+        Json points = Json::array();
+        for (const RocPoint& p : roc.points) points.push_back(json_roc_point(p));
+        out.push_back({{"name", s < r.poisoned_sets.size() ? r.poisoned_sets[s].name : std::string()},
+                       {"fpr_on", r.has_test() ? "test" : "valid"},
+                       {"auc", json_number(roc.auc)},
+                       {"max_fpr", json_optional(roc.max_fpr)},
+                       {"chosen", roc.chosen ? json_roc_point(*roc.chosen) : Json(nullptr)},
+                       {"points", points}});
+    }
+    return out;
+}
+
+inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const RepairResult& r) {
     if (!f) return nullptr;
     return {{"epochs", f->epochs},
             {"learning_rate", json_number(f->learning_rate)},
@@ -84,10 +135,11 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f) {
             {"attack_success", json_optional(f->attack_success)},
             {"goodnet_valid", json_counts(f->goodnet_valid)},
             {"goodnet_test", json_counts(f->goodnet_test)},
-            {"goodnet_poisoned", json_counts(f->goodnet_poisoned)}};
+            {"goodnet_poisoned", json_counts(f->goodnet_poisoned)},
+            {"poisoned_sets", json_poisoned_sets(*f, r)}};
 }
 
-inline Json json_threshold(const ThresholdResult& t) {
+inline Json json_threshold(const ThresholdResult& t, const RepairResult& r) {
     return {{"x", json_number(t.drop.x)},
             {"relative", t.drop.relative},
             {"reached", t.reached},
@@ -100,7 +152,8 @@ inline Json json_threshold(const ThresholdResult& t) {
             {"goodnet_valid", json_counts(t.goodnet_valid)},
             {"goodnet_test", json_counts(t.goodnet_test)},
             {"goodnet_poisoned", json_counts(t.goodnet_poisoned)},
-            {"fine_tuned", json_fine_tuned(t.fine_tuned)}};
+            {"poisoned_sets", json_poisoned_sets(t, r)},
+            {"fine_tuned", json_fine_tuned(t.fine_tuned, r)}};
 }
 
 /// The report as a JSON value (see the file comment for its keys).
@@ -113,8 +166,16 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
                     {"attack_success", json_optional(b.attack_success)}};
     }
     Json curve = Json::array(), thresholds = Json::array();
-    for (const CurvePoint& p : result.curve) curve.push_back(json_curve_point(p));
-    for (const ThresholdResult& t : result.thresholds) thresholds.push_back(json_threshold(t));
+    for (const CurvePoint& p : result.curve) curve.push_back(json_curve_point(p, result));
+    for (const ThresholdResult& t : result.thresholds) thresholds.push_back(json_threshold(t, result));
+    Json poisoned_sets = Json::array();
+    for (std::size_t s = 0; s < result.poisoned_sets.size(); ++s) {
+        std::string file;
+        if (s < context.poisoned_files.size()) file = context.poisoned_files[s];
+        else if (s == 0 && context.poisoned_files.empty()) file = context.poisoned;
+        poisoned_sets.push_back(
+            {{"name", result.poisoned_sets[s].name}, {"file", json_path(file)}, {"images", result.poisoned_sets[s].images}});
+    }
     return {{"context",
              {{"model", json_path(context.model)},
               {"valid", json_path(context.valid)},
@@ -129,12 +190,14 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
             {"classes", result.classes},
             {"images",
              {{"valid", result.valid_images}, {"test", result.test_images}, {"poisoned", result.poisoned_images}}},
+            {"poisoned_sets", poisoned_sets},
             {"baseline", baseline},
             {"order", result.order},
             {"mean_activation", json_numbers(result.activations.mean)},
             {"activation_images", result.activations.images},
             {"curve", curve},
-            {"thresholds", thresholds}};
+            {"thresholds", thresholds},
+            {"roc", json_roc(result)}};
 }
 
 }  // namespace detail

@@ -5,6 +5,11 @@
 // threshold X: the repaired network B' and the GoodNet G = GoodNet<B, B'>. "Clean" figures are
 // on the test set when one was given, else on the validation set; the page says which. Paths and
 // names are written as code spans, so Markdown characters in them are shown as they are.
+//
+// With several poisoned sets, the ASR and detection columns are repeated for each set (headed
+// with its name). With a poisoned set, "G's trade-off over k" gives, for each set, the area under
+// G's ROC over the pruning steps k (goodnet_roc.hpp) and, with a false-positive budget, the step
+// chosen for it.
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/metrics.hpp>
@@ -67,6 +72,17 @@ inline std::string md_drop(const AccuracyDrop& d) { return d.label() + (d.relati
 
 inline std::string md_images(std::size_t n) { return std::to_string(n) + (n == 1 ? " image" : " images"); }
 
+/// A column header for poisoned set s: "B' ASR (%)" with one set, "B' ASR `name` (%)" with several.
+inline std::string md_set_header(const std::string& what, const RepairResult& r, std::size_t s) {
+    return what + (r.poisoned_sets.size() > 1 ? " " + md_code(r.poisoned_sets[s].name) : std::string()) + " (%)";
+}
+
+/// The poisoned-set columns of one row: B''s ASR per set, then G's ASR per set, then G's
+/// detection per set (one blank cell each without a poisoned set).
+struct MdSetCells {
+    std::string bprime_asr, g_asr, g_detect;
+};
+
 /// One "- <name>: <path> (<n> images)" line, or "none" when the set was not used.
 inline std::string md_set_line(const char* name, const std::string& path, std::size_t images, bool used) {
     std::string line = std::string("- ") + name + ": ";
@@ -91,7 +107,15 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     out += "- Input scale: " + detail::md_float(context.input_scale) + "\n";
     out += detail::md_set_line("Validation set (decides the thresholds)", context.valid, result.valid_images, true);
     out += detail::md_set_line("Clean test set", context.test, result.test_images, test);
-    out += detail::md_set_line("Poisoned set", context.poisoned, result.poisoned_images, poisoned);
+    if (result.poisoned_sets.size() <= 1) {
+        out += detail::md_set_line("Poisoned set", context.poisoned_files.empty() ? context.poisoned : context.poisoned_files[0],
+                                   result.poisoned_images, poisoned);
+    } else {
+        for (std::size_t s = 0; s < result.poisoned_sets.size(); ++s)
+            out += detail::md_set_line(("Poisoned set " + md_code(result.poisoned_sets[s].name)).c_str(),
+                                       s < context.poisoned_files.size() ? context.poisoned_files[s] : std::string(),
+                                       result.poisoned_sets[s].images, true);
+    }
     out += "- Policy: " + md_code(result.policy) + ", activation site: " + std::string(to_string(result.site)) + "\n";
     out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
            " channels\n\n";
@@ -103,8 +127,15 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
         const CurvePoint& b = result.baseline();
         out += "- Validation accuracy: " + md_percent(b.valid_accuracy) + " %\n";
         out += "- Test accuracy: " + (b.test_accuracy ? md_percent(b.test_accuracy) + " %" : "– (no test set)") + "\n";
-        out += "- Attack success rate: " +
-               (b.attack_success ? md_percent(b.attack_success) + " %" : "– (no poisoned set)") + "\n\n";
+        if (result.poisoned_sets.size() <= 1)
+            out += "- Attack success rate: " +
+                   (b.attack_success ? md_percent(b.attack_success) + " %" : "– (no poisoned set)") + "\n\n";
+        else {
+            for (std::size_t s = 0; s < result.poisoned_sets.size() && s < b.poisoned.size(); ++s)
+                out += "- Attack success rate on " + md_code(result.poisoned_sets[s].name) + ": " +
+                       md_percent(b.poisoned[s].attack_success) + " %\n";
+            out += "\n";
+        }
     }
 
     out += "## Repaired networks\n\n";
@@ -113,9 +144,17 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     if (result.thresholds.empty()) {
         out += "No thresholds were evaluated.\n\n";
     } else {
-        out += "| X | channels pruned | fraction | B' clean acc (%) | B' ASR (%) | G clean acc (%) | G ASR (%) "
-               "| G detection (%) | G false positives (%) |\n";
-        out += "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+        const std::size_t sets = std::max<std::size_t>(1, result.poisoned_sets.size());
+        std::string bprime_head, g_asr_head, g_detect_head, rule;
+        for (std::size_t s = 0; s < sets; ++s) {
+            bprime_head += detail::md_set_header("B' ASR", result, s) + " | ";
+            g_asr_head += detail::md_set_header("G ASR", result, s) + " | ";
+            g_detect_head += detail::md_set_header("G detection", result, s) + " | ";
+            rule += "---:|---:|---:|";
+        }
+        out += "| X | channels pruned | fraction | B' clean acc (%) | " + bprime_head + "G clean acc (%) | " + g_asr_head +
+               g_detect_head + "G false positives (%) |\n";
+        out += "|---|---:|---:|---:|" + rule + "---:|---:|\n";
         for (const ThresholdResult& t : result.thresholds) {
             const std::optional<GoodNetCounts> clean = test ? t.goodnet_test : std::optional(t.goodnet_valid);
             std::optional<double> g_clean, g_false_positive;
@@ -125,29 +164,62 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
             }
             const std::optional<double> bprime_clean =
                 test ? t.test_accuracy : std::optional<double>(t.valid_accuracy);
-            std::optional<double> g_asr, g_detect;
-            if (t.goodnet_poisoned) {
-                g_asr = t.goodnet_poisoned->matched_percent();
-                g_detect = t.goodnet_poisoned->flagged_percent();
+            detail::MdSetCells cells;
+            for (std::size_t s = 0; s < sets; ++s) {
+                std::optional<double> bprime_asr, g_asr, g_detect;
+                if (s < t.goodnet_poisoned_sets.size()) {
+                    g_asr = t.goodnet_poisoned_sets[s].matched_percent();
+                    g_detect = t.goodnet_poisoned_sets[s].flagged_percent();
+                } else if (s == 0 && t.goodnet_poisoned) {
+                    g_asr = t.goodnet_poisoned->matched_percent();
+                    g_detect = t.goodnet_poisoned->flagged_percent();
+                }
+                if (s < t.poisoned_attack_success.size()) bprime_asr = t.poisoned_attack_success[s];
+                else if (s == 0) bprime_asr = t.attack_success;
+                cells.bprime_asr += md_percent(bprime_asr) + " | ";
+                cells.g_asr += md_percent(g_asr) + " | ";
+                cells.g_detect += md_percent(g_detect) + " | ";
             }
             out += "| " + detail::md_drop(t.drop) + (t.reached ? "" : " (not reached)") + " | " +
                    std::to_string(t.k) + " of " + std::to_string(result.channels) + " | " +
                    detail::md_fixed(t.fraction_pruned, 3) + " | " + md_percent(bprime_clean) + " | " +
-                   md_percent(t.attack_success) + " | " + md_percent(g_clean) + " | " +
-                   md_percent(g_asr) + " | " + md_percent(g_detect) + " | " + md_percent(g_false_positive) +
-                   " |\n";
+                   cells.bprime_asr + md_percent(g_clean) + " | " + cells.g_asr + cells.g_detect +
+                   md_percent(g_false_positive) + " |\n";
         }
         out += "\n";
         out += test ? "Clean figures are on the test set (" + detail::md_images(result.test_images) + ")"
                     : "Clean figures are on the validation set (" + detail::md_images(result.valid_images) +
                           "; no test set was given)";
-        out += poisoned ? "; ASR and detection on the poisoned set (" + detail::md_images(result.poisoned_images) +
-                              ").\n"
-                        : "; ASR and detection are blank: no poisoned set was given.\n";
+        out += !poisoned ? "; ASR and detection are blank: no poisoned set was given.\n"
+               : result.poisoned_sets.size() == 1
+                   ? "; ASR and detection on the poisoned set (" + detail::md_images(result.poisoned_images) + ").\n"
+                   : "; ASR and detection on each poisoned set.\n";
         for (const ThresholdResult& t : result.thresholds)
             if (!t.reached)
                 out += "\nX = " + detail::md_drop(t.drop) + " was not reached: validation accuracy never fell that "
                        "far, so its row shows B' after all " + std::to_string(t.k) + " steps of the order.\n";
+        out += "\n";
+    }
+
+    if (!result.roc.empty()) {
+        out += "## G's trade-off over k\n\n";
+        out += "Each step k gives a detector G = GoodNet<B, B'_k>. Its ROC plots the detection rate on a poisoned "
+               "set against the false-positive rate (clean inputs flagged as N) on the " +
+               std::string(test ? "test" : "validation") +
+               " set; the area under it is taken by the trapezoid rule from (0, 0), which is k = 0, to (100, 100), "
+               "the detector that flags every input (roc.svg; every step in sweep.csv).\n\n";
+        for (std::size_t s = 0; s < result.roc.size(); ++s) {
+            const GoodNetRoc& roc = result.roc[s];
+            out += "- " + (s < result.poisoned_sets.size() ? md_code(result.poisoned_sets[s].name) : std::string("poisoned")) +
+                   ": ROC AUC " + detail::md_fixed(roc.auc, 4);
+            if (roc.max_fpr && roc.chosen)
+                out += "; with false positives at most " + md_percent(roc.max_fpr) + " %: k = " +
+                       std::to_string(roc.chosen->k) + " of " + std::to_string(result.channels) +
+                       " channels pruned, detection " +
+                       md_percent(roc.chosen->detection) + " %, false positives " +
+                       md_percent(roc.chosen->false_positive) + " %";
+            out += "\n";
+        }
         out += "\n";
     }
 

@@ -2,7 +2,8 @@
 // curve_svg(): the pruning curve as a self-contained SVG line chart (760 x 460).
 //
 // x: fraction of the layer's channels pruned, 0..1; y: percent, 0..100 with gridlines. One line
-// per series the repair measured (validation accuracy, test accuracy, attack success rate), a
+// per series the repair measured (validation accuracy, test accuracy, attack success rate: one
+// line per poisoned set when there are several, named "ASR NAME"), a
 // legend on the right, and a dashed vertical marker labelled "X=2" at each threshold's B'.
 // Only basic elements (rect, line, polyline, text, g); no scripts, fonts or external references.
 
@@ -76,6 +77,14 @@ struct SvgSeries {
     std::vector<std::pair<double, double>> points;  // (fraction, percent)
 };
 
+/// text cut to at most `bytes` bytes plus "…" when longer, never inside a UTF-8 sequence.
+inline std::string svg_shorten(const std::string& text, std::size_t bytes) {
+    if (text.size() <= bytes) return text;
+    std::size_t end = bytes;
+    while (end > 0 && (static_cast<unsigned char>(text[end]) & 0xC0) == 0x80) --end;
+    return text.substr(0, end) + "…";
+}
+
 /// A stroke-dasharray attribute (with its leading space), or nothing for a solid line.
 inline std::string svg_dash(const std::string& dash) {
     return dash.empty() ? std::string() : " stroke-dasharray=\"" + dash + "\"";
@@ -103,6 +112,18 @@ inline std::string curve_svg(const RepairResult& result) {
         series[0].points.emplace_back(p.fraction_pruned, p.valid_accuracy);
         if (p.test_accuracy) series[1].points.emplace_back(p.fraction_pruned, *p.test_accuracy);
         if (p.attack_success) series[2].points.emplace_back(p.fraction_pruned, *p.attack_success);
+    }
+    // several poisoned sets: one attack-success line per set instead of the first set's alone
+    if (result.poisoned_sets.size() > 1) {
+        static const char* colours[] = {"#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f"};
+        series[2].points.clear();
+        for (std::size_t s = 0; s < result.poisoned_sets.size(); ++s) {
+            const std::string name = detail::svg_shorten(result.poisoned_sets[s].name, 12);
+            detail::SvgSeries line{"ASR " + name, colours[s % (sizeof colours / sizeof *colours)], s % 2 ? "4 3" : "", {}};
+            for (const CurvePoint& p : result.curve)
+                if (s < p.poisoned.size()) line.points.emplace_back(p.fraction_pruned, p.poisoned[s].attack_success);
+            series.push_back(std::move(line));
+        }
     }
     series.erase(std::remove_if(series.begin(), series.end(), [](const auto& s) { return s.points.empty(); }),
                  series.end());
