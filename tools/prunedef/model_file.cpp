@@ -152,7 +152,7 @@ LoadedModel load_model(const std::string& path, const ModelOptions& options, con
             split.pooled = options.pooled;
             m.net = build_graph_network(*file.spec, file.weights, split);
             m.architecture = "graph network of " + std::to_string(file.spec->layers.size()) + " layers built from the " +
-                             kind + "'s configuration";
+                             kind + "'s configuration (" + (deepid ? "--layer " + options.layer : why) + ")";
         }
     }
     std::visit(

@@ -28,19 +28,8 @@ inline std::string roc_svg(const RepairResult& result) {
     using F = detail::SvgFrame;
     static const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
 
-    std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_num(F::width) + "\" height=\"" +
-                      svg_num(F::height) + "\" viewBox=\"0 0 " + svg_num(F::width) + " " + svg_num(F::height) +
-                      "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
     const std::string title = "GoodNet ROC over k (" + result.pruned_layer + ", " + result.policy + " order)";
-    out += "<title>" + detail::svg_escape(title) + "</title>\n";
-    out += "<rect x=\"0\" y=\"0\" width=\"" + svg_num(F::width) + "\" height=\"" + svg_num(F::height) +
-           "\" fill=\"white\"/>\n";
-    out += svg_text((F::left + F::right) / 2, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
-
-    // Grid, ticks, axes, chance diagonal.
-    out += "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
-    for (int p = 10; p <= 100; p += 10) out += svg_line(F::left, F::y(p), F::right, F::y(p), "");
-    out += "</g>\n";
+    std::string out = detail::svg_frame_start(title);
     out += "<g font-size=\"11\" fill=\"#333333\">\n";
     for (int p = 0; p <= 100; p += 10) {
         out += svg_text(F::left - 8, F::y(p) + 4, std::to_string(p), "text-anchor=\"end\"");

@@ -94,6 +94,23 @@ inline std::string svg_threshold_label(const AccuracyDrop& d, bool reached) {
     return "X=" + d.label() + (d.relative ? "% rel." : "") + (reached ? "" : " (not reached)");
 }
 
+/// The start of a plot in the SvgFrame: the svg element, a title (element and heading), a white
+/// background and the horizontal grid lines every 10 %.
+inline std::string svg_frame_start(const std::string& title) {
+    using F = SvgFrame;
+    std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_num(F::width) + "\" height=\"" +
+                      svg_num(F::height) + "\" viewBox=\"0 0 " + svg_num(F::width) + " " + svg_num(F::height) +
+                      "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
+    out += "<title>" + svg_escape(title) + "</title>\n";
+    out += "<rect x=\"0\" y=\"0\" width=\"" + svg_num(F::width) + "\" height=\"" + svg_num(F::height) +
+           "\" fill=\"white\"/>\n";
+    out += svg_text((F::left + F::right) / 2, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
+    out += "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
+    for (int p = 10; p <= 100; p += 10) out += svg_line(F::left, F::y(p), F::right, F::y(p), "");
+    out += "</g>\n";
+    return out;
+}
+
 }  // namespace detail
 
 /// The pruning curve as SVG text.
@@ -128,20 +145,9 @@ inline std::string curve_svg(const RepairResult& result) {
     series.erase(std::remove_if(series.begin(), series.end(), [](const auto& s) { return s.points.empty(); }),
                  series.end());
 
-    std::string out = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" + svg_num(F::width) + "\" height=\"" +
-                      svg_num(F::height) + "\" viewBox=\"0 0 " + svg_num(F::width) + " " + svg_num(F::height) +
-                      "\" font-family=\"Helvetica, Arial, sans-serif\" font-size=\"12\">\n";
     const std::string title = "Pruning " + result.pruned_layer + " (" + result.policy + " order, " +
                               std::to_string(result.channels) + " channels)";
-    out += "<title>" + detail::svg_escape(title) + "</title>\n";
-    out += "<rect x=\"0\" y=\"0\" width=\"" + svg_num(F::width) + "\" height=\"" + svg_num(F::height) +
-           "\" fill=\"white\"/>\n";
-    out += svg_text((F::left + F::right) / 2, 28, title, "text-anchor=\"middle\" font-size=\"16\" font-weight=\"bold\"");
-
-    // Grid, ticks and axes.
-    out += "<g stroke=\"#dddddd\" stroke-width=\"1\">\n";
-    for (int p = 10; p <= 100; p += 10) out += svg_line(F::left, F::y(p), F::right, F::y(p), "");
-    out += "</g>\n";
+    std::string out = detail::svg_frame_start(title);
     out += "<g font-size=\"11\" fill=\"#333333\">\n";
     for (int p = 0; p <= 100; p += 10)
         out += svg_text(F::left - 8, F::y(p) + 4, std::to_string(p), "text-anchor=\"end\"");
