@@ -174,3 +174,47 @@ for _name, _layer in (("fmnist_residual", None), ("inception_concat", None), ("c
         CHECKS.append((f"repair/{_name}{extension(_kind)}{' --layer ' + _layer if _layer else ''}: graph network, "
                        "every B' opens in Keras and predicts as prunedef, eval --goodnet = G from Keras",
                        check_graph_repair(_name, _kind, _layer)))
+
+
+def check_graph_finetune(name, kind):
+    """`prunedef repair --fine-tune 1` on a run-time graph network (BatchNormalization trained in
+    Keras' own parametrisation, then folded again): the fine-pruned B' opens in Keras, predicts
+    what `prunedef predict` says, has the valid accuracy report.json gives it, and differs from
+    the pruned B' it was trained from."""
+    def check(ctx):
+        from architecture_checks import dataset, model_file
+        data, data_file, scale = dataset(ctx, name)
+        model = model_file(ctx, name, kind)
+        out = ctx.path(f"finetune_graph_{name}{extension(kind)}")
+        shutil.rmtree(out, ignore_errors=True)
+        run_tool(ctx, "repair", "--model", model, "--valid", data_file, "--poisoned", data_file, "--out", out,
+                 "--scale", repr(scale), "--drops", "10", "--fine-tune", "1", "--batch", "16", "--lr", "0.01")
+        with open(os.path.join(out, "report.json")) as f:
+            report = json.load(f)
+        tuned = [p for p in b_prime_files(out, extension(kind)) if os.path.basename(p).startswith("finepruned_")]
+        if len(tuned) != 1:
+            raise Failure(f"repair --fine-tune wrote {len(tuned)} fine-pruned B' files in {out}: {sorted(os.listdir(out))}")
+        path = tuned[0]
+        t = report["thresholds"][0]
+        if not t.get("fine_tuned"):
+            raise Failure(f"{name}: report.json has no fine_tuned figures")
+        _, labels = read_dataset(data_file)
+        x = keras_input(data, scale)
+        bprime = load_model(path)
+        ref = keras_logits(bprime, x)
+        notes = [compare_logits(os.path.basename(path), prunedef_logits(ctx, path, data_file, scale), ref)]
+        acc = 100 * float(np.mean(ref.argmax(axis=1) == labels.reshape(-1)))
+        if abs(acc - float(t["fine_tuned"]["valid_accuracy"])) > 1e-9:
+            raise Failure(f"{name}: Keras' accuracy of {path} is {acc}, report.json's fine_tuned valid_accuracy "
+                          f"{t['fine_tuned']['valid_accuracy']}")
+        repaired = load_model(path.replace("finepruned_", "repaired_"))
+        if all(np.array_equal(a, b) for a, b in zip(bprime.get_weights(), repaired.get_weights())):
+            raise Failure(f"{name}: the fine-pruned B' has the weights of the pruned B' (nothing trained)")
+        notes.append(f"{os.path.basename(path)}: Keras' valid accuracy {acc:.4g} = report.json's")
+        return notes
+    return check
+
+
+for _name, _kind in (("fmnist_residual", "keras2"), ("conv_bn_head", "keras3")):
+    CHECKS.append((f"repair/{_name}{extension(_kind)} --fine-tune: graph network, the fine-pruned B' opens in "
+                   "Keras and predicts as prunedef", check_graph_finetune(_name, _kind)))

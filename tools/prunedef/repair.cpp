@@ -136,11 +136,6 @@ int run_repair(const RepairOptionsCli& o) {
     ModelOptions model_options = o.model_options;
     model_options.pooled = options.site == ActivationSite::pooled;
     const LoadedModel model = load_model(o.model, model_options, o.scale_opt, o.scale, valid);
-    if (fine_tune && !std::holds_alternative<DeepID>(model.net))
-        throw usage_error("--fine-tune: fine-tuning is implemented for DeepID networks only; " + o.model + " runs as a " +
-                          model.architecture);
-    if (o.head_only && !std::holds_alternative<DeepID>(model.net))
-        throw usage_error("--head-only: only for DeepID networks");
     const std::string ext = o.weights_only ? ".h5" : model_extension(model);
 
     // Every output is checked before the work: not an input, not a special file or a link, and
@@ -180,14 +175,14 @@ int run_repair(const RepairOptionsCli& o) {
             }
 
             std::vector<Net> fine_tuned;
-            if constexpr (std::is_same_v<Net, DeepID>) {
-                if (fine_tune) {
-                    fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
-                        if (::isatty(2))
-                            std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
-                    };
-                    fine_tuned = fine_prune_all(net, result, data, fine);
-                }
+            if (fine_tune) {
+                fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
+                    if (::isatty(2))
+                        std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
+                };
+                TrainingForm<Net> form;  // a graph network trains unfolded (fine_pruning.hpp)
+                if constexpr (std::is_same_v<Net, GraphNetwork>) form = graph_training_form(*model.file.spec);
+                fine_tuned = fine_prune_all(net, result, data, fine, 256, form);
             }
             // The output directory is made only now that every input has been read and checked, so
             // a run that fails on bad data leaves nothing behind.

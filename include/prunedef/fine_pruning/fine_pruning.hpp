@@ -6,6 +6,8 @@
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/repair.hpp>
 #include <prunedef/model/channel_mask.hpp>
+#include <prunedef/model/graph_network.hpp>
+#include <prunedef/model/layer_spec.hpp>
 #include <prunedef/model/predict.hpp>
 #include <prunedef/training/optimizer.hpp>
 #include <prunedef/training/trainer.hpp>
@@ -29,6 +31,22 @@ struct FinePruningOptions {
     bool head_only = false;         // fine-tune only the layers after the pruned one
     std::function<void(const std::string& drop, const EpochReport&)> on_epoch;
 };
+
+/// How a network type is trained when its fast form cannot be (a GraphNetwork with
+/// BatchNormalization folded: graph_training_form()): to_training makes the trainable form of a
+/// network, to_inference the fast form of a trained one. Empty functions: the network trains as
+/// it is.
+template <class Net>
+struct TrainingForm {
+    std::function<Net(const Net&)> to_training, to_inference;
+};
+
+/// For GraphNetworks built from spec: trained unfolded and unfused (every BatchNormalization a
+/// layer of its own, trained in inference mode: gamma and beta), rebuilt folded afterwards.
+inline TrainingForm<GraphNetwork> graph_training_form(const ModelSpec& spec) {
+    return {[spec](const GraphNetwork& n) { return rebuild_graph_network(spec, n, false, false); },
+            [spec](const GraphNetwork& n) { return rebuild_graph_network(spec, n, true, true); }};
+}
 
 /// B' fine-tuned: B with mask's channels pruned, trained on clean data with them held at zero.
 template <class Net>
@@ -58,10 +76,15 @@ inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector
 }  // namespace detail
 
 /// Fine-tunes B' of every threshold of a repair on the validation set and fills each
-/// threshold's fine_tuned figures. Returns the fine-tuned networks in threshold order.
+/// threshold's fine_tuned figures. Returns the fine-tuned networks in threshold order (in their
+/// fast form when `form` converts: trained in form.to_training(b), measured and returned after
+/// form.to_inference).
 template <class Net>
 std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const RepairData& data,
-                                const FinePruningOptions& options, std::size_t batch_size = 256) {
+                                const FinePruningOptions& options, std::size_t batch_size = 256,
+                                const TrainingForm<Net>& form = {}) {
+    std::optional<Net> trainable;
+    if (form.to_training) trainable = form.to_training(b);
     const LabelledImages clean = read_all(*data.valid);
     const int classes = static_cast<int>(result.classes);
     std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test;
@@ -73,9 +96,10 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
     for (auto& t : result.thresholds) {
         const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
         const std::string drop = t.drop.label();
-        Net bprime = fine_prune(b, mask, clean, options, [&](const EpochReport& r) {
+        Net bprime = fine_prune(trainable ? *trainable : b, mask, clean, options, [&](const EpochReport& r) {
             if (options.on_epoch) options.on_epoch(drop, r);
         });
+        if (form.to_inference) bprime = form.to_inference(bprime);
         FineTuneResult f;
         f.epochs = options.epochs;
         f.learning_rate = options.learning_rate;

@@ -52,32 +52,57 @@ public:
         std::vector<float> gamma = scale_ ? w[i++].values : std::vector<float>(C, 1.0f);
         std::vector<float> beta = center_ ? w[i++].values : std::vector<float>(C, 0.0f);
         std::vector<float> mean = w[i++].values, variance = w[i++].values;
-        std::vector<float> inv(C), shift(C);
+        std::vector<float> rsqrt(C);
         for (std::size_t c = 0; c < C; ++c) {
             const float v = variance[c] + epsilon_;
             if (!(v > 0))
                 throw format_error("layer " + name + ": moving_variance " + std::to_string(variance[c]) +
                                    " of channel " + std::to_string(c) + " plus epsilon is not positive");
-            inv[c] = 1.0f / std::sqrt(v);
-            inv[c] *= gamma[c];
-            shift[c] = beta[c] - mean[c] * inv[c];
-            if (!std::isfinite(inv[c]) || !std::isfinite(shift[c]))
+            rsqrt[c] = 1.0f / std::sqrt(v);
+            if (!std::isfinite(rsqrt[c]))
                 throw format_error("layer " + name + ": channel " + std::to_string(c) +
                                    " normalises with a non-finite factor (moving_variance + epsilon = " +
                                    std::to_string(v) + ")");
         }
-        gamma_ = std::move(gamma);
-        beta_ = std::move(beta);
+        std::vector<float> inv, shift;
+        factors(gamma.data(), beta.data(), mean, rsqrt, inv, shift);  // throws before anything changes
+        gamma_.assign(gamma.begin(), gamma.end());
+        beta_.assign(beta.begin(), beta.end());
         mean_ = std::move(mean);
         variance_ = std::move(variance);
+        rsqrt_ = std::move(rsqrt);
         inv_ = std::move(inv);
         shift_ = std::move(shift);
     }
+
+    // Training (inference mode, as Keras fine-tunes a BatchNormalization layer called with
+    // training=False): gamma and beta are trained, moving_mean and moving_variance stay frozen.
+    /// gamma and beta for writing; call weights_changed() after writing them.
+    detail::AlignedFloats& gamma() { return gamma_; }
+    detail::AlignedFloats& beta() { return beta_; }
+    const detail::AlignedFloats& gamma() const { return gamma_; }
+    const detail::AlignedFloats& beta() const { return beta_; }
+    /// 1 / sqrt(moving_variance + epsilon) per channel.
+    const std::vector<float>& inverse_deviations() const { return rsqrt_; }
+    const std::vector<float>& moving_mean() const { return mean_; }
+    /// Gradients of the loss with respect to gamma and beta (sized on first use).
+    detail::AlignedFloats& gamma_gradient() {
+        gamma_grad_.resize(gamma_.size());
+        return gamma_grad_;
+    }
+    detail::AlignedFloats& beta_gradient() {
+        beta_grad_.resize(beta_.size());
+        return beta_grad_;
+    }
+    /// Recomputes the per-channel factors after gamma or beta were written; throws format_error
+    /// (the layer unchanged) when a factor is not finite.
+    void weights_changed() { factors(gamma_.data(), beta_.data(), mean_, rsqrt_, inv_, shift_); }
+
     std::vector<WeightArray> weights() const {
         std::vector<WeightArray> w;
         const std::vector<std::size_t> dims{channels()};
-        if (scale_) w.push_back({"gamma", dims, gamma_});
-        if (center_) w.push_back({"beta", dims, beta_});
+        if (scale_) w.push_back({"gamma", dims, {gamma_.begin(), gamma_.end()}});
+        if (center_) w.push_back({"beta", dims, {beta_.begin(), beta_.end()}});
         w.push_back({"moving_mean", dims, mean_});
         w.push_back({"moving_variance", dims, variance_});
         return w;
@@ -109,9 +134,29 @@ public:
     }
 
 private:
+    /// inv = rsqrt * gamma (as tf.nn.batch_normalization: 1 / sqrt(var + epsilon), then times
+    /// gamma, in float) and shift = beta - mean * inv.
+    void factors(const float* gamma, const float* beta, const std::vector<float>& mean, const std::vector<float>& rsqrt,
+                 std::vector<float>& inv, std::vector<float>& shift) const {
+        const std::size_t C = mean.size();
+        std::vector<float> i(C), s(C);
+        for (std::size_t c = 0; c < C; ++c) {
+            i[c] = rsqrt[c];
+            i[c] *= gamma[c];
+            s[c] = beta[c] - mean[c] * i[c];
+            if (!std::isfinite(i[c]) || !std::isfinite(s[c]))
+                throw format_error("layer " + this->name() + ": channel " + std::to_string(c) +
+                                   " normalises with a non-finite factor (gamma " + std::to_string(gamma[c]) +
+                                   ", beta " + std::to_string(beta[c]) + ")");
+        }
+        inv = std::move(i);
+        shift = std::move(s);
+    }
+
     float epsilon_;
     bool center_, scale_;
-    std::vector<float> gamma_, beta_, mean_, variance_, inv_, shift_;
+    detail::AlignedFloats gamma_, beta_, gamma_grad_, beta_grad_;
+    std::vector<float> mean_, variance_, rsqrt_, inv_, shift_;
 };
 
 }  // namespace prunedef

@@ -40,8 +40,18 @@ public:
     void keras_weights(ModelWeights& out) const override {
         for (const auto& [name, arrays] : report_) out[name] = arrays;
     }
+    /// A folded layer has no parameters in Keras' terms to train: refused.
+    void backward(const std::vector<const Tensor*>&, const Tensor&, Tensor&, const std::vector<Tensor*>&) override {
+        refuse();
+    }
+    void parameters(std::vector<ParameterRef>&) override { refuse(); }
 
 private:
+    [[noreturn]] void refuse() const {
+        throw argument_error("layer " + name() +
+                             " has a BatchNormalization folded into it, which cannot be trained in Keras' terms: "
+                             "build the network for training with GraphSplit::fold_batch_norm = false");
+    }
     std::unique_ptr<GraphOp> inner_;
     ModelWeights report_;
 };

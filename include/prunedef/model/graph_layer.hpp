@@ -77,6 +77,13 @@ public:
 
     void keras_weights(ModelWeights& out) const { ops_.keras_weights(out); }
 
+    /// Training (see GraphSegment): forward keeping every op's output, backward, parameters.
+    void forward_train(const Tensor& in, Tensor& out, GraphSegment::Trace& trace) const {
+        ops_.forward_train(in, out, trace);
+    }
+    void backward(GraphSegment::Trace& trace, Tensor& dout, Tensor* din) { ops_.backward(trace, dout, din); }
+    std::vector<ParameterRef> parameters() { return ops_.parameters(); }
+
 private:
     static const detail::AlignedFloats& empty() {
         static const detail::AlignedFloats none;

@@ -39,9 +39,16 @@ using GraphNetwork = Network<GraphSegment, GraphLayer, GraphLayer, GraphSegment>
 /// Where a GraphNetwork is split: the layer to prune (empty: the default, see above) and whether
 /// the features are taken after the pooling layer that directly follows it (as
 /// ActivationSite::pooled) or at its output.
+///
+/// For training (training/graph_backprop.hpp), build with fold_batch_norm and fuse false: every
+/// BatchNormalization stays a layer of its own (trained in Keras' parametrisation, gamma and
+/// beta) and every op keeps its own output; rebuild_graph_network() turns the trained network
+/// back into the fast one.
 struct GraphSplit {
     std::string layer;
     bool pooled = true;
+    bool fold_batch_norm = true;  // fold a BatchNormalization into the Conv2D / Dense before it
+    bool fuse = true;             // run a convolution and the max pooling reading it as one kernel
 };
 
 namespace detail {
@@ -211,7 +218,8 @@ inline std::optional<std::size_t> foldable_batch_norm(const SpecGraph& g, std::s
 /// The segment computing the given layers; `ids` maps the layers whose outputs are the
 /// segment's input to GraphSegment::input_id; it ends at layer `result`.
 inline GraphSegment build_segment(const SpecGraph& g, const ModelWeights& weights, const std::vector<std::size_t>& layers,
-                                  std::map<std::size_t, int> ids, std::size_t result, const std::string& name) {
+                                  std::map<std::size_t, int> ids, std::size_t result, const std::string& name,
+                                  const GraphSplit& options = {}) {
     GraphSegment seg(name);
     std::map<std::size_t, std::size_t> folded;  // BatchNormalization -> the layer it is folded into
     for (auto i : layers) {
@@ -221,7 +229,7 @@ inline GraphSegment build_segment(const SpecGraph& g, const ModelWeights& weight
         }
         std::vector<std::unique_ptr<GraphOp>> ops;
         bool done = false;
-        if (const auto bn = foldable_batch_norm(g, i, layers)) {
+        if (const auto bn = options.fold_batch_norm ? foldable_batch_norm(g, i, layers) : std::nullopt) {
             if (auto f = folded_batch_norm_ops(*g.spec, g.layer(i), g.layer(*bn), weights)) {
                 ops = std::move(*f);
                 folded[*bn] = i;
@@ -245,7 +253,7 @@ inline GraphSegment build_segment(const SpecGraph& g, const ModelWeights& weight
     const int expect = ids.at(result);
     if (expect != (seg.empty() ? GraphSegment::input_id : static_cast<int>(seg.size()) - 1))
         throw argument_error(g.where() + ": segment " + name + " does not end at layer " + g.layer(result).name);
-    seg.finish();
+    seg.finish(options.fuse);
     return seg;
 }
 
@@ -291,12 +299,12 @@ inline GraphNetwork build_graph_network(const ModelSpec& spec, const ModelWeight
         if (!g.live[i]) detail::check_layer_supported(spec, spec.layers[i]);
 
     const std::size_t p = part.pruned;
-    GraphSegment stem = detail::build_segment(g, weights, part.stem, {}, g.inputs[p].at(0), "stem");
+    GraphSegment stem = detail::build_segment(g, weights, part.stem, {}, g.inputs[p].at(0), "stem", split);
     GraphLayer pruned = detail::build_graph_layer(g, weights, p);
     GraphLayer reduce = part.reduce ? detail::build_graph_layer(g, weights, *part.reduce) : GraphLayer("identity");
     const std::size_t features = part.reduce ? *part.reduce : p;
     GraphSegment head =
-        detail::build_segment(g, weights, part.head, {{features, GraphSegment::input_id}}, g.output, "head");
+        detail::build_segment(g, weights, part.head, {{features, GraphSegment::input_id}}, g.output, "head", split);
     std::vector<std::string> order;
     for (const auto& l : spec.layers) order.push_back(l.name);
     GraphNetwork net(std::move(stem), std::move(pruned), std::move(reduce), std::move(head), std::move(order));
@@ -313,6 +321,23 @@ inline ModelWeights graph_weights(const GraphNetwork& net) {
     net.pruned_layer().keras_weights(out);
     net.reduce().keras_weights(out);
     net.head().keras_weights(out);
+    return out;
+}
+
+/// The network `net` (built from spec) rebuilt with its current weights: the same split, input
+/// scale and bound input shape, with BatchNormalization folded and pairs fused or not as given
+/// (GraphSplit's fold_batch_norm and fuse; its layer and pooled are taken from net). Used to
+/// train a network without folding and to make the fast network of the trained weights.
+inline GraphNetwork rebuild_graph_network(const ModelSpec& spec, const GraphNetwork& net, bool fold_batch_norm,
+                                          bool fuse) {
+    GraphSplit split;
+    split.layer = net.pruned_layer().name();
+    split.pooled = !net.reduce().is_identity();
+    split.fold_batch_norm = fold_batch_norm;
+    split.fuse = fuse;
+    GraphNetwork out = build_graph_network(spec, graph_weights(net), split);
+    out.set_input_scale(net.input_scale());
+    if (net.bound()) out.bind(net.input_shape());
     return out;
 }
 

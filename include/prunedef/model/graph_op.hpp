@@ -5,13 +5,20 @@
 // detail::MultiInputOp<L> the layers that read several tensors (forward(const
 // std::vector<const Tensor*>&, Tensor&)). A virtual call per layer per batch costs nothing next
 // to the layer; a std::variant over every layer type would cost compile time instead.
+//
+// Training: backward(in, out, dout, din) is the op's backward pass (layers/layer_backward.hpp):
+// it overwrites its parameters' gradients and writes the gradient of each input whose din
+// pointer is not null; parameters() lists its trainable arrays. An op without a backward pass
+// refuses with argument_error (never a silent zero gradient).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/core/workspace.hpp>
 #include <prunedef/layers/fusion.hpp>
+#include <prunedef/layers/layer_backward.hpp>
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/maxpool2d.hpp>
+#include <prunedef/layers/parameter_ref.hpp>
 #include <prunedef/model/layer_spec.hpp>
 #include <prunedef/model/model_weights.hpp>
 
@@ -51,6 +58,16 @@ public:
     /// The kernel (..., cout) and bias (cout) of a Conv2D or Dense, for pruning; null otherwise.
     virtual KernelAndBias* kernel_and_bias() { return nullptr; }
     virtual const KernelAndBias* kernel_and_bias() const { return nullptr; }
+
+    /// Backward pass: in and out as forward() read and wrote them, dout the loss gradient with
+    /// respect to out (may be modified); overwrites the parameters' gradients and writes
+    /// *din[k] for every non-null din[k].
+    virtual void backward(const std::vector<const Tensor*>& /*in*/, const Tensor& /*out*/, Tensor& /*dout*/,
+                          const std::vector<Tensor*>& /*din*/) {
+        throw argument_error("layer " + name() + ": training (the backward pass) is not implemented for this op");
+    }
+    /// Appends the op's trainable arrays and their gradients.
+    virtual void parameters(std::vector<ParameterRef>& /*out*/) {}
 };
 
 template <class L>
@@ -112,6 +129,29 @@ public:
         else return nullptr;
     }
 
+    void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                  const std::vector<Tensor*>& din) override {
+        if constexpr (has_layer_backward<L>::value)
+            layer_backward(layer_, *in.at(0), out, dout, din.at(0));
+        else
+            GraphOp::backward(in, out, dout, din);
+    }
+    /// A Conv2D's or Dense's kernel and (when Keras has one) bias; a BatchNormalization's gamma
+    /// (when scale) and beta (when center).
+    void parameters(std::vector<ParameterRef>& out) override {
+        if constexpr (is_kernel_and_bias<L>::value) {
+            const auto changed = [this] { layer_.weights_changed(); };
+            out.push_back({&layer_.kernel(), &layer_.kernel_gradient(), changed});
+            if (write_bias_) out.push_back({&layer_.bias(), &layer_.bias_gradient(), changed});
+        } else if constexpr (std::is_same_v<L, BatchNormalization>) {
+            const auto changed = [this] { layer_.weights_changed(); };
+            if (layer_.scale()) out.push_back({&layer_.gamma(), &layer_.gamma_gradient(), changed});
+            if (layer_.center()) out.push_back({&layer_.beta(), &layer_.beta_gradient(), changed});
+        } else {
+            (void)out;
+        }
+    }
+
 private:
     L layer_;
     bool write_bias_ = true;
@@ -128,6 +168,13 @@ public:
     std::size_t arity() const override { return 0; }
     ImageShape output_shape(const std::vector<ImageShape>& in) const override { return layer_.output_shape(in); }
     void forward(const std::vector<const Tensor*>& in, Tensor& out, Workspace&) const override { layer_.forward(in, out); }
+    void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                  const std::vector<Tensor*>& din) override {
+        if constexpr (has_multi_layer_backward<L>::value)
+            layer_backward(layer_, in, out, dout, din);
+        else
+            GraphOp::backward(in, out, dout, din);
+    }
 
 private:
     L layer_;
@@ -156,6 +203,19 @@ public:
     void keras_weights(ModelWeights& out) const override {
         first_->keras_weights(out);
         second_->keras_weights(out);
+    }
+    /// Computes the first op's output again (the fused forward pass did not keep it).
+    void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                  const std::vector<Tensor*>& din) override {
+        Workspace ws;
+        Tensor between, dbetween;
+        first_->forward(in, between, ws);
+        second_->backward({&between}, out, dout, {&dbetween});
+        first_->backward(in, between, dbetween, din);
+    }
+    void parameters(std::vector<ParameterRef>& out) override {
+        first_->parameters(out);
+        second_->parameters(out);
     }
 
 private:

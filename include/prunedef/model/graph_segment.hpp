@@ -9,12 +9,19 @@
 // reader has run, so a forward pass holds at most as many intermediate tensors as are alive at
 // once (two or three for a chain), not one per layer. A convolution whose only reader is a max
 // pooling runs as one fused kernel (the results are identical).
+//
+// Training: forward_train() keeps the input and every op's output (no storage shared) in a
+// GraphSegment::Trace; backward() runs the ops' backward passes in reverse topological order,
+// and a tensor read by several ops (branches, Add, Concatenate, skip connections) sums the
+// gradients of all its readers, in reverse op order (deterministic). parameters() lists every
+// op's trainable arrays in op order.
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/core/workspace.hpp>
 #include <prunedef/model/graph_op.hpp>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -63,9 +70,10 @@ public:
         return id;
     }
 
-    /// Fuses convolution + max pooling pairs and plans the intermediate tensors' storage.
-    void finish() {
-        fuse();
+    /// Fuses convolution + max pooling pairs (unless fuse_pairs is false) and plans the
+    /// intermediate tensors' storage.
+    void finish(bool fuse_pairs = true) {
+        if (fuse_pairs) fuse();
         plan();
     }
 
@@ -112,6 +120,105 @@ public:
     void forward(const Tensor& in, Tensor& out) const {
         Workspace ws;
         forward(in, out, ws);
+    }
+
+    /// What forward_train() keeps for backward(): the input and every op's output.
+    struct Trace {
+        Tensor input;
+        std::vector<Tensor> outputs;
+    };
+
+    /// Forward pass for training: as forward(), keeping every tensor in trace.
+    void forward_train(const Tensor& in, Tensor& out, Trace& trace) const {
+        trace.input = in;
+        trace.outputs.resize(nodes_.size());
+        if (nodes_.empty()) {
+            out = in;
+            return;
+        }
+        Workspace ws;
+        std::vector<const Tensor*> args;
+        for (std::size_t i = 0; i < nodes_.size(); ++i) {
+            args.clear();
+            for (int j : nodes_[i].inputs)
+                args.push_back(j == input_id ? &trace.input : &trace.outputs[static_cast<std::size_t>(j)]);
+            nodes_[i].op->forward(args, trace.outputs[i], ws);
+        }
+        out = trace.outputs.back();
+    }
+
+    /// Backward pass after forward_train(): dout (consumed) is the loss gradient with respect to
+    /// the output; stores every op's parameter gradients and writes the input's gradient to din
+    /// unless it is null. The trace's outputs are kept.
+    void backward(Trace& trace, Tensor& dout, Tensor* din) {
+        const std::size_t n = nodes_.size();
+        if (n == 0) {
+            if (din) *din = std::move(dout);
+            return;
+        }
+        if (trace.outputs.size() != n) throw argument_error("graph segment " + name_ + ": backward without forward_train");
+        std::vector<Tensor> grad(n);
+        std::vector<char> have(n, 0);
+        grad[n - 1] = std::move(dout);
+        have[n - 1] = 1;
+        Tensor dinput;
+        bool have_input = false;
+        const auto accumulate = [](Tensor& sum, bool& has, Tensor& part) {
+            if (!has) {
+                sum = std::move(part);
+                has = true;
+                return;
+            }
+            float* s = sum.data();
+            const float* p = part.data();
+            for (std::size_t k = 0, m = sum.size(); k < m; ++k) s[k] += p[k];
+        };
+        std::vector<Tensor> parts;
+        std::vector<Tensor*> dargs;
+        std::vector<const Tensor*> args;
+        for (std::size_t i = n; i-- > 0;) {
+            const Node& node = nodes_[i];
+            if (!have[i]) {  // read by nobody: its gradient is zero (its parameters' gradients too)
+                const Tensor& o = trace.outputs[i];
+                grad[i].resize(o.batch(), o.shape());
+                std::fill(grad[i].data(), grad[i].data() + grad[i].size(), 0.0f);
+            }
+            args.clear();
+            dargs.clear();
+            parts.assign(node.inputs.size(), Tensor());
+            for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+                const int j = node.inputs[k];
+                args.push_back(j == input_id ? &trace.input : &trace.outputs[static_cast<std::size_t>(j)]);
+                dargs.push_back(j == input_id && !din ? nullptr : &parts[k]);
+            }
+            node.op->backward(args, trace.outputs[i], grad[i], dargs);
+            grad[i] = Tensor();  // no longer needed
+            for (std::size_t k = 0; k < node.inputs.size(); ++k) {
+                const int j = node.inputs[k];
+                if (j == input_id) {
+                    if (din) accumulate(dinput, have_input, parts[k]);
+                } else {
+                    bool has = have[static_cast<std::size_t>(j)];
+                    accumulate(grad[static_cast<std::size_t>(j)], has, parts[k]);
+                    have[static_cast<std::size_t>(j)] = has;
+                }
+            }
+        }
+        if (din) {
+            if (!have_input) {  // the output does not depend on the input
+                din->resize(trace.input.batch(), trace.input.shape());
+                std::fill(din->data(), din->data() + din->size(), 0.0f);
+            } else {
+                *din = std::move(dinput);
+            }
+        }
+    }
+
+    /// Every op's trainable arrays, in op order.
+    std::vector<ParameterRef> parameters() {
+        std::vector<ParameterRef> out;
+        for (auto& node : nodes_) node.op->parameters(out);
+        return out;
     }
 
     /// The weights of every weighted op in Keras' terms, added to out by layer name.

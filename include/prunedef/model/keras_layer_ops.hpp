@@ -204,6 +204,11 @@ public:
     void forward(const std::vector<const Tensor*>& in, Tensor& out, Workspace&) const override {
         padding(in[0]->shape()).forward(*in[0], out);
     }
+    void backward(const std::vector<const Tensor*>& in, const Tensor& out, Tensor& dout,
+                  const std::vector<Tensor*>& din) override {
+        ZeroPadding2D p = padding(in.at(0)->shape());
+        layer_backward(p, *in[0], out, dout, din.at(0));
+    }
 
 private:
     ZeroPadding2D padding(const ImageShape& in) const {

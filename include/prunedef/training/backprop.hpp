@@ -19,6 +19,7 @@
 #include <prunedef/layers/sequential.hpp>
 #include <prunedef/layers/sum.hpp>
 #include <prunedef/model/network.hpp>
+#include <prunedef/training/graph_backprop.hpp>  // before the templates below: they call its overloads
 
 #include <tuple>
 #include <type_traits>

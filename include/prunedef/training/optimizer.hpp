@@ -4,6 +4,7 @@
 // head_parameters(net) only those after the pruned layer.
 
 #include <prunedef/layers/layer_base.hpp>
+#include <prunedef/layers/parameter_ref.hpp>
 
 #include <cmath>
 #include <functional>
@@ -11,15 +12,6 @@
 #include <vector>
 
 namespace prunedef {
-
-/// A parameter array and the gradient the backward pass left for it; `changed` (when set) tells
-/// the owning layer that the array was written through this kept pointer (layers/layer_base.hpp);
-/// the optimizers call it at the end of each step.
-struct ParameterRef {
-    detail::AlignedFloats* value;
-    detail::AlignedFloats* gradient;
-    std::function<void()> changed = {};
-};
 
 namespace detail {
 template <class Part>
