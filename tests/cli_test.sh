@@ -241,6 +241,8 @@ bad "so the name must end in .h5" "$tool" repair --model "$fm/bd_weights.h5" --v
 bad "unknown placeholder at '{X}.h5'" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --name 'p_{X}.h5' --out "$work/x"
 bad "--k 65: the pruned layer has 64 channels" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --k 3,65 --out "$work/x"
 bad "--k: 3 is given twice" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --k 3 --k 3 --out "$work/x"
+bad "cannot hold out 0.01 of a validation set of 14 images" "$tool" repair --model "$lab3" --scale 1 \
+  --valid "$data/lab3_sunglasses_samples.h5" --fine-tune 1 --holdout 0.01 --out "$work/x"
 [ -e "$work/x" ] && fail "a failed repair created $work/x"
 bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --model "$fm/bd_weights.h5" \
   --valid "$fm/valid.h5" --test "$data/clean_samples.h5" --out "$work/late"

@@ -453,7 +453,7 @@ TEST_CASE("report: JSON is valid and holds every field") {
     for (const auto& [key, value] : ordered.items()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
                                            "classes", "images", "poisoned_sets", "baseline", "order",
-                                           "mean_activation", "activation_images", "curve", "thresholds", "roc"});
+                                           "mean_activation", "activation_images", "curve", "thresholds", "roc", "warnings"});
     CHECK(j["context"] == nlohmann::json{{"model", "models/bd_net.h5"},
                                          {"valid", "data/clean_validation_data.h5"},
                                          {"test", "data/clean_test_data.h5"},
@@ -651,7 +651,10 @@ TEST_CASE("report: SVG chart with a line per series, axes, legend and threshold 
     CHECK(svg.size() >= 7);
     CHECK(svg.compare(svg.size() - 7, 7, "</svg>\n") == 0);
     CHECK(tags_balanced(svg));
-    CHECK(contains(svg, "width=\"760\" height=\"460\""));
+    // 760 px wide, or wider when the legend needs it (its texts measured conservatively)
+    const double width = detail::curve_layout(sample_result()).width;
+    CHECK(width >= 760);
+    CHECK(contains(svg, "width=\"" + detail::svg_num(width) + "\" height=\"460\""));
     CHECK(count(svg, "<polyline") == 3);
     CHECK(contains(svg, ">fraction of conv channels pruned</text>"));
     CHECK(contains(svg, ">percent</text>"));

@@ -205,6 +205,7 @@ int run_repair(const RepairOptionsCli& o) {
     const DatasetReader valid(o.valid);
     std::optional<DatasetReader> test;
     if (o.test_opt->count() > 0) test.emplace(o.test);
+    if (fine_tune && !test) (void)holdout_split(valid.size(), o.holdout, o.seed);  // refused before the work
     std::vector<std::unique_ptr<DatasetReader>> poisoned;
     for (const PoisonedArg& p : poisoned_args) poisoned.push_back(std::make_unique<DatasetReader>(p.file));
     require(o.model_opt);

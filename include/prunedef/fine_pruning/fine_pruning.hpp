@@ -16,6 +16,7 @@
 #include <prunedef/training/trainer.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdint>
 #include <functional>
@@ -72,15 +73,17 @@ struct HoldoutSplit {
 /// (mt19937_64, the same on every platform), whose last round(fraction * n) indices are held out.
 /// fraction 0 holds out nothing; otherwise both parts must be non-empty (argument_error).
 inline HoldoutSplit holdout_split(std::size_t n, double fraction, std::uint64_t seed) {
+    char text[64];
+    *std::to_chars(text, text + sizeof text - 1, fraction).ptr = '\0';
     if (!(fraction >= 0) || !(fraction < 1))
-        throw argument_error("fine-pruning: the held-out fraction must be in [0, 1), got " + std::to_string(fraction));
+        throw argument_error(std::string("fine-pruning: the held-out fraction must be in [0, 1), got ") + text);
     std::vector<std::size_t> order(n);
     for (std::size_t i = 0; i < n; ++i) order[i] = i;
     Rng rng(seed);
     for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
     const auto held = static_cast<std::size_t>(std::llround(fraction * double(n)));
     if (fraction > 0 && (held == 0 || held >= n))
-        throw argument_error("fine-pruning: cannot hold out " + std::to_string(fraction) + " of a validation set of " +
+        throw argument_error(std::string("fine-pruning: cannot hold out ") + text + " of a validation set of " +
                              std::to_string(n) + " images (both parts must hold an image)");
     HoldoutSplit split;
     split.tuned.assign(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held));
