@@ -117,6 +117,87 @@ grep -q "| G detection \`eyebrows\` (%) | G detection \`sunglasses\` (%) |" "$wo
   || fail "repair with an unnamed poisoned set"
 grep -q '"name": "eyebrows_samples"' "$work/stem/report.json" || fail "an unnamed poisoned set is not named by its stem"
 
+# 4c. Warnings about the data: silent on every real case (the five CSAW networks with their own
+# samples, the Fashion-MNIST BadNet of section 3), each sign fires on stderr, report.md and report.json.
+no_warnings() {  # dir stderr-file what
+  grep -q "warning:" "$2" && fail "$3: unexpected warning: $(grep warning: "$2")"
+  grep -q '"warnings": \[\]' "$1/report.json" || fail "$3: report.json's warnings is not empty"
+  grep -q "^## Warnings" "$1/report.md" && fail "$3: report.md has a Warnings section"
+}
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --poisoned "$fm/bd_valid.h5" --drops 4 \
+  --quiet --out "$work/w_fm" > /dev/null 2> "$work/w_fm.err" || fail "repair fmnist (warnings) exit code"
+no_warnings "$work/w_fm" "$work/w_fm.err" "fmnist with bd_valid"
+for case in lab3_sunglasses:1:lab3_sunglasses_samples sunglasses:$s255:sunglasses_samples \
+            anonymous_1:$s255:anonymous_1_samples anonymous_2:$s255: \
+            multi_trigger_multi_target:$s255:eyebrows_samples multi_trigger_multi_target:$s255:multi_sunglasses_samples; do
+  IFS=: read -r net scale set <<<"$case"
+  extra=(); [ -z "$set" ] || extra=(--poisoned "$data/$set.h5")
+  "$tool" repair --model "$models/${net}_bd_weights.h5" --scale "$scale" --valid "$data/clean_samples.h5" --drops 4 \
+    "${extra[@]}" --out "$work/w_$net$set" > /dev/null 2> "$work/w.err" || fail "repair $net (warnings) exit code"
+  no_warnings "$work/w_$net$set" "$work/w.err" "$net with ${set:-no poisoned set}"
+done
+fires() {  # dir stderr-file warning-text what
+  grep "^prunedef repair: warning: " "$2" | grep -qF "$3" || fail "$4: no warning [$3] on stderr: $(cat "$2")"
+  grep "^- " "$1/report.md" | grep -qF "$3" || fail "$4: warning not in report.md"
+  grep -qF "$3" "$1/report.json" || fail "$4: warning not in report.json"
+}
+multi=$models/multi_trigger_multi_target_bd_weights.h5
+# a poisoned set passed as --valid, a clean one as --poisoned: swapped
+"$tool" repair --model "$multi" --scale $s255 --valid "$data/eyebrows_samples.h5" --poisoned "clean=$data/clean_samples.h5" \
+  --drops 4 --out "$work/w_swap" > /dev/null 2> "$work/w_swap.err" || fail "repair swapped exit code"
+fires "$work/w_swap" "$work/w_swap.err" "every image of the validation set has label 5: a poisoned set passed as --valid" "swapped sets"
+fires "$work/w_swap" "$work/w_swap.err" "poisoned set 'clean': its most common label" "swapped sets"
+# the wrong input scale: implausibly low accuracy
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1/255 --valid "$fm/valid.h5" --drops 4 --quiet \
+  --out "$work/w_scale" > /dev/null 2> "$work/w_scale.err" || fail "repair wrong scale exit code"
+fires "$work/w_scale" "$work/w_scale.err" "implausibly low for 10 classes (chance 10.00 %, warned below 30.00 %)" "wrong scale"
+# another trigger's images as the clean set: B's clean accuracy far below its attack success
+"$tool" repair --model "$models/sunglasses_bd_weights.h5" --scale $s255 --valid "$data/multi_sunglasses_samples.h5" \
+  --poisoned "$data/sunglasses_samples.h5" --drops 4 --out "$work/w_far" > /dev/null 2> "$work/w_far.err" \
+  || fail "repair far-below exit code"
+fires "$work/w_far" "$work/w_far.err" "is far below its attack success on poisoned set 'sunglasses_samples' (100.00 %)" "far below ASR"
+
+# 4d. Fine-Pruning without --test: the figures after fine-tuning are on a held-out part of the
+# validation set, and every report says so; with --test they stay on the test set.
+lab3=$models/lab3_sunglasses_bd_weights.h5
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --poisoned "$data/lab3_sunglasses_samples.h5" \
+  --drops 4 --fine-tune 1 --batch 32 --out "$work/fp" > "$work/fp.md" 2> /dev/null || fail "repair --fine-tune exit code"
+grep -q "Clean figures before and after are on the 24 images held out of the validation set" "$work/fp.md" \
+  || fail "stdout does not say the fine-pruning figures are on 24 held-out images"
+grep -q "Each B' fine-tuned on the validation set less a held-out fraction 0.2 (96 images)" "$work/fp/report.md" \
+  || fail "report.md does not say B' was fine-tuned on 96 images"
+grep -q '"clean_set": "holdout"' "$work/fp/report.json" || fail "report.json: clean_set is not holdout"
+grep -q '"holdout_images": 24' "$work/fp/report.json" || fail "report.json: holdout_images is not 24"
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --holdout 0.25 \
+  --batch 32 --quiet --out "$work/fp25" > /dev/null || fail "repair --holdout 0.25 exit code"
+grep -q '"holdout_images": 30' "$work/fp25/report.json" || fail "--holdout 0.25: holdout_images is not 30"
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --test "$data/clean_samples.h5" --drops 4 \
+  --fine-tune 1 --batch 32 --quiet --out "$work/fpt" > /dev/null || fail "repair --fine-tune --test exit code"
+grep -q '"clean_set": "test"' "$work/fpt/report.json" || fail "with --test: clean_set is not test"
+grep -q "Clean figures before and after are on the test set" "$work/fpt/report.md" || fail "with --test: report.md"
+
+# 4e. --k writes B' at given channel counts; --name names B''s files.
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --k 10,20 --k 45 \
+  --name 'pruned_{name}_{k}.h5' --quiet --out "$work/named" > /dev/null || fail "repair --k --name exit code"
+for f in pruned_k10_10.h5 pruned_k20_20.h5 pruned_k45_45.h5 goodnet_k10.h5 goodnet_k45.h5 goodnet_X4.h5; do
+  [ -s "$work/named/$f" ] || fail "--k/--name: $f not written"
+done
+ls "$work/named" | grep -q '^pruned_X4_[0-9]*\.h5$' || fail "--name: no pruned_X4_<k>.h5"
+ls "$work/named" | grep -q '^repaired_' && fail "--name: repaired_* still written"
+out=$("$tool" eval --model "$work/named/pruned_k45_45.h5" --scale 1 --clean "$data/clean_samples.h5")
+expect_eq "$(printf '%.3f' "$(awk '{print $4}' <<<"$out")")" "$(awk -F, '$1==45 {print $4}' "$work/named/sweep.csv")" \
+  "B' at k = 45 vs sweep.csv"
+grep -q '"pruned_k45_45.h5"' "$work/named/report.json" || fail "report.json's files do not list pruned_k45_45.h5"
+
+# 4f. Progress when stderr is not a terminal: a line every PRUNEDEF_PROGRESS_SECONDS (default 5);
+# none with --quiet.
+PRUNEDEF_PROGRESS_SECONDS=0 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 \
+  --out "$work/progress" > /dev/null 2> "$work/progress.err" || fail "repair (progress) exit code"
+grep -q "^prunedef: validation: [0-9]*/120 images" "$work/progress.err" || fail "no progress lines: $(cat "$work/progress.err")"
+PRUNEDEF_PROGRESS_SECONDS=0 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 \
+  --quiet --out "$work/quiet" > /dev/null 2> "$work/quiet.err" || fail "repair --quiet exit code"
+grep -q "images" "$work/quiet.err" && fail "--quiet printed progress: $(cat "$work/quiet.err")"
+
 # 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
 label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"
 "$tool" repair --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1 --valid "$data/clean_samples.h5" \
@@ -153,6 +234,15 @@ bad "--poisoned: two sets are named 'eyebrows_samples'" "$tool" repair --model "
 bad "--valid" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --valid "$fm/test.h5" --out "$work/x"
 bad "--max-fpr" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --max-fpr 101 --out "$work/x"
 bad "--drops: each X must be in (0, 100]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --drops 0 --out "$work/x"
+bad "--name pruned.h5: two outputs would both be named 'pruned.h5'" "$tool" repair --model "$fm/bd_weights.h5" \
+  --valid "$fm/valid.h5" --name pruned.h5 --out "$work/x"
+bad "a name may not hold '/'" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --name '../p_{name}.h5' --out "$work/x"
+bad "so the name must end in .h5" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --name 'p_{name}.keras' --out "$work/x"
+bad "unknown placeholder at '{X}.h5'" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --name 'p_{X}.h5' --out "$work/x"
+bad "--k 65: the pruned layer has 64 channels" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --k 3,65 --out "$work/x"
+bad "--k: 3 is given twice" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --k 3 --k 3 --out "$work/x"
+bad "cannot hold out 0.01 of a validation set of 14 images" "$tool" repair --model "$lab3" --scale 1 \
+  --valid "$data/lab3_sunglasses_samples.h5" --fine-tune 1 --holdout 0.01 --out "$work/x"
 [ -e "$work/x" ] && fail "a failed repair created $work/x"
 bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --model "$fm/bd_weights.h5" \
   --valid "$fm/valid.h5" --test "$data/clean_samples.h5" --out "$work/late"

@@ -453,7 +453,7 @@ TEST_CASE("report: JSON is valid and holds every field") {
     for (const auto& [key, value] : ordered.items()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
                                            "classes", "images", "poisoned_sets", "baseline", "order",
-                                           "mean_activation", "activation_images", "curve", "thresholds", "roc"});
+                                           "mean_activation", "activation_images", "curve", "thresholds", "roc", "warnings"});
     CHECK(j["context"] == nlohmann::json{{"model", "models/bd_net.h5"},
                                          {"valid", "data/clean_validation_data.h5"},
                                          {"test", "data/clean_test_data.h5"},
@@ -547,6 +547,13 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"learning_rate", 0.005},
                                {"lr_drop", 8},
                                {"head_only", true},
+                               {"clean_set", "valid"},
+                               {"tuned_images", 0},
+                               {"holdout_fraction", 0.0},
+                               {"holdout_images", 0},
+                               {"holdout_accuracy_before", nullptr},
+                               {"holdout_accuracy", nullptr},
+                               {"goodnet_holdout", nullptr},
                                {"valid_accuracy", 88.5},
                                {"test_accuracy", 87.75},
                                {"attack_success", 2.5},
@@ -644,7 +651,10 @@ TEST_CASE("report: SVG chart with a line per series, axes, legend and threshold 
     CHECK(svg.size() >= 7);
     CHECK(svg.compare(svg.size() - 7, 7, "</svg>\n") == 0);
     CHECK(tags_balanced(svg));
-    CHECK(contains(svg, "width=\"760\" height=\"460\""));
+    // 760 px wide, or wider when the legend needs it (its texts measured conservatively)
+    const double width = detail::curve_layout(sample_result()).width;
+    CHECK(width >= 760);
+    CHECK(contains(svg, "width=\"" + detail::svg_num(width) + "\" height=\"460\""));
     CHECK(count(svg, "<polyline") == 3);
     CHECK(contains(svg, ">fraction of conv channels pruned</text>"));
     CHECK(contains(svg, ">percent</text>"));
@@ -734,4 +744,135 @@ TEST_CASE("report: SVG curve with several poisoned sets draws an attack-success 
     CHECK(detail::svg_shorten("sun glasses,2", 12) == "sun glasses,…");
     CHECK(detail::svg_shorten("abcdefghijk\xc3\xa9z", 12) == "abcdefghijk…");
     CHECK(detail::svg_shorten("short", 12) == "short");
+}
+
+TEST_CASE("report: warnings lead report.md and are listed in report.json") {
+    RepairResult r = sample_result();
+    CHECK(!contains(markdown_report(r, sample_context()), "## Warnings"));
+    CHECK(nlohmann::json::parse(json_report(r, sample_context()))["warnings"] == nlohmann::json::array());
+    r.warnings = {"every image of the validation set has label 0: a poisoned set passed as --valid?"};
+    const std::string md = markdown_report(r, sample_context());
+    CHECK(md.find("## Warnings\n\n- every image of the validation set has label 0") < md.find("## What was run"));
+    CHECK(nlohmann::json::parse(json_report(r, sample_context()))["warnings"] == nlohmann::json(r.warnings));
+}
+
+TEST_CASE("report: report.md's folded table gives B' at every k, per poisoned set") {
+    const std::string md = markdown_report(two_poisoned_sets(), sample_context());
+    CHECK(contains(md, "<details>\n<summary>B' at every step k: clean test accuracy and attack success rate"));
+    CHECK(contains(md, "| k | fraction pruned | clean acc (%) | ASR `poisoned` (%) | ASR `sun glasses,2` (%) |\n"));
+    CHECK(contains(md, "| 2 | 0.500 | 86.50 | 40.00 | 94.00 |\n"));
+    CHECK(contains(md, "| 4 | 1.000 | 59.00 | 5.00 | 0.00 |\n\n</details>"));
+    const std::string valid_only = markdown_report(validation_only(), sample_context());
+    CHECK(contains(valid_only, "clean validation accuracy"));
+    CHECK(contains(valid_only, "| 1 | 0.250 | 89.50 |\n"));
+}
+
+TEST_CASE("report: the Fine-Pruning table shows every poisoned set and says where the clean figures come from") {
+    RepairResult r = two_poisoned_sets();
+    FineTuneResult f;
+    f.epochs = 2;
+    f.learning_rate = 0.005f;
+    f.clean_set = "holdout";
+    f.tuned_images = 320;
+    f.holdout_fraction = 0.2;
+    f.holdout_images = 80;
+    f.valid_accuracy = 99.0;  // on data it was tuned on: not what the table quotes
+    f.holdout_accuracy_before = 85.0;
+    f.holdout_accuracy = 87.5;
+    f.goodnet_holdout = GoodNetCounts{80, 70, 6, 4};
+    f.poisoned_attack_success = {3.0, 1.0};
+    f.goodnet_poisoned_sets = {{200, 4, 190, 6}, {50, 1, 48, 1}};
+    f.attack_success = 3.0;
+    f.goodnet_poisoned = f.goodnet_poisoned_sets[0];
+    r.thresholds[0].fine_tuned = f;
+    const std::string md = markdown_report(r, sample_context());
+    CHECK(contains(md, "Each B' fine-tuned on the validation set less a held-out fraction 0.2 (320 images)"));
+    CHECK(contains(md, "| B' ASR before → after `poisoned` (%) | B' ASR before → after `sun glasses,2` (%) |"));
+    CHECK(contains(md, "| 2 pts | 85.00 → 87.50 | 40.00 → 3.00 | 94.00 → 1.00 | 87.50 | 2.00 | 95.00 | 2.00 | 96.00 | 7.50 |\n"));
+    CHECK(contains(md, "Clean figures before and after are on the 80 images held out of the validation set"));
+
+    r.thresholds[0].fine_tuned->clean_set = "valid";
+    CHECK(contains(markdown_report(r, sample_context()), "the data B' was fine-tuned on"));
+}
+
+namespace {
+
+/// Every threshold label of curve_svg: inside the plot (so inside the picture), clear of every
+/// other label and of every curve.
+void check_label_layout(const RepairResult& r) {
+    using F = detail::SvgFrame;
+    const detail::CurveLayout l = detail::curve_layout(r);
+    REQUIRE(l.labels.size() == r.thresholds.size());
+    const detail::SvgBox picture{0, 0, l.width, F::height}, plot{F::left, F::top, F::right, F::bottom};
+    for (std::size_t i = 0; i < l.labels.size(); ++i) {
+        const detail::SvgBox& b = l.labels[i].box;
+        INFO("label " << l.label_texts[i] << " at " << b.x0 << "," << b.y0 << " - " << b.x1 << "," << b.y1);
+        CHECK(b.inside(picture));
+        CHECK(b.inside(plot));
+        // the box holds the text, measured conservatively
+        CHECK(b.x1 - b.x0 >= detail::svg_text_width(l.label_texts[i], 12));
+        for (std::size_t j = 0; j < i; ++j) CHECK(!b.overlaps(l.labels[j].box));
+        for (const detail::SvgSeries& s : l.series)
+            for (std::size_t p = 0; p + 1 < s.points.size(); ++p)
+                CHECK(!detail::svg_segment_hits(F::x(s.points[p].first), F::y(s.points[p].second),
+                                                F::x(s.points[p + 1].first), F::y(s.points[p + 1].second), b));
+    }
+    // every legend text ends inside the picture
+    for (const std::string& text : l.legend) CHECK(F::right + 50 + detail::svg_text_width(text, 12) <= l.width);
+    CHECK(contains(curve_svg(r), "width=\"" + detail::svg_num(l.width) + "\""));
+}
+
+}  // namespace
+
+TEST_CASE("report: SVG threshold labels stay clear of each other and of the curves, even when close") {
+    check_label_layout(sample_result());
+    // four thresholds within two channels of each other, at a step where the curves are high
+    RepairResult r = sample_result();
+    r.channels = 64;
+    r.curve.clear();
+    for (std::size_t k = 0; k <= 64; ++k) {
+        CurvePoint p;
+        p.k = k;
+        p.fraction_pruned = double(k) / 64;
+        p.valid_accuracy = k < 30 ? 92 - 0.1 * double(k) : 89 - 2.0 * double(k - 30);
+        p.test_accuracy = p.valid_accuracy - 0.5;
+        p.attack_success = k < 20 ? 100 : 100 - 3.0 * double(k - 20);
+        if (*p.attack_success < 0) p.attack_success = 0;
+        if (p.valid_accuracy < 0) p.valid_accuracy = 0;
+        r.curve.push_back(p);
+    }
+    r.thresholds.resize(4);
+    const double xs[] = {2, 4, 10, 3};
+    const std::size_t ks[] = {31, 32, 33, 31};
+    for (std::size_t i = 0; i < 4; ++i) {
+        r.thresholds[i].drop = {xs[i], i == 3};
+        r.thresholds[i].k = ks[i];
+        r.thresholds[i].reached = true;
+        r.thresholds[i].fraction_pruned = double(ks[i]) / 64;
+    }
+    check_label_layout(r);
+    r.thresholds[2].fraction_pruned = 1.0;  // at the right edge: the label goes left of its marker
+    r.thresholds[2].reached = false;
+    check_label_layout(r);
+}
+
+TEST_CASE("report: the SVG legends are never cut: the picture grows wider") {
+    RepairResult r = sample_result();
+    FineTuneResult f;
+    f.valid_accuracy = 80;
+    f.attack_success = 5;
+    r.thresholds[0].fine_tuned = f;
+    const detail::CurveLayout l = detail::curve_layout(r);
+    CHECK(l.width > detail::SvgFrame::width);  // "fine-pruned: clean acc." does not fit in 760 px
+    CHECK(detail::SvgFrame::right + 50 + detail::svg_text_width("fine-pruned: clean acc.", 12) <= l.width);
+    CHECK(detail::svg_width_for_legend(640, 50) == detail::SvgFrame::width);  // short texts: the standard width
+    r = two_poisoned_sets();
+    r.poisoned_sets[1].name = "a rather long poisoned set name";
+    const std::string roc = roc_svg(r);
+    const auto at = roc.find("width=\"");
+    REQUIRE(at != std::string::npos);
+    const double width = std::stod(roc.substr(at + 7));
+    CHECK(detail::SvgFrame::right + 50 + detail::svg_text_width(detail::svg_shorten(r.poisoned_sets[1].name, 21), 11) <=
+          width);
+    CHECK(width > detail::SvgFrame::width);
 }

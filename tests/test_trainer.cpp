@@ -5,6 +5,8 @@
 
 #include <prunedef/prunedef.hpp>
 
+#include <algorithm>
+
 using namespace prunedef;
 
 namespace {
@@ -119,4 +121,68 @@ TEST_CASE("trainer: bad labels are refused before training") {
     Adam adam;
     CHECK_THROWS_WITH_AS(train(net, data, adam, TrainOptions{}),
                          "train: label 7 of image 3 is not a class of the network (4)", argument_error);
+}
+
+TEST_CASE("fine-pruning: holdout_split is a deterministic partition, the last fraction of a seeded shuffle") {
+    const HoldoutSplit a = holdout_split(100, 0.2, 7), b = holdout_split(100, 0.2, 7), c = holdout_split(100, 0.2, 8);
+    CHECK(a.held_out.size() == 20);
+    CHECK(a.tuned.size() == 80);
+    CHECK(a.held_out == b.held_out);
+    CHECK(a.held_out != c.held_out);  // another seed, another split
+    std::vector<std::size_t> all = a.tuned;
+    all.insert(all.end(), a.held_out.begin(), a.held_out.end());
+    std::sort(all.begin(), all.end());
+    for (std::size_t i = 0; i < all.size(); ++i) CHECK(all[i] == i);  // every image once
+    CHECK(std::is_sorted(a.held_out.begin(), a.held_out.end()));
+    // not simply the last images: the shuffle mixes them
+    CHECK(a.held_out != std::vector<std::size_t>{80, 81, 82, 83, 84, 85, 86, 87, 88, 89, 90, 91, 92, 93, 94, 95, 96, 97, 98, 99});
+    CHECK(holdout_split(10, 0.25, 1).held_out.size() == 3);  // round(2.5) = 3
+    CHECK(holdout_split(10, 0, 1).held_out.empty());
+    CHECK_THROWS_AS(holdout_split(2, 0.1, 1), argument_error);  // rounds to no image
+    CHECK_THROWS_AS(holdout_split(10, 1.0, 1), argument_error);
+}
+
+TEST_CASE("fine-pruning: without a test set the figures after fine-tuning are on held-out validation images") {
+    const LabelledImages data = quadrants(100, 12);
+    const DeepID net = small_net(13);
+    ArrayBatchSource valid(data.images, data.labels, "valid");
+    RepairOptions ro;
+    ro.drops = {{4.0, false}};
+    RepairResult result = repair(net, RepairData{&valid, nullptr, nullptr}, ro);
+    FinePruningOptions options;
+    options.epochs = 1;
+    options.batch_size = 32;
+    options.lr_drop = 0;
+    options.seed = 3;
+    const std::vector<DeepID> tuned = fine_prune_all(net, result, RepairData{&valid, nullptr, nullptr}, options);
+    REQUIRE(tuned.size() == 1);
+    const ThresholdResult& t = result.thresholds[0];
+    REQUIRE(t.fine_tuned);
+    const FineTuneResult& f = *t.fine_tuned;
+    CHECK(f.clean_set == "holdout");
+    CHECK(f.holdout_images == 20);
+    CHECK(f.tuned_images == 80);
+    // the figures are B' (tuned, and pruned before tuning) on exactly the held-out images
+    const HoldoutSplit split = holdout_split(100, 0.2, 3);
+    LabelledImages held;
+    gather(data, split.held_out.data(), split.held_out.size(), held.images, held.labels);
+    REQUIRE(f.holdout_accuracy);
+    CHECK(*f.holdout_accuracy == doctest::Approx(accuracy(tuned[0], held)));
+    const DeepID pruned = prune_channels(net, ChannelMask::from_order(result.channels, result.order, t.k));
+    REQUIRE(f.holdout_accuracy_before);
+    CHECK(*f.holdout_accuracy_before == doctest::Approx(accuracy(pruned, held)));
+    REQUIRE(f.goodnet_holdout);
+    CHECK(f.goodnet_holdout->images == 20);
+
+    // with a test set: tuned on the whole validation set, figures on the test set
+    const LabelledImages test_data = quadrants(40, 14);
+    ArrayBatchSource test(test_data.images, test_data.labels, "test");
+    RepairResult with_test = repair(net, RepairData{&valid, &test, nullptr}, ro);
+    fine_prune_all(net, with_test, RepairData{&valid, &test, nullptr}, options);
+    const FineTuneResult& g = *with_test.thresholds[0].fine_tuned;
+    CHECK(g.clean_set == "test");
+    CHECK(g.tuned_images == 100);
+    CHECK(g.holdout_images == 0);
+    CHECK(!g.holdout_accuracy);
+    CHECK(g.test_accuracy);
 }

@@ -52,6 +52,7 @@
 #include <prunedef/model/predict.hpp>
 
 #include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/data_warnings.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/goodnet_roc.hpp>
 #include <prunedef/defense/metrics.hpp>

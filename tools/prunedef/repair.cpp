@@ -29,13 +29,16 @@ namespace {
 struct RepairOptionsCli {
     std::string model, valid, test, out;
     std::vector<std::string> poisoned;  // NAME=FILE or FILE, one per --poisoned
+    std::vector<std::string> ks;        // --k values, each a comma list
+    std::string name_template;          // --name
+    double holdout = 0.2;               // --holdout
     double max_fpr = 0;
     std::string drops = "2,4,10", order = "increasing", site = "pooled";
     double scale = 1;
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
     float lr = 5e-3f;
     std::uint64_t seed = 1;
-    bool relative = false, head_only = false, replace = false, weights_only = false;
+    bool relative = false, head_only = false, replace = false, weights_only = false, quiet = false;
     ThreadsOption threads;
     ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
@@ -103,6 +106,76 @@ std::vector<PoisonedArg> parse_poisoned(const std::vector<std::string>& values) 
 
 std::string tag_of(const AccuracyDrop& drop) { return "X" + drop.label() + (drop.relative ? "rel" : ""); }
 
+/// --k values: channel counts, each option a comma list; a repeated count is refused.
+std::vector<std::size_t> parse_ks(const std::vector<std::string>& values) {
+    std::vector<std::size_t> ks;
+    for (const std::string& v : values) {
+        std::stringstream ss(v);
+        std::string item;
+        bool any = false;
+        while (std::getline(ss, item, ',')) {
+            any = true;
+            const bool digits = !item.empty() && item.size() <= 9 &&
+                                std::all_of(item.begin(), item.end(), [](char c) { return c >= '0' && c <= '9'; });
+            if (!digits) throw usage_error("--k: '" + item + "' is not a channel count");
+            const std::size_t k = std::stoul(item);
+            if (std::find(ks.begin(), ks.end(), k) != ks.end()) throw usage_error("--k: " + item + " is given twice");
+            ks.push_back(k);
+        }
+        if (!any) throw usage_error("--k: no channel count given");
+    }
+    return ks;
+}
+
+/// One B' file: its default tag ("X2", "X10rel", "k30"), its drop ("2", "10rel"; "" for a --k
+/// output) and its channel count (as text: before the sweep, a threshold's is not known yet).
+struct BprimeName {
+    std::string tag, x, k;
+};
+
+/// B''s file name: "repaired_<tag><ext>", or the --name template with {name}, {x} and {k}
+/// replaced. A template may not name a file outside --out, a hidden file, or one not ending in
+/// ext (B''s kind).
+std::string bprime_file(const std::string& tmpl, const BprimeName& n, const std::string& ext) {
+    if (tmpl.empty()) return "repaired_" + n.tag + ext;
+    std::string out;
+    for (std::size_t i = 0; i < tmpl.size(); ++i) {
+        if (tmpl[i] == '{') {
+            const auto close = tmpl.find('}', i);
+            const std::string key = close == std::string::npos ? std::string() : tmpl.substr(i + 1, close - i - 1);
+            if (key == "name") out += n.tag;
+            else if (key == "x") out += n.x;
+            else if (key == "k") out += n.k;
+            else
+                throw usage_error("--name " + tmpl + ": unknown placeholder at '" + tmpl.substr(i) +
+                                  "' (the placeholders are {name}, {x} and {k})");
+            i = close;
+        } else if (tmpl[i] == '}') {
+            throw usage_error("--name " + tmpl + ": a '}' without its '{'");
+        } else {
+            out += tmpl[i];
+        }
+    }
+    if (out.find('/') != std::string::npos || out.find('\\') != std::string::npos)
+        throw usage_error("--name " + tmpl + ": a name may not hold '/' or '\\' (files stay in --out)");
+    if (out.empty() || out.front() == '.')
+        throw usage_error("--name " + tmpl + ": gives '" + out + "', an empty or hidden name");
+    if (out.size() <= ext.size() || out.compare(out.size() - ext.size(), ext.size(), ext) != 0)
+        throw usage_error("--name " + tmpl + ": gives '" + out + "'; B' is written as a " + ext +
+                          " file, so the name must end in " + ext);
+    return out;
+}
+
+/// Refuses two outputs with one name (a --name template without a placeholder that tells them
+/// apart).
+void check_distinct(const std::vector<std::string>& names, const std::string& tmpl) {
+    for (std::size_t i = 0; i < names.size(); ++i)
+        for (std::size_t j = 0; j < i; ++j)
+            if (names[i] == names[j])
+                throw usage_error("--name " + tmpl + ": two outputs would both be named '" + names[i] +
+                                  "'; use {name} (or {x} and {k}) to tell them apart");
+}
+
 int run_repair(const RepairOptionsCli& o) {
     remove_temporaries_on_signals();
     o.threads.apply();
@@ -120,16 +193,19 @@ int run_repair(const RepairOptionsCli& o) {
         fine.lr_drop = o.lr_drop_opt->count() > 0 ? o.lr_drop
                                                   : (o.fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(o.fine_tune))) : 0);
         fine.seed = o.seed;
+        fine.holdout = o.holdout;
     }
     options.drops = parse_drops(o.drops, o.relative);
     options.site = o.site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
     if (o.max_fpr_opt->count() > 0) options.max_fpr = o.max_fpr;
     const std::vector<PoisonedArg> poisoned_args = parse_poisoned(o.poisoned);
+    const std::vector<std::size_t> extra_ks = parse_ks(o.ks);
 
     require(o.valid_opt);
     const DatasetReader valid(o.valid);
     std::optional<DatasetReader> test;
     if (o.test_opt->count() > 0) test.emplace(o.test);
+    if (fine_tune && !test) (void)holdout_split(valid.size(), o.holdout, o.seed);  // refused before the work
     std::vector<std::unique_ptr<DatasetReader>> poisoned;
     for (const PoisonedArg& p : poisoned_args) poisoned.push_back(std::make_unique<DatasetReader>(p.file));
     require(o.model_opt);
@@ -137,25 +213,38 @@ int run_repair(const RepairOptionsCli& o) {
     model_options.pooled = options.site == ActivationSite::pooled;
     const LoadedModel model = load_model(o.model, model_options, o.scale_opt, o.scale, valid);
     const std::string ext = o.weights_only ? ".h5" : model_extension(model);
+    const std::size_t channels = std::visit([](const auto& n) { return n.prunable_channels(); }, model.net);
+    for (const std::size_t k : extra_ks)
+        if (k > channels)
+            throw usage_error("--k " + std::to_string(k) + ": the pruned layer has " + std::to_string(channels) +
+                              " channels");
 
     // Every output is checked before the work: not an input, not a special file or a link, and
     // the directory is new or empty (or --replace).
     std::vector<std::string> inputs{o.model, o.valid, o.test, o.model_options.config};
     for (const PoisonedArg& p : poisoned_args) inputs.push_back(p.file);
     std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"};
+    for (const std::size_t k : extra_ks) {
+        const std::string tag = "k" + std::to_string(k);
+        names.push_back(bprime_file(o.name_template, {tag, "", std::to_string(k)}, ext));
+        names.push_back("goodnet_" + tag + ".h5");
+    }
     for (const AccuracyDrop& drop : options.drops) {
-        names.push_back("repaired_" + tag_of(drop) + ext);
+        // a threshold's k is known only after the sweep: a mark that no other output holds
+        names.push_back(bprime_file(o.name_template, {tag_of(drop), drop.label() + (drop.relative ? "rel" : ""),
+                                                      "?" + std::to_string(names.size())}, ext));
         names.push_back("goodnet_" + tag_of(drop) + ".h5");
         if (fine_tune) {
             names.push_back("finepruned_" + tag_of(drop) + ext);
             names.push_back("goodnet_finepruned_" + tag_of(drop) + ".h5");
         }
     }
+    check_distinct(names, o.name_template);
     for (const auto& name : names) check_output_file((fs::path(dir) / name).string(), inputs);
     OutputDirectory out_dir;
     out_dir.prepare(dir, inputs, o.replace, /*check_only=*/true);
 
-    ProgressBar bar;
+    ProgressBar bar(o.quiet);
     options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
     RepairData data{&valid, test ? &*test : nullptr, nullptr};
     for (std::size_t i = 0; i < poisoned.size(); ++i)
@@ -176,14 +265,36 @@ int run_repair(const RepairOptionsCli& o) {
 
             std::vector<Net> fine_tuned;
             if (fine_tune) {
-                fine.on_epoch = [](const std::string& drop, const EpochReport& r) {
-                    if (::isatty(2))
-                        std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << ", loss " << r.loss << "\n";
+                fine.on_epoch = [&bar, epochs = fine.epochs](const std::string& drop, const EpochReport& r) {
+                    if (!bar.quiet())
+                        std::cerr << "fine-tuning X=" << drop << ": epoch " << r.epoch << " of " << epochs << ", loss " << r.loss
+                                  << ", " << std::size_t(r.images_per_second + 0.5) << " images/s, about "
+                                  << std::size_t(r.seconds * double(epochs - r.epoch) + 0.5) << " s left in this X\n";
                 };
                 TrainingForm<Net> form;  // a graph network trains unfolded (fine_pruning.hpp)
                 if constexpr (std::is_same_v<Net, GraphNetwork>) form = graph_training_form(*model.file.spec);
                 fine_tuned = fine_prune_all(net, result, data, fine, 256, form);
             }
+            // B''s names, now that every threshold's k is known.
+            std::vector<std::string> bprime_names, final_names;
+            for (const std::size_t k : extra_ks) {
+                bprime_names.push_back(bprime_file(o.name_template, {"k" + std::to_string(k), "", std::to_string(k)}, ext));
+                final_names.push_back(bprime_names.back());
+                final_names.push_back("goodnet_k" + std::to_string(k) + ".h5");
+            }
+            for (const auto& t : result.thresholds) {
+                bprime_names.push_back(bprime_file(
+                    o.name_template, {tag_of(t.drop), t.drop.label() + (t.drop.relative ? "rel" : ""), std::to_string(t.k)}, ext));
+                final_names.push_back(bprime_names.back());
+                final_names.push_back("goodnet_" + tag_of(t.drop) + ".h5");
+                if (fine_tune) {
+                    final_names.push_back("finepruned_" + tag_of(t.drop) + ext);
+                    final_names.push_back("goodnet_finepruned_" + tag_of(t.drop) + ".h5");
+                }
+            }
+            for (const char* report : {"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"})
+                final_names.push_back(report);
+            check_distinct(final_names, o.name_template);
             // The output directory is made only now that every input has been read and checked, so
             // a run that fails on bad data leaves nothing behind.
             out_dir.prepare(dir, inputs, o.replace);
@@ -197,11 +308,20 @@ int run_repair(const RepairOptionsCli& o) {
             ReportContext context{o.model, o.valid, o.test, poisoned_args.empty() ? std::string() : poisoned_args[0].file,
                                   net.input_scale(), model.architecture, {}};
             for (const PoisonedArg& p : poisoned_args) context.poisoned_files.push_back(p.file);
+            for (std::size_t i = 0; i < extra_ks.size(); ++i) {
+                const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, extra_ks[i]);
+                const Net repaired = prune_channels(net, mask);
+                save_model(output(bprime_names[i]), model, repaired, o.weights_only);
+                const std::vector<std::size_t> pruned(result.order.begin(),
+                                                      result.order.begin() + static_cast<std::ptrdiff_t>(extra_ks[i]));
+                save_goodnet_file(output("goodnet_k" + std::to_string(extra_ks[i]) + ".h5"), model, net, repaired, pruned);
+            }
             for (const auto& t : result.thresholds) {
                 const std::string tag = tag_of(t.drop);
                 const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
                 const Net repaired = prune_channels(net, mask);
-                save_model(output("repaired_" + tag + ext), model, repaired, o.weights_only);
+                save_model(output(bprime_names[extra_ks.size() + std::size_t(&t - result.thresholds.data())]), model,
+                           repaired, o.weights_only);
                 save_goodnet_file(output("goodnet_" + tag + ".h5"), model, net, repaired, t.pruned_channels);
                 if (!fine_tuned.empty()) {
                     const Net& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
@@ -212,6 +332,7 @@ int run_repair(const RepairOptionsCli& o) {
             write_repair_report(dir, result, context, written);
             std::cout << markdown_report(result, context);
             std::cerr << model_notes(model, "repair");  // after the results: an error stays the one line on stderr
+            for (const std::string& w : result.warnings) std::cerr << "prunedef repair: warning: " << w << "\n";
             return 0;
         },
         model.net);
@@ -227,8 +348,10 @@ Runner add_repair(CLI::App& app) {
               "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--max-fpr P]\n"
               "                      [--drops 2,4,10] [--relative]\n"
               "                      [--order increasing|decreasing|l1] [--layer NAME] [--site pooled|conv]\n"
-              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only]] [--weights-only]\n"
-              "                      --out DIR [--replace]",
+              "                      [--k N,...] [--name TEMPLATE]\n"
+              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F]]\n"
+              "                      [--weights-only]\n"
+              "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
               "the dense layers, conv_3 in DeepID) by mean activation over V.h5, prunes them one at a time, and\n"
               "for each accuracy drop X takes B' at the first step whose validation accuracy is X below B's.\n"
@@ -240,7 +363,11 @@ Runner add_repair(CLI::App& app) {
               "model .h5, or .keras for a .keras B) and DIR/goodnet_X<x>.h5 (B and B', for 'eval --goodnet').");
     sub->footer(
         "With --fine-tune, DIR/finepruned_X<x>.h5 and DIR/goodnet_finepruned_X<x>.h5 hold the\n"
-        "fine-tuned B' and its GoodNet.");
+        "fine-tuned B' and its GoodNet; without --test, the figures after fine-tuning are on a held-out\n"
+        "part of V.h5 (--holdout). With --k N, DIR/repaired_k<N>.h5 and DIR/goodnet_k<N>.h5 hold B' with\n"
+        "N channels pruned and its GoodNet. --name TEMPLATE names B''s files instead of repaired_*: {name}\n"
+        "is the default tag (X2, X10rel, k30), {x} the drop X (2, 10rel; empty for --k), {k} the\n"
+        "channels pruned; e.g. --name 'pruned_{x}.h5'. Two outputs with one name are refused.");
     o->model_opt = sub->add_option("--model", o->model, "the backdoored network B, " + std::string(model_option_help) +
                                                             "; required")
                        ->type_name("B.h5|B.keras");
@@ -264,6 +391,13 @@ Runner add_repair(CLI::App& app) {
                                      "poisoned inputs with at most P % of clean inputs flagged")
                          ->check(CLI::Range(0.0, 100.0))
                          ->type_name("P");
+    sub->add_option("--k", o->ks, "also write B' (and its GoodNet) with N channels pruned; comma list, may be repeated")
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->type_name("N,...");
+    sub->add_option("--name", o->name_template,
+                    "B''s file names: a template with {name} (X2, k30), {x} (the drop) and {k} (channels pruned)")
+        ->type_name("TEMPLATE");
     sub->add_option("--drops", o->drops, "accuracy drops X, comma-separated (default 2,4,10)")->type_name("LIST");
     sub->add_flag("--relative", o->relative, "X is a percentage of B's accuracy instead of percentage points");
     sub->add_option("--order", o->order, "increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)")
@@ -291,11 +425,18 @@ Runner add_repair(CLI::App& app) {
                          ->check(CLI::NonNegativeNumber)
                          ->type_name("E");
     sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after conv_3")->needs(o->fine_tune_opt);
+    sub->add_option("--holdout", o->holdout,
+                    "without --test: the fraction of V.h5 held out of fine-tuning (the last F of a shuffle seeded "
+                    "with --seed), on which the figures after fine-tuning are measured (default 0.2; 0: none)")
+        ->check(CLI::Range(0.0, 0.9))
+        ->needs(o->fine_tune_opt)
+        ->type_name("F");
     sub->add_option("--seed", o->seed, "fine-tuning seed (default 1)")->check(CLI::NonNegativeNumber)->needs(o->fine_tune_opt)->type_name("S");
     o->out_opt = sub->add_option("--out", o->out, "output directory: new or empty (created if missing); required")
                      ->type_name("DIR");
     sub->add_flag("--weights-only", o->weights_only,
                   "write B' as a weights-only .h5 (model.save_weights layout) instead of a model file of B's kind");
+    sub->add_flag("--quiet", o->quiet, "no progress on stderr (warnings and errors stay)");
     sub->add_flag("--replace", o->replace,
                   "--out may hold an earlier repair: its files (reports, *_X*.h5, *_X*.keras) are removed first");
     o->threads.add(*sub);

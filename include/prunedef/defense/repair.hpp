@@ -14,6 +14,7 @@
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/data/batch_source_ref.hpp>
 #include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/data_warnings.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/goodnet_roc.hpp>
 #include <prunedef/defense/metrics.hpp>
@@ -122,6 +123,18 @@ struct FineTuneResult : RepairedFigures {
     float learning_rate = 0;
     std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
     bool head_only = false;
+    /// The clean set the "after" figures a report quotes come from: "test" (test_accuracy,
+    /// goodnet_test), "holdout" (images of the validation set held out of fine-tuning:
+    /// holdout_accuracy, goodnet_holdout) or "valid" (nothing held out: the fine-tuning data).
+    /// valid_accuracy and goodnet_valid are always on the whole validation set, which includes
+    /// the fine-tuning data.
+    std::string clean_set = "valid";
+    std::size_t tuned_images = 0;      // images B' was fine-tuned on
+    double holdout_fraction = 0;       // fraction of the validation set held out (0: none)
+    std::size_t holdout_images = 0;
+    std::optional<double> holdout_accuracy_before;  // B' before fine-tuning, on the held-out images
+    std::optional<double> holdout_accuracy;         // B' after fine-tuning, on the held-out images
+    std::optional<GoodNetCounts> goodnet_holdout;   // G after fine-tuning, on the held-out images
 };
 
 /// Results for one threshold X: which channels B' prunes, and B' and G after pruning.
@@ -154,6 +167,9 @@ struct RepairResult {
     std::vector<std::size_t> order;
     std::vector<CurvePoint> curve;
     std::vector<ThresholdResult> thresholds;
+    /// Signs that the data sets are not what they claim to be (data_warnings.hpp), one sentence
+    /// each; the run's figures are computed all the same.
+    std::vector<std::string> warnings;
 
     /// B's figures are the curve's first point.
     const CurvePoint& baseline() const { return curve.front(); }
@@ -303,6 +319,17 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         if (!pps.empty()) t.goodnet_poisoned = goodnet_poisoned.front()[t.k];
         r.thresholds.push_back(std::move(t));
     }
+
+    // 5. Warnings about the data.
+    DataFacts facts;
+    facts.classes = r.classes;
+    facts.valid_accuracy = r.curve.front().valid_accuracy;
+    facts.valid_labels = &valid.labels();
+    if (data.test) facts.test_labels = &data.test->labels();
+    for (std::size_t s = 0; s < pps.size(); ++s)
+        facts.poisoned.push_back({poisoned_sets[s].name, &poisoned_sets[s].source->labels(),
+                                  r.curve.front().poisoned[s].attack_success});
+    r.warnings = data_warnings(facts);
     return r;
 }
 

@@ -1,7 +1,11 @@
 #pragma once
 // Fine-Pruning (Liu et al., Sec. 4): fine-tune each pruned network B' on the clean validation
-// data, keeping its pruned channels at zero, then measure B' and GoodNet<B, B'> again.
+// data, keeping its pruned channels at zero, then measure B' and GoodNet<B, B'> again: on the
+// test set when given, else on a held-out part of the validation set (never on the images it was
+// fine-tuned on, unless the held-out fraction is 0).
 
+#include <prunedef/core/error.hpp>
+#include <prunedef/data/array_batch_source.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/metrics.hpp>
 #include <prunedef/defense/repair.hpp>
@@ -9,9 +13,14 @@
 #include <prunedef/model/graph_network.hpp>
 #include <prunedef/model/layer_spec.hpp>
 #include <prunedef/model/predict.hpp>
+#include <prunedef/training/initializer.hpp>
 #include <prunedef/training/optimizer.hpp>
 #include <prunedef/training/trainer.hpp>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
+#include <cstdint>
 #include <functional>
 #include <optional>
 #include <string>
@@ -29,6 +38,10 @@ struct FinePruningOptions {
     std::uint64_t seed = 1;
     std::size_t lr_drop = 8;        // from this epoch on, a tenth of the learning rate (0: never)
     bool head_only = false;         // fine-tune only the layers after the pruned one
+    /// Without a test set, this fraction of the validation set is held out of fine-tuning and the
+    /// "after" figures are measured on it (fine_prune_all, holdout_split); 0: none, the figures
+    /// are then on the fine-tuning data itself. Ignored when a test set is given.
+    double holdout = 0.2;
     std::function<void(const std::string& drop, const EpochReport&)> on_epoch;
 };
 
@@ -68,7 +81,43 @@ Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clea
     return bprime;
 }
 
+/// A validation set split for Fine-Pruning: images fine-tuned on and images held out, each in
+/// increasing index order.
+struct HoldoutSplit {
+    std::vector<std::size_t> tuned, held_out;
+};
+
+/// The deterministic split of n images: a Fisher-Yates shuffle of 0..n-1 driven by Rng(seed)
+/// (mt19937_64, the same on every platform), whose last round(fraction * n) indices are held out.
+/// fraction 0 holds out nothing; otherwise both parts must be non-empty (argument_error).
+inline HoldoutSplit holdout_split(std::size_t n, double fraction, std::uint64_t seed) {
+    char text[64];
+    *std::to_chars(text, text + sizeof text - 1, fraction).ptr = '\0';
+    if (!(fraction >= 0) || !(fraction < 1))
+        throw argument_error(std::string("fine-pruning: the held-out fraction must be in [0, 1), got ") + text);
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    Rng rng(seed);
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    const auto held = static_cast<std::size_t>(std::llround(fraction * double(n)));
+    if (fraction > 0 && (held == 0 || held >= n))
+        throw argument_error(std::string("fine-pruning: cannot hold out ") + text + " of a validation set of " +
+                             std::to_string(n) + " images (both parts must hold an image)");
+    HoldoutSplit split;
+    split.tuned.assign(order.begin(), order.end() - static_cast<std::ptrdiff_t>(held));
+    split.held_out.assign(order.end() - static_cast<std::ptrdiff_t>(held), order.end());
+    std::sort(split.tuned.begin(), split.tuned.end());
+    std::sort(split.held_out.begin(), split.held_out.end());
+    return split;
+}
+
 namespace detail {
+inline LabelledImages gather_all(const LabelledImages& data, const std::vector<std::size_t>& indices) {
+    LabelledImages out;
+    gather(data, indices.data(), indices.size(), out.images, out.labels);
+    return out;
+}
+
 inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector<int>& bprime,
                                     const std::vector<int>& labels, int classes) {
     return count_goodnet(combine_goodnet(b, bprime, classes), labels, classes);
@@ -79,16 +128,31 @@ inline GoodNetCounts goodnet_counts(const std::vector<int>& b, const std::vector
 /// threshold's fine_tuned figures. Returns the fine-tuned networks in threshold order (in their
 /// fast form when `form` converts: trained in form.to_training(b), measured and returned after
 /// form.to_inference).
+///
+/// With a test set, B' is fine-tuned on the whole validation set and "after" is measured on the
+/// test set. Without one, options.holdout of the validation set (holdout_split with
+/// options.seed) is held out: B' is fine-tuned on the rest, and "before" and "after" are measured
+/// on the held-out images (FineTuneResult::clean_set says which set).
 template <class Net>
 std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const RepairData& data,
                                 const FinePruningOptions& options, std::size_t batch_size = 256,
                                 const TrainingForm<Net>& form = {}) {
     std::optional<Net> trainable;
     if (form.to_training) trainable = form.to_training(b);
-    const LabelledImages clean = read_all(*data.valid);
+    const LabelledImages all_valid = read_all(*data.valid);
+    const bool hold_out = !data.test && options.holdout > 0;
+    const HoldoutSplit split = hold_out ? holdout_split(all_valid.size(), options.holdout, options.seed) : HoldoutSplit{};
+    const LabelledImages tuned_on = hold_out ? detail::gather_all(all_valid, split.tuned) : LabelledImages{};
+    const LabelledImages& clean = hold_out ? tuned_on : all_valid;
+    std::optional<ArrayBatchSource> held_out;
+    if (hold_out) {
+        LabelledImages h = detail::gather_all(all_valid, split.held_out);
+        held_out.emplace(std::move(h.images), std::move(h.labels), "held-out validation images");
+    }
     const int classes = static_cast<int>(result.classes);
-    std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test;
+    std::vector<int> b_valid = predict_dataset(b, *data.valid, batch_size), b_test, b_held;
     if (data.test) b_test = predict_dataset(b, *data.test, batch_size);
+    if (held_out) b_held = predict_dataset(b, *held_out, batch_size);
     const std::vector<NamedSource> poisoned = data.poisoned_list();
     std::vector<std::vector<int>> b_poisoned;
     for (const NamedSource& p : poisoned) b_poisoned.push_back(predict_dataset(b, *p.source, batch_size));
@@ -105,6 +169,17 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.learning_rate = options.learning_rate;
         f.lr_drop = options.lr_drop;
         f.head_only = options.head_only;
+        f.clean_set = data.test ? "test" : hold_out ? "holdout" : "valid";
+        f.tuned_images = clean.size();
+        f.holdout_fraction = hold_out ? options.holdout : 0.0;
+        f.holdout_images = hold_out ? held_out->size() : 0;
+        if (held_out) {
+            const auto before = predict_dataset(prune_channels(b, mask), *held_out, batch_size);
+            const auto after = predict_dataset(bprime, *held_out, batch_size);
+            f.holdout_accuracy_before = percent_matching(before, held_out->labels());
+            f.holdout_accuracy = percent_matching(after, held_out->labels());
+            f.goodnet_holdout = detail::goodnet_counts(b_held, after, held_out->labels(), classes);
+        }
         const auto pv = predict_dataset(bprime, *data.valid, batch_size);
         f.valid_accuracy = percent_matching(pv, data.valid->labels());
         f.goodnet_valid = detail::goodnet_counts(b_valid, pv, data.valid->labels(), classes);

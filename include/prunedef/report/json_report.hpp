@@ -4,7 +4,8 @@
 //
 // Top-level keys, in this order: context (files and settings), policy, activation_site,
 // pruned_layer, channels, classes, images, poisoned_sets, baseline, order, mean_activation,
-// activation_images, curve, thresholds, roc. Percentages are numbers in [0, 100]; a value that does not exist (no test or
+// activation_images, curve, thresholds, roc, warnings (data_warnings.hpp: one sentence each, an
+// empty array when none). Percentages are numbers in [0, 100]; a value that does not exist (no test or
 // poisoned set) is null, and so is any non-finite number. Strings are written as UTF-8: a byte
 // sequence that is not valid UTF-8 (a file name in another encoding, say) has each invalid byte
 // replaced by U+FFFD, so the output is always valid JSON.
@@ -16,7 +17,10 @@
 // "poisoned_sets": per set, repaired_attack_success and goodnet counts. "roc" holds one object
 // per poisoned set: name, fpr_on ("test" or "valid"), auc (a fraction, closed at (100, 100)),
 // max_fpr and chosen (the point within the budget, null without one), points (k,
-// false_positive, detection; sorted by false-positive rate).
+// false_positive, detection; sorted by false-positive rate). A threshold's fine_tuned names in
+// clean_set ("test", "holdout" or "valid") the set its "after" figures a report quotes come from:
+// holdout_* are on the validation images held out of fine-tuning (null when none were);
+// valid_accuracy and goodnet_valid are on the whole validation set, fine-tuning data included.
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/metrics.hpp>
@@ -130,6 +134,13 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"learning_rate", json_number(f->learning_rate)},
             {"lr_drop", f->lr_drop},
             {"head_only", f->head_only},
+            {"clean_set", f->clean_set},
+            {"tuned_images", f->tuned_images},
+            {"holdout_fraction", json_number(f->holdout_fraction)},
+            {"holdout_images", f->holdout_images},
+            {"holdout_accuracy_before", json_optional(f->holdout_accuracy_before)},
+            {"holdout_accuracy", json_optional(f->holdout_accuracy)},
+            {"goodnet_holdout", json_counts(f->goodnet_holdout)},
             {"valid_accuracy", json_number(f->valid_accuracy)},
             {"test_accuracy", json_optional(f->test_accuracy)},
             {"attack_success", json_optional(f->attack_success)},
@@ -197,7 +208,8 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
             {"activation_images", result.activations.images},
             {"curve", curve},
             {"thresholds", thresholds},
-            {"roc", json_roc(result)}};
+            {"roc", json_roc(result)},
+            {"warnings", result.warnings}};
 }
 
 }  // namespace detail

@@ -1,10 +1,14 @@
 #pragma once
 // markdown_report(): a one-page Markdown summary of a repair for a person to read.
 //
-// What was run (model, sets, policy, pruned layer), B's baseline, then one table with a row per
+// Warnings about the data first (RepairResult::warnings, when any), then what was run (model,
+// sets, policy, pruned layer), B's baseline, then one table with a row per
 // threshold X: the repaired network B' and the GoodNet G = GoodNet<B, B'>. "Clean" figures are
 // on the test set when one was given, else on the validation set; the page says which. Paths and
 // names are written as code spans, so Markdown characters in them are shown as they are.
+//
+// Below it, a folded <details> table gives B' at every step k (clean accuracy, on the test set when
+// given, and ASR per poisoned set against the fraction pruned), as sweep.csv does.
 //
 // With several poisoned sets, the ASR and detection columns are repeated for each set (headed
 // with its name). With a poisoned set, "G's trade-off over k" gives, for each set, the area under
@@ -100,6 +104,12 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     std::string out;
 
     out += "# Pruning defense: " + md_code(result.pruned_layer) + "\n\n";
+
+    if (!result.warnings.empty()) {
+        out += "## Warnings\n\n";
+        for (const std::string& w : result.warnings) out += "- " + w + "\n";
+        out += "\n";
+    }
 
     out += "## What was run\n\n";
     out += "- Model B: " + md_code(context.model) + "\n";
@@ -201,6 +211,29 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
         out += "\n";
     }
 
+    if (!result.curve.empty()) {
+        // The seeds' table: B' at every k, folded (GitHub and most renderers show it on a click).
+        const std::size_t sets = result.poisoned_sets.size();
+        out += "<details>\n<summary>B' at every step k: clean " + std::string(test ? "test" : "validation") +
+               " accuracy and attack success rate against the fraction of channels pruned</summary>\n\n";
+        std::string head, rule;
+        for (std::size_t s = 0; s < sets; ++s) {
+            head += " | " + detail::md_set_header("ASR", result, s);
+            rule += "---:|";
+        }
+        out += "| k | fraction pruned | clean acc (%)" + head + " |\n";
+        out += "|---:|---:|---:|" + rule + "\n";
+        for (const CurvePoint& p : result.curve) {
+            out += "| " + std::to_string(p.k) + " | " + detail::md_fixed(p.fraction_pruned, 3) + " | " +
+                   md_percent(test ? p.test_accuracy : std::optional<double>(p.valid_accuracy));
+            for (std::size_t s = 0; s < sets; ++s)
+                out += " | " + md_percent(s < p.poisoned.size() ? std::optional<double>(p.poisoned[s].attack_success)
+                                                                 : std::nullopt);
+            out += " |\n";
+        }
+        out += "\n</details>\n\n";
+    }
+
     if (!result.roc.empty()) {
         out += "## G's trade-off over k\n\n";
         out += "Each step k gives a detector G = GoodNet<B, B'_k>. Its ROC plots the detection rate on a poisoned "
@@ -230,35 +263,86 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
             *std::find_if(result.thresholds.begin(), result.thresholds.end(), [](const auto& t) { return t.fine_tuned.has_value(); })
                  ->fine_tuned;
         out += "## Fine-Pruning\n\n";
-        out += "Each B' fine-tuned on the validation set for " + std::to_string(first.epochs) + " epochs (Adam, learning rate " +
-               detail::md_float(first.learning_rate) +
+        const std::string tuned_on =
+            first.clean_set == "holdout"
+                ? "the validation set less a held-out fraction " +
+                      detail::md_float(static_cast<float>(first.holdout_fraction)) + " (" +
+                      detail::md_images(first.tuned_images) + ")"
+                : "the validation set (" + detail::md_images(first.tuned_images) + ")";
+        out += "Each B' fine-tuned on " + tuned_on + " for " + std::to_string(first.epochs) +
+               " epochs (Adam, learning rate " + detail::md_float(first.learning_rate) +
                (first.lr_drop ? ", a tenth of it from epoch " + std::to_string(first.lr_drop) : std::string()) +
                (first.head_only ? ", only the layers after the pruned one" : "") +
                "), pruned channels held at zero; G = GoodNet<B, fine-tuned B'>.\n\n";
-        out += "| X | B' clean acc before → after (%) | B' ASR before → after (%) | G clean acc (%) | G ASR (%) "
-               "| G detection (%) | G false positives (%) |\n";
-        out += "|---|---:|---:|---:|---:|---:|---:|\n";
+        const std::size_t sets = std::max<std::size_t>(1, result.poisoned_sets.size());
+        std::string head, rule;
+        for (std::size_t s = 0; s < sets; ++s) {
+            head += detail::md_set_header("B' ASR before → after", result, s) + " | ";
+            rule += "---:|";
+        }
+        std::string g_head;
+        for (std::size_t s = 0; s < sets; ++s)
+            g_head += detail::md_set_header("G ASR", result, s) + " | " +
+                      detail::md_set_header("G detection", result, s) + " | ";
+        out += "| X | B' clean acc before → after (%) | " + head + "G clean acc (%) | " + g_head +
+               "G false positives (%) |\n";
+        out += "|---|---:|" + rule + "---:|" + rule + rule + "---:|\n";
         for (const ThresholdResult& t : result.thresholds) {
             if (!t.fine_tuned) continue;
             const FineTuneResult& f = *t.fine_tuned;
-            const std::optional<double> before = test ? t.test_accuracy : std::optional<double>(t.valid_accuracy);
-            const std::optional<double> after = test ? f.test_accuracy : std::optional<double>(f.valid_accuracy);
-            const std::optional<GoodNetCounts> clean = test ? f.goodnet_test : std::optional(f.goodnet_valid);
-            std::optional<double> g_clean, g_fp, g_asr, g_detect;
+            std::optional<double> before, after;
+            std::optional<GoodNetCounts> clean;
+            if (f.clean_set == "test") {
+                before = t.test_accuracy;
+                after = f.test_accuracy;
+                clean = f.goodnet_test;
+            } else if (f.clean_set == "holdout") {
+                before = f.holdout_accuracy_before;
+                after = f.holdout_accuracy;
+                clean = f.goodnet_holdout;
+            } else {
+                before = t.valid_accuracy;
+                after = f.valid_accuracy;
+                clean = f.goodnet_valid;
+            }
+            std::optional<double> g_clean, g_fp;
             if (clean) {
                 g_clean = clean->matched_percent();
                 g_fp = clean->flagged_percent();
             }
-            if (f.goodnet_poisoned) {
-                g_asr = f.goodnet_poisoned->matched_percent();
-                g_detect = f.goodnet_poisoned->flagged_percent();
+            std::string asr_cells, g_cells;
+            for (std::size_t s = 0; s < sets; ++s) {
+                std::optional<double> b_asr, a_asr, g_asr, g_detect;
+                if (s < t.poisoned_attack_success.size()) b_asr = t.poisoned_attack_success[s];
+                else if (s == 0) b_asr = t.attack_success;
+                if (s < f.poisoned_attack_success.size()) a_asr = f.poisoned_attack_success[s];
+                else if (s == 0) a_asr = f.attack_success;
+                const std::optional<GoodNetCounts> g =
+                    s < f.goodnet_poisoned_sets.size() ? std::optional(f.goodnet_poisoned_sets[s])
+                    : s == 0                            ? f.goodnet_poisoned
+                                                        : std::nullopt;
+                if (g) {
+                    g_asr = g->matched_percent();
+                    g_detect = g->flagged_percent();
+                }
+                asr_cells += md_percent(b_asr) + " → " + md_percent(a_asr) + " | ";
+                g_cells += md_percent(g_asr) + " | " + md_percent(g_detect) + " | ";
             }
             out += "| " + detail::md_drop(t.drop) + " | " + md_percent(before) + " → " + md_percent(after) + " | " +
-                   md_percent(t.attack_success) + " → " + md_percent(f.attack_success) + " | " +
-                   md_percent(g_clean) + " | " + md_percent(g_asr) + " | " + md_percent(g_detect) + " | " +
-                   md_percent(g_fp) + " |\n";
+                   asr_cells + md_percent(g_clean) + " | " + g_cells + md_percent(g_fp) + " |\n";
         }
         out += "\n";
+        if (first.clean_set == "test")
+            out += "Clean figures before and after are on the test set (" + detail::md_images(result.test_images) +
+                   ").\n\n";
+        else if (first.clean_set == "holdout")
+            out += "Clean figures before and after are on the " + detail::md_images(first.holdout_images) +
+                   " held out of the validation set (the last fraction " +
+                   detail::md_float(static_cast<float>(first.holdout_fraction)) +
+                   " of a shuffle seeded with the fine-tuning seed), never fine-tuned on; no test set was given.\n\n";
+        else
+            out += "Clean figures before and after are on the validation set, the data B' was fine-tuned on "
+                   "(nothing was held out and no test set was given): they overstate the accuracy on new data.\n\n";
     }
 
     out += "## Channel order\n\n";

@@ -7,12 +7,14 @@
 // diagonal dotted, and the step k written beside a dot only where the label keeps its distance from
 // every label already placed (so labels never pile up where steps crowd together; k = 0 at the
 // origin is always labelled). The point chosen for a false-positive budget is ringed, the budget
-// drawn as a dashed vertical line. The legend names each set with its AUC.
+// drawn as a dashed vertical line. The legend names each set with its AUC; the picture grows wider
+// when a name would not fit.
 
 #include <prunedef/defense/goodnet_roc.hpp>
 #include <prunedef/defense/repair.hpp>
 #include <prunedef/report/svg_plot.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 #include <utility>
@@ -29,7 +31,16 @@ inline std::string roc_svg(const RepairResult& result) {
     static const char* colours[] = {"#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"};
 
     const std::string title = "GoodNet ROC over k (" + result.pruned_layer + ", " + result.policy + " order)";
-    std::string out = detail::svg_frame_start(title);
+    // The legend's names; the picture grows wider when one would not fit (svg_width_for_legend).
+    std::vector<std::string> names;
+    double widest = detail::svg_text_width("FPR budget", 11);
+    for (std::size_t s = 0; s < result.roc.size(); ++s) {
+        names.push_back(
+            detail::svg_shorten(s < result.poisoned_sets.size() ? result.poisoned_sets[s].name : "poisoned", 21));
+        widest = std::max({widest, detail::svg_text_width(names.back(), 11),
+                           detail::svg_text_width("AUC " + svg_num(result.roc[s].auc, 3), 11)});
+    }
+    std::string out = detail::svg_frame_start(title, detail::svg_width_for_legend(F::right + 50, widest));
     out += "<g font-size=\"11\" fill=\"#333333\">\n";
     for (int p = 0; p <= 100; p += 10) {
         out += svg_text(F::left - 8, F::y(p) + 4, std::to_string(p), "text-anchor=\"end\"");
@@ -94,8 +105,7 @@ inline std::string roc_svg(const RepairResult& result) {
     double ly = F::top + 10;
     for (std::size_t s = 0; s < result.roc.size(); ++s) {
         const std::string colour = colours[s % (sizeof colours / sizeof *colours)];
-        const std::string name =
-            detail::svg_shorten(s < result.poisoned_sets.size() ? result.poisoned_sets[s].name : "poisoned", 21);
+        const std::string& name = names[s];
         out += svg_line(F::right + 18, ly, F::right + 44, ly, "stroke=\"" + colour + "\" stroke-width=\"3\"");
         out += svg_text(F::right + 50, ly + 4, name, "font-size=\"11\"");
         out += svg_text(F::right + 50, ly + 18, "AUC " + svg_num(result.roc[s].auc, 3), "font-size=\"11\"");
