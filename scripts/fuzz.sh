@@ -16,7 +16,7 @@ bash scripts/setup-debian.sh clang libclang-rt-14-dev
 
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ \
   -DPRUNEDEF_BUILD_FUZZERS=ON -DPRUNEDEF_BUILD_TESTS=OFF -DPRUNEDEF_BUILD_TOOLS=OFF -DPRUNEDEF_INSTALL=OFF \
-  -DPRUNEDEF_USE_OPENMP=OFF >/dev/null
+  -DPRUNEDEF_THREADS=OFF >/dev/null
 cmake --build build-fuzz -j"$(nproc)" --target fuzz_keras_weights fuzz_dataset fuzz_image fuzz_make_seeds
 
 seeds=build-fuzz/seeds

@@ -169,7 +169,7 @@ TEST_CASE("kernels: conv2d gives bit-identical results with 1 and 2 threads") {
     CHECK(thread_count() == 1);
     conv2d<Relu>(in, g, kernel.data(), bias.data(), one);
     set_thread_count(2);
-#if defined(_OPENMP)
+#if !PRUNEDEF_NO_THREADS
     CHECK(thread_count() == 2);
 #endif
     conv2d<Relu>(in, g, kernel.data(), bias.data(), two);
@@ -307,7 +307,7 @@ TEST_CASE("kernels: an exception thrown in parallel_for reaches the caller with 
     for (const int threads : {1, 2}) {
         CAPTURE(threads);
         set_thread_count(threads);
-        // without the rethrow, an exception leaving the OpenMP region calls std::terminate
+        // without the rethrow, an exception leaving a worker thread calls std::terminate
         CHECK_THROWS_WITH_AS(detail::parallel_for(8,
                                                   [](std::ptrdiff_t task) {
                                                       if (task == 5) throw numeric_error("task 5 failed");

@@ -30,14 +30,14 @@ void require(const CLI::Option* option) {
 }
 
 void ThreadsOption::add(CLI::App& sub) {
-    option = sub.add_option("--threads", threads, "OpenMP threads (default: all)")
+    option = sub.add_option("--threads", threads, "threads (default: OMP_NUM_THREADS, else every CPU this process may use)")
                  ->check(CLI::Range(1, 65536))
                  ->type_name("N");
 }
 
 void ThreadsOption::apply() const {
     if (option->count() == 0) return;
-    // More threads than this only costs memory (a stack each) and time: refused before libgomp
+    // More threads than this only costs memory (a stack each) and time: refused before the pool
     // tries to create them.
     const unsigned hardware = std::max(1u, std::thread::hardware_concurrency());
     if (threads > int(4 * hardware))

@@ -5,6 +5,7 @@
 #include "common.hpp"
 
 #include <prunedef/core/cpu_support.hpp>
+#include <prunedef/core/parallel.hpp>
 
 #include <Eigen/Core>
 
@@ -63,10 +64,11 @@ std::string version_text() {
       << "SIMD: " << simd_instruction_set() << " (Eigen " << EIGEN_WORLD_VERSION << "." << EIGEN_MAJOR_VERSION << "."
       << EIGEN_MINOR_VERSION << ": " << Eigen::SimdInstructionSetsInUse() << ")\n"
       << "built for: " << compiled_extensions() << (PRUNEDEF_NATIVE_BUILD ? " (-march=native)" : "") << "\n"
-#ifdef _OPENMP
-      << "OpenMP: yes";
+      << "threads: " << prunedef::thread_count()
+#if PRUNEDEF_NO_THREADS
+      << " (built without threads, PRUNEDEF_THREADS=OFF)";
 #else
-      << "OpenMP: no";
+      << " (prunedef's pool; OMP_NUM_THREADS or --threads to change)";
 #endif
     return s.str();
 }

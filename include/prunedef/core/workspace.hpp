@@ -5,7 +5,7 @@
 // keeps its memory, so a forward pass allocates nothing once it has run at its batch size.
 //
 // Thread-safety contract:
-//   - a Workspace serves one call at a time (one thread; the kernels' OpenMP threads inside that
+//   - a Workspace serves one call at a time (one thread; the kernels' pool threads inside that
 //     call get their own slots through PerThreadScratch);
 //   - objects that offer inference without a workspace argument (Network, GoodNet's kept-channel
 //     head) borrow one from their WorkspacePool for the duration of the call, so their const
@@ -14,6 +14,7 @@
 //   - anything non-const (set_weights, a mutable kernel(), training) must not run while another
 //     thread uses the object, as for any C++ object.
 
+#include <prunedef/core/parallel.hpp>
 #include <prunedef/core/tensor.hpp>
 
 #include <Eigen/Core>
@@ -23,10 +24,6 @@
 #include <memory>
 #include <mutex>
 #include <vector>
-
-#if defined(_OPENMP)
-#include <omp.h>
-#endif
 
 namespace prunedef {
 namespace detail {
@@ -100,27 +97,21 @@ private:
 };
 
 /// Per-thread slots of `size` floats each in one buffer, for a kernel whose parallel_for body
-/// needs a private buffer: one slot per thread of the parallel region (omp_get_max_threads()),
-/// or a single slot when the kernel is called inside a parallel region (parallel_for then runs
-/// its tasks on the calling thread). Slots are whole cache lines apart.
+/// needs a private buffer: one slot per thread of the parallel loop (thread_count()), or a single
+/// slot when the kernel is called inside a parallel loop (parallel_for then runs its tasks on the
+/// calling thread). Slots are whole cache lines apart.
 class PerThreadScratch {
 public:
     PerThreadScratch(AlignedFloats& storage, std::size_t size) {
-#if defined(_OPENMP)
-        nested_ = omp_in_parallel() != 0;
-        const std::size_t slots = nested_ ? 1 : static_cast<std::size_t>(omp_get_max_threads());
-#else
-        const std::size_t slots = 1;
-#endif
+        nested_ = in_parallel();
+        const std::size_t slots = nested_ ? 1 : static_cast<std::size_t>(thread_count());
         stride_ = (size + 15) / 16 * 16;
         if (storage.size() < slots * stride_) storage.resize(slots * stride_);
         base_ = storage.data();
     }
     /// The calling thread's slot (inside the kernel's parallel_for body).
     float* mine() const {
-#if defined(_OPENMP)
-        if (!nested_) return base_ + static_cast<std::size_t>(omp_get_thread_num()) * stride_;
-#endif
+        if (!nested_) return base_ + static_cast<std::size_t>(thread_index()) * stride_;
         return base_;
     }
 
