@@ -10,7 +10,8 @@
 // at every batch size before anything is timed. Timing: 7 interleaved repetitions of each
 // (the order alternates), median images/s, printed as a Markdown table.
 //
-// Usage: prunedef_vs_onednn [--threads N] [--reps N] [--seconds S]
+// Usage: prunedef_vs_onednn [--threads N] [--reps N] [--seconds S] [--batches 1,32,256]
+// (benchmarks/anchors.py runs it with --reps 1 once per round, next to ONNX Runtime and PyTorch.)
 
 #include "bench_common.hpp"
 
@@ -217,15 +218,33 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     int threads = 2, reps = 7;
     double rep_seconds = 0.3;
+    std::vector<std::size_t> batches{1, 32, 256};
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--threads") threads = std::atoi(argv[i + 1]);
         else if (a == "--reps") reps = std::atoi(argv[i + 1]);
         else if (a == "--seconds") rep_seconds = std::atof(argv[i + 1]);
-        else {
-            std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--seconds S]\n", argv[0]);
+        else if (a == "--batches") {
+            batches.clear();
+            const std::string list = argv[i + 1];
+            for (std::size_t p = 0; p <= list.size();) {
+                const std::size_t comma = std::min(list.find(',', p), list.size());
+                const long b = std::atol(list.substr(p, comma - p).c_str());
+                if (b < 1) {
+                    std::fprintf(stderr, "prunedef_vs_onednn: --batches wants positive sizes separated by commas\n");
+                    return 2;
+                }
+                batches.push_back(std::size_t(b));
+                p = comma + 1;
+            }
+        } else {
+            std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--seconds S] [--batches 1,32,256]\n", argv[0]);
             return 2;
         }
+    }
+    if (argc % 2 == 0) {
+        std::fprintf(stderr, "prunedef_vs_onednn: option %s has no value\n", argv[argc - 1]);
+        return 2;
     }
     if (threads < 1 || reps < 1 || !(rep_seconds > 0)) {
         std::fprintf(stderr, "prunedef_vs_onednn: --threads and --reps must be >= 1, --seconds > 0\n");
@@ -242,7 +261,6 @@ int main(int argc, char** argv) {
                 date, v->major, v->minor, v->patch, threads, thread_count(), model.source.c_str());
     std::printf("%d interleaved repetitions of about %.2f s each, median images/s\n\n", reps, rep_seconds);
 
-    const std::size_t batches[] = {1, 32, 256};
     struct Row {
         std::size_t batch;
         double ours, theirs, difference;
