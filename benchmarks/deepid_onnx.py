@@ -19,9 +19,11 @@ Layout conversions, done once here:
 
 Then, unless --no-check: onnx.checker.check_model, and ONNX Runtime's logits on the 120 faces
 of clean_samples.h5 and the 4 random inputs of golden_logits.h5 against golden_logits.h5
-(float64 reference): per image, max |ORT - golden| <= 1e-4 x max |golden|. With --prunedef L.h5
-(the dataset `logits` that `prunedef predict --data clean_samples.h5` wrote), also against
-prunedef's logits, same rule. Exits non-zero on any failure.
+(float64 reference): per image, max |ORT - golden| <= 1e-4 x max |golden|. With --prunedef L
+(prunedef's logits of the faces of clean_samples.h5: dataset `logits` of the .h5 file that
+`prunedef predict --data clean_samples.h5` writes, or the raw float32 file that
+`prunedef_vs_onednn --logits L` writes), also against prunedef's, same rule. Exits non-zero on
+any failure.
 
 usage: deepid_onnx.py [--weights W.h5] [--scale S] [--shared DIR] [--out deepid.onnx]
                       [--prunedef L.h5] [--no-check] [--threads 2]
@@ -171,8 +173,11 @@ def check(model, sess, shared, group, prunedef_logits):
         if not rel <= TOLERANCE:
             failures.append("ONNX Runtime's logits differ from golden_logits.h5 on %s by %.3g relative" % (what, rel))
     if prunedef_logits:
-        with h5py.File(prunedef_logits, "r") as f:
-            ours = np.asarray(f["logits"])
+        if prunedef_logits.endswith(".h5"):
+            with h5py.File(prunedef_logits, "r") as f:
+                ours = np.asarray(f["logits"])
+        else:
+            ours = np.fromfile(prunedef_logits, dtype="<f4").reshape(-1, ort_clean.shape[1])
         if ours.shape != ort_clean.shape:
             failures.append("prunedef's logits in %s are %s, not %s" % (prunedef_logits, ours.shape, ort_clean.shape))
         else:
@@ -192,7 +197,8 @@ def main():
     ap.add_argument("--scale", type=float, help="input scale (default: the input_scale attribute of the model's "
                                                  "group in golden_logits.h5)")
     ap.add_argument("--out", default="deepid.onnx")
-    ap.add_argument("--prunedef", metavar="L.h5", help="prunedef predict's logits of clean_samples.h5 to compare with")
+    ap.add_argument("--prunedef", metavar="L", help="prunedef's logits of clean_samples.h5 to compare with (.h5 from "
+                                                     "prunedef predict, else raw float32 from prunedef_vs_onednn --logits)")
     ap.add_argument("--no-check", action="store_true")
     ap.add_argument("--threads", type=int, default=2, help="ONNX Runtime intra-op threads for the check")
     args = ap.parse_args()

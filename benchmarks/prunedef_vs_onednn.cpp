@@ -11,6 +11,9 @@
 // (the order alternates), median images/s, printed as a Markdown table.
 //
 // Usage: prunedef_vs_onednn [--threads N] [--reps N] [--seconds S] [--batches 1,32,256]
+//        prunedef_vs_onednn --logits FILE   (writes prunedef's logits of the faces of
+//        clean_samples.h5 as raw float32, N x classes, and exits: benchmarks/deepid_onnx.py
+//        --prunedef FILE compares ONNX Runtime's with them)
 // (benchmarks/anchors.py runs it with --reps 1 once per round, next to ONNX Runtime and PyTorch.)
 
 #include "bench_common.hpp"
@@ -219,11 +222,13 @@ int main(int argc, char** argv) {
     int threads = 2, reps = 7;
     double rep_seconds = 0.3;
     std::vector<std::size_t> batches{1, 32, 256};
+    std::string logits_path;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--threads") threads = std::atoi(argv[i + 1]);
         else if (a == "--reps") reps = std::atoi(argv[i + 1]);
         else if (a == "--seconds") rep_seconds = std::atof(argv[i + 1]);
+        else if (a == "--logits") logits_path = argv[i + 1];
         else if (a == "--batches") {
             batches.clear();
             const std::string list = argv[i + 1];
@@ -253,6 +258,26 @@ int main(int argc, char** argv) {
     set_thread_count(threads);
 
     const prunedef_bench::Model model = prunedef_bench::load_model();
+    if (!logits_path.empty()) {
+        const std::string faces = prunedef_bench::shared_dir() + "/data/csaw/clean_samples.h5";
+        bool real = false;
+        const Tensor images = prunedef_bench::face_batch(model.real ? DatasetReader(faces).size() : 1, &real);
+        if (!model.real || !real) {
+            std::fprintf(stderr, "prunedef_vs_onednn: --logits needs the real model and %s\n", faces.c_str());
+            return 1;
+        }
+        Tensor logits;
+        model.net.logits(images, logits);
+        std::FILE* f = std::fopen(logits_path.c_str(), "wb");
+        const bool ok = f && std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
+        if (!f || std::fclose(f) != 0 || !ok) {
+            std::fprintf(stderr, "prunedef_vs_onednn: cannot write %s\n", logits_path.c_str());
+            return 1;
+        }
+        std::printf("wrote prunedef's logits of %zu faces x %zu classes to %s\n", logits.batch(),
+                    logits.image_size(), logits_path.c_str());
+        return 0;
+    }
     const dnnl_version_t* v = dnnl_version();
     char date[32];
     const std::time_t now = std::time(nullptr);
