@@ -182,7 +182,9 @@ def driver(args):
     print("\nDeepID 55x47x3 forward, %s, %d threads, %d rounds (order rotating), about %.2f s per batch size "
           "and contender per round" % (time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), args.threads,
                                        args.rounds, args.seconds))
-    print("ONNX Runtime %s, PyTorch %s; at start: %s" % (onnxruntime.__version__, torch.__version__, uptime()))
+    print("ONNX Runtime %s, PyTorch %s; OMP_WAIT_POLICY=%s, OMP_NUM_THREADS=%s; at start: %s" % (
+        onnxruntime.__version__, torch.__version__, os.environ.get("OMP_WAIT_POLICY", "(unset)"),
+        os.environ.get("OMP_NUM_THREADS", "(unset)"), uptime()))
     out = {}
     for r in range(args.rounds):
         order = contenders[r % len(contenders):] + contenders[:r % len(contenders)]
