@@ -57,11 +57,11 @@ measure() {  # label
   local e2=() e1=() t2=() t1=() r a b
   for r in $(seq "$reps"); do
     if [ $do_eval = yes ]; then
-      if [ $((r % 2)) = 1 ]; then a=$(eval_seconds 2) b=$(eval_seconds 1); else b=$(eval_seconds 1) a=$(eval_seconds 2); fi
+      if [ $((r % 2)) = 1 ]; then a=$(eval_seconds 2); b=$(eval_seconds 1); else b=$(eval_seconds 1); a=$(eval_seconds 2); fi
       e2+=("$a") e1+=("$b")
     fi
     if [ $train = yes ]; then
-      if [ $((r % 2)) = 1 ]; then a=$(train_seconds 2) b=$(train_seconds 1); else b=$(train_seconds 1) a=$(train_seconds 2); fi
+      if [ $((r % 2)) = 1 ]; then a=$(train_seconds 2); b=$(train_seconds 1); else b=$(train_seconds 1); a=$(train_seconds 2); fi
       t2+=("$a") t1+=("$b")
     fi
     printf '%s rep %d:' "$1" "$r"

@@ -23,7 +23,7 @@ ours() {
 theirs() { "$python" benchmarks/torch_train.py --epochs 1 --threads "$threads" | sed -n 's/epoch 1: \([0-9]*\) images.*/\1/p'; }
 o=() t=() q=()
 for r in $(seq "$reps"); do
-  if [ $((r % 2)) = 1 ]; then a=$(ours) b=$(theirs); else b=$(theirs) a=$(ours); fi
+  if [ $((r % 2)) = 1 ]; then a=$(ours); b=$(theirs); else b=$(theirs); a=$(ours); fi
   [ -n "$a" ] && [ -n "$b" ] || { echo "train_benchmark.sh: a trainer printed no images/s" >&2; exit 1; }
   o+=("$a") t+=("$b") q+=("$(echo "$a / $b" | bc -l)")
   echo "rep $r: prunedef $a images/s, PyTorch $b images/s ($(cut -d' ' -f1-3 /proc/loadavg) load)"
