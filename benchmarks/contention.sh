@@ -6,8 +6,9 @@
 #   train  one epoch of prunedef make-badnet (Fashion-MNIST, 60,000 images, batch 64, Adam):
 #          seconds = 60,000 / the images/s it prints
 # The same is measured first without the busy loop as the reference (the load average printed
-# with every repetition says how quiet the machine was). The busy loop
-# is stopped when the script exits, however it exits. Measurement only: it changes nothing.
+# with every repetition says how quiet the machine was). The busy loop is stopped when the
+# script exits, however it exits (after an interrupt: once the running command has ended).
+# Measurement only: it changes nothing.
 # prunedef: the default (native) Release build in build-bench/. Needs the shared samples and
 # dataset-fashion-mnist (train is skipped with a note when /usr/share/datasets/fashion-mnist is absent).
 # usage: benchmarks/contention.sh [REPS [TASKS]]   (TASKS: "eval train" (default), "eval" or "train")
