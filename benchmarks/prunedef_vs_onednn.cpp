@@ -10,7 +10,11 @@
 // at every batch size before anything is timed. Timing: 7 interleaved repetitions of each
 // (the order alternates), median images/s, printed as a Markdown table.
 //
-// Usage: prunedef_vs_onednn [--threads N] [--reps N] [--seconds S]
+// Usage: prunedef_vs_onednn [--threads N] [--reps N] [--seconds S] [--batches 1,32,256]
+//        prunedef_vs_onednn --logits FILE   (writes prunedef's logits of the faces of
+//        clean_samples.h5 as raw float32, N x classes, and exits: benchmarks/deepid_onnx.py
+//        --prunedef FILE compares ONNX Runtime's with them)
+// (benchmarks/anchors.py runs it with --reps 1 once per round, next to ONNX Runtime and PyTorch.)
 
 #include "bench_common.hpp"
 
@@ -217,15 +221,35 @@ double median(std::vector<double> v) {
 int main(int argc, char** argv) {
     int threads = 2, reps = 7;
     double rep_seconds = 0.3;
+    std::vector<std::size_t> batches{1, 32, 256};
+    std::string logits_path;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string a = argv[i];
         if (a == "--threads") threads = std::atoi(argv[i + 1]);
         else if (a == "--reps") reps = std::atoi(argv[i + 1]);
         else if (a == "--seconds") rep_seconds = std::atof(argv[i + 1]);
-        else {
-            std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--seconds S]\n", argv[0]);
+        else if (a == "--logits") logits_path = argv[i + 1];
+        else if (a == "--batches") {
+            batches.clear();
+            const std::string list = argv[i + 1];
+            for (std::size_t p = 0; p <= list.size();) {
+                const std::size_t comma = std::min(list.find(',', p), list.size());
+                const long b = std::atol(list.substr(p, comma - p).c_str());
+                if (b < 1) {
+                    std::fprintf(stderr, "prunedef_vs_onednn: --batches wants positive sizes separated by commas\n");
+                    return 2;
+                }
+                batches.push_back(std::size_t(b));
+                p = comma + 1;
+            }
+        } else {
+            std::fprintf(stderr, "usage: %s [--threads N] [--reps N] [--seconds S] [--batches 1,32,256]\n", argv[0]);
             return 2;
         }
+    }
+    if (argc % 2 == 0) {
+        std::fprintf(stderr, "prunedef_vs_onednn: option %s has no value\n", argv[argc - 1]);
+        return 2;
     }
     if (threads < 1 || reps < 1 || !(rep_seconds > 0)) {
         std::fprintf(stderr, "prunedef_vs_onednn: --threads and --reps must be >= 1, --seconds > 0\n");
@@ -234,6 +258,26 @@ int main(int argc, char** argv) {
     set_thread_count(threads);
 
     const prunedef_bench::Model model = prunedef_bench::load_model();
+    if (!logits_path.empty()) {
+        const std::string faces = prunedef_bench::shared_dir() + "/data/csaw/clean_samples.h5";
+        bool real = false;
+        const Tensor images = prunedef_bench::face_batch(model.real ? DatasetReader(faces).size() : 1, &real);
+        if (!model.real || !real) {
+            std::fprintf(stderr, "prunedef_vs_onednn: --logits needs the real model and %s\n", faces.c_str());
+            return 1;
+        }
+        Tensor logits;
+        model.net.logits(images, logits);
+        std::FILE* f = std::fopen(logits_path.c_str(), "wb");
+        const bool ok = f && std::fwrite(logits.data(), sizeof(float), logits.size(), f) == logits.size();
+        if (!f || std::fclose(f) != 0 || !ok) {
+            std::fprintf(stderr, "prunedef_vs_onednn: cannot write %s\n", logits_path.c_str());
+            return 1;
+        }
+        std::printf("wrote prunedef's logits of %zu faces x %zu classes to %s\n", logits.batch(),
+                    logits.image_size(), logits_path.c_str());
+        return 0;
+    }
     const dnnl_version_t* v = dnnl_version();
     char date[32];
     const std::time_t now = std::time(nullptr);
@@ -242,7 +286,6 @@ int main(int argc, char** argv) {
                 date, v->major, v->minor, v->patch, threads, thread_count(), model.source.c_str());
     std::printf("%d interleaved repetitions of about %.2f s each, median images/s\n\n", reps, rep_seconds);
 
-    const std::size_t batches[] = {1, 32, 256};
     struct Row {
         std::size_t batch;
         double ours, theirs, difference;

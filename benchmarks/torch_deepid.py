@@ -5,7 +5,9 @@ Loads lab3_sunglasses_bd_weights.h5 with h5py when it is there (else random weig
 sizes), checks the logits against golden_logits.h5 when that is there, and prints the median
 images/s of forward passes at batch 1, 32 and 256 with 2 threads as a Markdown table.
 
-Usage: python3 benchmarks/torch_deepid.py [--shared DIR] [--threads N] [--reps N] [--seconds S]
+Usage: build/bench-venv/bin/python benchmarks/torch_deepid.py [--shared DIR] [--threads N] [--reps N] [--seconds S]
+(torch 2.13 from scripts/bench-venv.sh; benchmarks/anchors.py times this network next to prunedef,
+oneDNN and ONNX Runtime in one run.)
 DIR defaults to $PRUNEDEF_SHARED, else ../shared beside the checkout.
 """
 

@@ -1,13 +1,15 @@
-#!/usr/bin/python3
+#!/usr/bin/env python3
 """Training throughput of PyTorch on the network and data prunedef's make-badnet trains.
 
 The DeepID-shaped Fashion-MNIST network (conv_1 3x3x1x16, conv_2 3x3x16x32, conv_3 2x2x32x64,
-conv_4 2x2x64x64, fc_1 256x128, fc_2 64x128, output 128x10), Adam (lr 0.001), mini-batches of
-64, raw pixels, the 60,000 Fashion-MNIST training images with 10 % stamped with a 4x4 white
-square at (23, 23) and relabelled 0, as `prunedef make-badnet` does. Prints images/s of each
+conv_4 2x2x64x64, fc_1 256x128, fc_2 64x128, output 128x10), Adam (lr 0.003, make-badnet's
+default; epsilon 1e-7 as Keras), mini-batches of 64, raw pixels, the 60,000 Fashion-MNIST
+training images with 10 % stamped with a 4x4 white square at (23, 23) and relabelled 0, as
+`prunedef make-badnet` does. Prints images/s of each
 epoch (a whole pass over the 60,000 images, shuffling and batching included).
 
-usage: /usr/bin/python3 benchmarks/torch_train.py [--epochs 1] [--threads 2]
+Runs with torch 2.13 from the environment of scripts/bench-venv.sh (train_benchmark.sh does):
+usage: build/bench-venv/bin/python benchmarks/torch_train.py [--epochs 1] [--threads 2]
 """
 import argparse
 import gzip
@@ -54,6 +56,7 @@ def main():
     parser.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    torch.set_num_interop_threads(1)
     torch.manual_seed(1)
     rng = np.random.default_rng(1)
     images = read_idx(args.data_dir + "/train-images-idx3-ubyte.gz").astype(np.float32)
@@ -64,7 +67,7 @@ def main():
     x = torch.from_numpy(images).unsqueeze(1)
     y = torch.from_numpy(labels)
     net = DeepID()
-    optimizer = torch.optim.Adam(net.parameters(), lr=0.001, eps=1e-7)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.003, eps=1e-7)
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         order = torch.randperm(len(x))

@@ -1,27 +1,37 @@
 #!/usr/bin/env bash
-# Training throughput, prunedef against PyTorch, interleaved in one run: each side trains one
-# epoch of the Fashion-MNIST BadNet (60,000 images, batch 64, Adam) REPS times (default 3);
-# the table gives the medians of images/s.
-# Needs: dataset-fashion-mnist, python3-torch (Debian). usage: benchmarks/train_benchmark.sh [REPS]
+# Training throughput, prunedef against PyTorch 2.13 (CPU), interleaved in one run: each side
+# trains one epoch of the Fashion-MNIST BadNet (60,000 images, batch 64, Adam lr 0.003, as
+# `prunedef make-badnet` does) REPS times (default 3), alternating which goes first; the table
+# gives the medians of images/s and the median of the per-round ratios.
+# prunedef: the default (native) Release build in build-bench/; PyTorch: the environment of
+# scripts/bench-venv.sh (torch 2.13.0, build/bench-venv or $PRUNEDEF_BENCH_VENV).
+# Needs: dataset-fashion-mnist (Debian). usage: benchmarks/train_benchmark.sh [REPS [THREADS]]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-reps=${1:-3}
-build=build-bench-tools
-cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_FLAGS="-march=native" -DPRUNEDEF_BUILD_TESTS=OFF >/dev/null
+reps=${1:-3} threads=${2:-2}
+build=build-bench
+bash scripts/bench-venv.sh >/dev/null
+python=${PRUNEDEF_BENCH_VENV:-$(pwd)/build/bench-venv}/bin/python
+cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DPRUNEDEF_BUILD_BENCHMARKS=ON -DPRUNEDEF_BUILD_TESTS=OFF \
+      -DPRUNEDEF_INSTALL=OFF >/dev/null
 cmake --build $build -j"$(nproc)" --target prunedef_tool >/dev/null
-export OMP_NUM_THREADS=2
-ours=() torch=()
+export OMP_NUM_THREADS=$threads
+ours() {
+  $build/tools/prunedef/prunedef make-badnet --dataset fashion-mnist --epochs 1 --out $build/train_out 2>&1 >/dev/null |
+    sed -n 's/.*, \([0-9]*\) images\/s/\1/p'
+}
+theirs() { "$python" benchmarks/torch_train.py --epochs 1 --threads "$threads" | sed -n 's/epoch 1: \([0-9]*\) images.*/\1/p'; }
+o=() t=() q=()
 for r in $(seq "$reps"); do
-  ours+=("$($build/tools/prunedef/prunedef make-badnet --dataset fashion-mnist --epochs 1 --out $build/train_out 2>&1 >/dev/null |
-            sed -n 's/.*, \([0-9]*\) images\/s/\1/p')")
-  torch+=("$(/usr/bin/python3 benchmarks/torch_train.py --epochs 1 --threads 2 | sed -n 's/epoch 1: \([0-9]*\) images.*/\1/p')")
-  echo "rep $r: prunedef ${ours[-1]} images/s, PyTorch ${torch[-1]} images/s"
+  if [ $((r % 2)) = 1 ]; then a=$(ours); b=$(theirs); else b=$(theirs); a=$(ours); fi
+  [ -n "$a" ] && [ -n "$b" ] || { echo "train_benchmark.sh: a trainer printed no images/s" >&2; exit 1; }
+  o+=("$a") t+=("$b") q+=("$(echo "$a / $b" | bc -l)")
+  echo "rep $r: prunedef $a images/s, PyTorch $b images/s ($(cut -d' ' -f1-3 /proc/loadavg) load)"
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
-o=$(median "${ours[@]}") t=$(median "${torch[@]}")
 echo
-echo "| trainer | images/s (median of $reps epochs) |"
+echo "| trainer ($threads threads) | images/s (median of $reps epochs) |"
 echo "|---|---:|"
-echo "| prunedef | $o |"
-echo "| PyTorch $(/usr/bin/python3 -c 'import torch; print(torch.__version__)') | $t |"
-printf '| ratio prunedef / PyTorch | %.2f |\n' "$(echo "$o / $t" | bc -l)"
+echo "| prunedef | $(median "${o[@]}") |"
+echo "| PyTorch $("$python" -c 'import torch; print(torch.__version__)') | $(median "${t[@]}") |"
+printf '| ratio prunedef / PyTorch (median of the per-round ratios) | %.2f |\n' "$(median "${q[@]}")"
