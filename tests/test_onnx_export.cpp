@@ -110,8 +110,7 @@ TEST_CASE("onnx export: DeepID as B, opset 13, NCHW input, scale folded in, pre-
 TEST_CASE("onnx export: G of B and B' with pruned conv_3 channels has the trunk once") {
     DeepID b = prunedef_test::tiny_deepid(5);
     b.bind({55, 47, 3});
-    DeepID bprime = b;
-    prune_channels(bprime, ChannelMask::from_order(2, {1}, 1));
+    const DeepID bprime = prune_channels(b, ChannelMask::from_order(2, {1}, 1));
     const ModelWeights wb = collect_weights(b), wbp = collect_weights(bprime);
     const ModelSpec spec = deepid_model_spec(wb, {55, 47, 3});
     const onnx::ModelProto g = onnx_goodnet_model(spec, wb, wbp, {55, 47, 3}, 1.0f);
@@ -132,7 +131,7 @@ TEST_CASE("onnx export: G of B and B' with pruned conv_3 channels has the trunk 
     CHECK(g.graph().output(0).type().tensor_type().elem_type() == onnx::TensorProto::INT64);
     CHECK(initializer(g, "backdoor_detected").int64_data(0) == 5);
     // B' reads B's pool_2
-    CHECK(node_named(g, "bprime/conv_3/conv").input(0) == "pool_2");
+    CHECK(node_named(g, "bprime/conv_3/conv").input(0) == "b/pool_2");
 
     // B' with every layer changed (fine-tuned everywhere): two whole networks
     DeepID other = prunedef_test::tiny_deepid(6);
@@ -151,7 +150,7 @@ TEST_CASE("onnx export: a Flatten read by a Dense layer permutes its rows from K
     w["d"] = {array("kernel", {24, 2}), array("bias", {2})};
     const onnx::ModelProto m = onnx_model(spec, w, {2, 3, 4}, 1.0f);
     CHECK_NOTHROW(onnx::checker::check_model(m));
-    const onnx::TensorProto& k = initializer(m, "d/kernel");
+    const onnx::TensorProto& k = initializer(m, "b/d/kernel");
     const std::vector<float>& keras = w["d"][0].values;
     for (std::size_t h = 0; h < 2; ++h)
         for (std::size_t x = 0; x < 3; ++x)
@@ -167,7 +166,7 @@ TEST_CASE("onnx export: a Flatten read by a Dense layer permutes its rows from K
                                    {2, 3, 4});
     const onnx::ModelProto t = onnx_model(soft, w, {2, 3, 4}, 1.0f);
     CHECK(op_counts(t).at("Transpose") == 1);
-    CHECK(initializer(t, "d/kernel").float_data(5) == keras[5]);
+    CHECK(initializer(t, "b/d/kernel").float_data(5) == keras[5]);
 }
 
 TEST_CASE("onnx export: 'same' pooling and strided convolution get Keras' pads; average pooling excludes them") {
@@ -195,9 +194,9 @@ TEST_CASE("onnx export: 'same' pooling and strided convolution get Keras' pads; 
     const onnx::ModelProto m = onnx_model(spec, w, {6, 5, 1}, 1.0f);
     CHECK_NOTHROW(onnx::checker::check_model(m));
     // conv: 6x5 stride 2 'same' -> 3x3; total pad rows (3-1)*2+3-6 = 1 (bottom), columns (3-1)*2+3-5 = 2 (1, 1)
-    CHECK(ints_attr(node_named(m, "c/conv"), "pads") == std::vector<std::int64_t>{0, 1, 1, 1});
+    CHECK(ints_attr(node_named(m, "b/c/conv"), "pads") == std::vector<std::int64_t>{0, 1, 1, 1});
     // pool: 3x3 by 2 'same' -> 2x2; one row and column at the end
-    const auto& p = node_named(m, "p");
+    const auto& p = node_named(m, "b/p");
     CHECK(p.op_type() == "AveragePool");
     CHECK(ints_attr(p, "pads") == std::vector<std::int64_t>{0, 0, 1, 1});
     CHECK(int_attr(p, "count_include_pad") == 0);

@@ -10,7 +10,7 @@ import shutil
 import numpy as np
 
 from csaw_checks import CSAW_MODELS, sample_sets, weights_file
-from prunedef_keras import Failure, compare_logits, prunedef_logits, read_dataset, run_tool
+from prunedef_keras import Failure, b_prime_files, compare_logits, prunedef_logits, read_dataset, run_tool
 
 try:
     import onnx
@@ -69,32 +69,31 @@ def check_csaw(stem):
     return check
 
 
-def check_fmnist_goodnet(ctx):
-    """B and G of the Fashion-MNIST BadNet: B's logits on test.h5 and bd_test.h5; G exported from
-    the GoodNet file of `prunedef repair` (pruning to a 4-point drop): its classes equal, for every
-    image, G's from prunedef's B and B' (the agreement rule on `prunedef predict`'s logits), and
-    `prunedef eval --goodnet` prints the accuracies of ONNX Runtime's classes."""
-    fm = ctx.shared_path("fmnist_badnet")
-    model = os.path.join(fm, "bd_weights.h5")
-    sets = [os.path.join(fm, n) for n in ("test.h5", "bd_test.h5")]
-    notes = check_b(ctx, "fmnist_B", ["--model", model], 1.0, sets)
-    out = ctx.path("onnx_repair_fmnist")
+def check_goodnet(ctx, what, model, scale, valid, sets, convs=None):
+    """G exported from the GoodNet file of `prunedef repair` (pruning to a 4-point drop on valid):
+    onnx.checker passes, its B and B' logits equal `prunedef predict`'s on B and on repair's B'
+    file, its classes equal, for every image, G's from prunedef's B and B' (the agreement rule),
+    and `prunedef eval --goodnet` prints the figures of ONNX Runtime's classes."""
+    out = ctx.path(f"onnx_repair_{what}")
     shutil.rmtree(out, ignore_errors=True)
-    run_tool(ctx, "repair", "--model", model, "--scale", "1", "--valid", os.path.join(fm, "valid.h5"),
-             "--poisoned", sets[1], "--out", out, "--drops", "4")
+    run_tool(ctx, "repair", "--model", model, "--scale", repr(scale), "--valid", valid, "--poisoned", sets[1],
+             "--out", out, "--drops", "4")
     goodnet = os.path.join(out, "goodnet_X4.h5")
-    bprime = os.path.join(out, "repaired_X4.h5")
-    graph, session = export(ctx, "fmnist_G.onnx", "--goodnet", goodnet)
-    convs = sum(n.op_type == "Conv" for n in graph.graph.node)
-    if convs != 6:
-        raise Failure(f"G has {convs} Conv nodes; B' = B with conv_3 channels pruned shares conv_1 and conv_2: 6 expected")
-    notes.append("G's graph: 6 Conv nodes (conv_1, conv_2 shared; conv_3, conv_4 for B and B')")
+    bprime = next(p for p in b_prime_files(out, os.path.splitext(model)[1]) if "repaired_X4." in p)
+    graph, session = export(ctx, f"{what}_G.onnx", "--goodnet", goodnet)
+    notes = []
+    if convs is not None:
+        n = sum(node.op_type == "Conv" for node in graph.graph.node)
+        if n != convs:
+            raise Failure(f"{what}: G has {n} Conv nodes; B' = B with channels pruned shares the trunk: {convs} expected")
+        notes.append(f"G's graph: {n} Conv nodes (the trunk before the pruned layer once)")
+    accs = []
     for path in sets:
         data, labels = read_dataset(path)
         cls, logits, bp_logits = run(session, data, ["class", "logits", "bprime_logits"])
         name = os.path.basename(path)
-        b = prunedef_logits(ctx, model, path, 1.0)
-        bp = prunedef_logits(ctx, bprime, path, 1.0)
+        b = prunedef_logits(ctx, model, path, scale)
+        bp = prunedef_logits(ctx, bprime, path, scale)
         notes.append(compare_logits(f"G's B logits on {name}", b, logits.astype(np.float64)))
         notes.append(compare_logits(f"G's B' logits on {name}", bp, bp_logits.astype(np.float64)))
         classes = b.shape[1]
@@ -106,15 +105,32 @@ def check_fmnist_goodnet(ctx):
             i = differ[0]
             raise Failure(f"{name}: ONNX G's class differs from prunedef's G on {len(differ)} images, first {i}: "
                           f"{cls[i]} vs {want[i]}")
-        # prunedef's own G (eval --goodnet): the accuracy of ONNX Runtime's classes, as eval.py prints it
-        flag = "--clean" if name == "test.h5" else "--poisoned"
-        lines = run_tool(ctx, "eval", "--goodnet", goodnet, flag, path).stdout.splitlines()
-        acc = float(np.mean(cls == labels.astype(np.int64)) * 100)
-        if not any(repr(acc) in line for line in lines):
-            raise Failure(f"eval --goodnet {goodnet} {flag} {name}: {lines}; ONNX G's accuracy is {acc!r}")
-        notes.append(f"G on {name}: {len(cls)} classes identical to prunedef's G ({int(np.sum(cls == classes))} "
-                     f"flagged), eval --goodnet's figure {acc!r}")
+        accs.append(float(np.mean(cls == labels.reshape(-1).astype(np.int64)) * 100))
+        notes.append(f"G on {name}: {len(cls)} classes identical to prunedef's G ({int(np.sum(cls == classes))} flagged)")
+    # prunedef's own G (eval --goodnet) prints the accuracy and attack success of ONNX Runtime's classes
+    lines = run_tool(ctx, "eval", "--goodnet", goodnet, "--clean", sets[0], "--poisoned", sets[1]).stdout.splitlines()
+    for acc, line_start in zip(accs, ("Clean Classification accuracy", "Attack Success Rate")):
+        if not any(line.startswith(line_start) and line.endswith(": " + repr(acc)) for line in lines):
+            raise Failure(f"eval --goodnet {goodnet}: {lines}; ONNX G gives {line_start} {acc!r}")
+    notes.append(f"eval --goodnet prints ONNX G's figures: {', '.join(map(repr, accs))}")
     return notes
+
+
+def check_fmnist(ctx):
+    """The Fashion-MNIST BadNet (weights-only DeepID): B's logits on test.h5 and bd_test.h5, and G."""
+    fm = ctx.shared_path("fmnist_badnet")
+    model = os.path.join(fm, "bd_weights.h5")
+    sets = [os.path.join(fm, n) for n in ("test.h5", "bd_test.h5")]
+    notes = check_b(ctx, "fmnist_B", ["--model", model], 1.0, sets)
+    return notes + check_goodnet(ctx, "fmnist", model, 1.0, os.path.join(fm, "valid.h5"), sets, convs=6)
+
+
+def check_graph_goodnet(ctx):
+    """G of a graph network that is not DeepID (fmnist_residual, a residual block with BatchNormalization)."""
+    from architecture_checks import dataset, model_file
+    _, data_file, scale = dataset(ctx, "fmnist_residual")
+    return check_goodnet(ctx, "fmnist_residual", model_file(ctx, "fmnist_residual", "keras2"), scale, data_file,
+                         [data_file, data_file])
 
 
 def check_graph(name):
@@ -128,6 +144,8 @@ def check_graph(name):
 
 CHECKS = [(f"onnx/csaw {stem}: ONNX Runtime's B logits = prunedef predict", check_csaw(stem)) for stem, _, _ in CSAW_MODELS]
 CHECKS.append(("onnx/fmnist_badnet: B logits, and G from repair's GoodNet file = prunedef's G on every image",
-               check_fmnist_goodnet))
+               check_fmnist))
+CHECKS.append(("onnx/graph fmnist_residual G: G from repair's GoodNet file = prunedef's G on every image",
+               check_graph_goodnet))
 for _name in ("seq_strided", "fmnist_residual", "inception_concat"):
     CHECKS.append((f"onnx/graph {_name}: ONNX Runtime's B logits = prunedef predict", check_graph(_name)))

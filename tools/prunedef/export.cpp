@@ -97,8 +97,10 @@ int run_export(const ExportOptions& o) {
     else scale = settings.input_scale;
     if (!shape || !scale) {
         if (o.data_opt->count() == 0)
-            throw usage_error(std::string("the model file does not state its input ") + (!shape ? "shape" : "scale") +
-                              ": give --data D.h5 (a data set it reads)" + (!scale ? " or --scale" : ""));
+            throw usage_error(std::string("the model file does not state its input ") +
+                              (!shape ? (!scale ? "shape and scale" : "shape") : "scale") +
+                              ": give --data D.h5 (a data set it reads)" + (!scale ? std::string(" or --scale S") : "") +
+                              (!shape && !scale ? " (--data tells both)" : ""));
         const DatasetReader data(o.data);
         if (!shape) shape = data.image_shape();
         if (!scale) {

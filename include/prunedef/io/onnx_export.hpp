@@ -14,6 +14,9 @@
 //                                            `classes` means "backdoor detected", then B's
 //                                            "logits" and B''s "bprime_logits"
 //
+// Node and tensor names: B's layers under "b/", B''s under "bprime/" (Keras layer names have no
+// '/', so they never meet the graph's own names: input, scaled_input, logits, class, ...).
+//
 // G's rule: ArgMax of B and of B' (keepdims 0, select_last_index 0: the first index on ties, as
 // prunedef's argmax and numpy's), Equal, Where(equal, B's class, classes). Every layer of B' whose
 // weights are bitwise B's and whose inputs are all shared is B's node: for B' = B with channels
@@ -30,6 +33,7 @@
 
 #include <onnx/onnx_pb.h>
 
+#include <cmath>
 #include <cstdio>
 #include <fstream>
 #include <map>
@@ -114,7 +118,7 @@ inline onnx::ModelProto onnx_model(const ModelSpec& spec, const ModelWeights& we
     onnx::ModelProto m = detail::onnx_model_shell("prunedef_B", input, scale, metadata);
     detail::OnnxGraphBuilder b(*m.mutable_graph());
     auto values = detail::onnx_input_values(b, spec, input, scale);
-    const detail::OnnxValue logits = b.add_network(spec, weights, values, "");
+    const detail::OnnxValue logits = b.add_network(spec, weights, values, "b/");
     b.node("Identity", {logits.name}, "logits", "logits");
     detail::onnx_add_output(*m.mutable_graph(), "logits", onnx::TensorProto::FLOAT, {std::int64_t(logits.c)});
     return m;
@@ -129,7 +133,7 @@ inline onnx::ModelProto onnx_goodnet_model(const ModelSpec& spec, const ModelWei
     onnx::ModelProto m = detail::onnx_model_shell("prunedef_GoodNet", input, scale, meta);
     detail::OnnxGraphBuilder b(*m.mutable_graph());
     auto values = detail::onnx_input_values(b, spec, input, scale);
-    const detail::OnnxValue logits = b.add_network(spec, b_weights, values, "");
+    const detail::OnnxValue logits = b.add_network(spec, b_weights, values, "b/");
     // B''s layers computed exactly as B's: same weights, all inputs shared
     const detail::SpecGraph sg = detail::spec_graph(spec);
     std::map<std::string, detail::OnnxValue> shared{{spec.layers[0].name, values.at(spec.layers[0].name)}};
