@@ -38,10 +38,10 @@ int run_export(const ExportOptions& o) {
     require(o.out_opt);
     check_output_file(o.out, {o.model, o.bprime, o.goodnet, o.data, o.model_options.config});
     const bool has_model = o.model_opt->count() > 0, has_goodnet = o.goodnet_opt->count() > 0;
-    if (!has_model && !has_goodnet) throw usage_error("--model or --goodnet is required");
     if (o.bprime_opt->count() > 0 && has_goodnet)
         throw usage_error("--bprime and --goodnet both give B'; give one");
     if (o.bprime_opt->count() > 0 && !has_model) throw usage_error("--bprime needs --model (B)");
+    if (!has_model && !has_goodnet) throw usage_error("--model or --goodnet is required");
 
     // B (and B'): the architecture, the weights and the stored settings
     std::optional<ModelSpec> spec;
