@@ -9,7 +9,7 @@ set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv=${PRUNEDEF_KERAS_VENV:-$root/build/keras-venv}
 python=${PRUNEDEF_PYTHON:-python3}
-pins=("tensorflow-cpu==2.21.*" "tf-keras==2.21.*" "keras==3.15.*" "h5py" "numpy")
+pins=("tensorflow-cpu==2.21.*" "tf-keras==2.21.*" "keras==3.15.*" "h5py" "numpy" "onnxruntime==1.30.*" "onnx")
 
 # Prints the versions and succeeds when every pin is satisfied (no TensorFlow import: fast).
 check() {

@@ -3,7 +3,7 @@
 # given as arguments (the fuzzing and benchmark scripts name theirs):
 #   bash scripts/setup-debian.sh [PACKAGE ...]
 set -euo pipefail
-packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev zlib1g-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev libzip-dev hdf5-tools
+packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev zlib1g-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev libzip-dev libonnx-dev libprotobuf-dev hdf5-tools
           python3-venv
           dataset-fashion-mnist
           "$@")

@@ -9,7 +9,7 @@ src=$(cd "$1" && pwd)
 work=$2
 rm -rf "$work"
 mkdir -p "$work"
-all="core;io;image;report;prunedef;native"
+all="core;io;image;report;prunedef;native;onnx"
 hide=(-DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON
       -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON)
 
@@ -39,7 +39,7 @@ check_no_hdf5() {
 cmake -S "$src" -B "$work/build" -DPRUNEDEF_BUILD_TESTS=OFF -DPRUNEDEF_BUILD_TOOLS=OFF \
       -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
 cmake --install "$work/build" >/dev/null
-for part in core io image report prunedef native; do
+for part in core io image report prunedef native onnx; do
   [ -f "$work/prefix/share/cmake/prunedef/prunedef_${part}Targets.cmake" ] || fail "prunedef::$part is not installed"
 done
 dir_src=$src/tests/cmake_import

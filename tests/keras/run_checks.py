@@ -15,6 +15,7 @@ import prunedef_keras  # noqa: E402  (fails the run when TensorFlow / Keras are 
 import architecture_checks  # noqa: E402
 import csaw_checks  # noqa: E402
 import eval_checks  # noqa: E402
+import onnx_checks  # noqa: E402
 import repair_checks  # noqa: E402
 
 
@@ -25,7 +26,7 @@ def main(argv):
     if not os.access(ctx.tool, os.X_OK):
         print(f"FAIL: {ctx.tool} is not an executable prunedef")
         return 1
-    checks = architecture_checks.CHECKS + csaw_checks.CHECKS + repair_checks.CHECKS + eval_checks.CHECKS
+    checks = architecture_checks.CHECKS + csaw_checks.CHECKS + repair_checks.CHECKS + eval_checks.CHECKS + onnx_checks.CHECKS
     wanted = argv[4:]
     if wanted:
         checks = [(n, f) for n, f in checks if any(w in n for w in wanted)]

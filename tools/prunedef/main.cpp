@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
                                                    {"predict", add_predict(app)},
                                                    {"repair", add_repair(app)},
                                                    {"classify", add_classify(app)},
-                                                   {"make-badnet", add_make_badnet(app)}};
+                                                   {"make-badnet", add_make_badnet(app)},
+                                                   {"export", add_export(app)}};
     // A switch (--relative) given twice is harmless: only options that take a value throw.
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
         for (CLI::Option* opt : sub->get_options())
