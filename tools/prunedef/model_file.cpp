@@ -122,7 +122,7 @@ DeepID check_deepid_channels(DeepID net, const std::string& path, const DatasetR
 
 LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
                        double scale, const DatasetReader& data) {
-    LoadedModel m{read_keras_model(path, options.config), DeepID{}, "", false};
+    LoadedModel m{read_keras_model(path, options.config), DeepID{}, "", false, ""};
     const KerasModelFile& file = m.file;
     std::optional<ImageShape> stated = file.settings.input_shape;
     const std::string kind = keras_file_kind_name(file.kind);

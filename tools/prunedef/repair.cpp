@@ -424,7 +424,7 @@ Runner add_repair(CLI::App& app) {
                          ->needs(o->fine_tune_opt)
                          ->check(CLI::NonNegativeNumber)
                          ->type_name("E");
-    sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after conv_3")->needs(o->fine_tune_opt);
+    sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after the pruned layer (conv_3 in DeepID; --layer)")->needs(o->fine_tune_opt);
     sub->add_option("--holdout", o->holdout,
                     "without --test: the fraction of V.h5 held out of fine-tuning (the last F of a shuffle seeded "
                     "with --seed), on which the figures after fine-tuning are measured (default 0.2; 0: none)")
