@@ -168,9 +168,13 @@ grep -q "Each B' fine-tuned on the validation set less a held-out fraction 0.2 (
   || fail "report.md does not say B' was fine-tuned on 96 images"
 grep -q '"clean_set": "holdout"' "$work/fp/report.json" || fail "report.json: clean_set is not holdout"
 grep -q '"holdout_images": 24' "$work/fp/report.json" || fail "report.json: holdout_images is not 24"
+grep -q '"chosen_epoch": 1' "$work/fp/report.json" || fail "report.json: no chosen_epoch with a held-out part"
+grep -q "B' after fine-tuning is the epoch whose B' classified the held-out images best: X=4 pts: epoch 1 of 1." \
+  "$work/fp/report.md" || fail "report.md does not name the epoch kept"
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --holdout 0.25 \
-  --batch 32 --quiet --out "$work/fp25" > /dev/null || fail "repair --holdout 0.25 exit code"
+  --last-epoch --batch 32 --quiet --out "$work/fp25" > /dev/null || fail "repair --holdout 0.25 --last-epoch exit code"
 grep -q '"holdout_images": 30' "$work/fp25/report.json" || fail "--holdout 0.25: holdout_images is not 30"
+grep -q '"chosen_epoch": null' "$work/fp25/report.json" || fail "--last-epoch: report.json still names a chosen epoch"
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --test "$data/clean_samples.h5" --drops 4 \
   --fine-tune 1 --batch 32 --quiet --out "$work/fpt" > /dev/null || fail "repair --fine-tune --test exit code"
 grep -q '"clean_set": "test"' "$work/fpt/report.json" || fail "with --test: clean_set is not test"

@@ -554,6 +554,8 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"holdout_accuracy_before", nullptr},
                                {"holdout_accuracy", nullptr},
                                {"goodnet_holdout", nullptr},
+                               {"chosen_epoch", nullptr},
+                               {"holdout_accuracy_per_epoch", nlohmann::json::array()},
                                {"valid_accuracy", 88.5},
                                {"test_accuracy", 87.75},
                                {"attack_success", 2.5},

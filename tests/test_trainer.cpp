@@ -186,3 +186,89 @@ TEST_CASE("fine-pruning: without a test set the figures after fine-tuning are on
     CHECK(!g.holdout_accuracy);
     CHECK(g.test_accuracy);
 }
+
+namespace {
+bool same_weights(const DeepID& a, const DeepID& b) {
+    return a.stem().layer<0>().kernel() == b.stem().layer<0>().kernel() &&
+           a.pruned_layer().kernel() == b.pruned_layer().kernel() &&
+           a.head().layer<2>().kernel() == b.head().layer<2>().kernel();
+}
+}  // namespace
+
+TEST_CASE("trainer: epoch_end sees the network as each epoch leaves it") {
+    const LabelledImages data = quadrants(120, 21);
+    Adam adam(1e-2f);
+    TrainOptions options;
+    options.epochs = 3;
+    options.batch_size = 32;
+    options.seed = 5;
+    DeepID net = small_net(22);
+    std::vector<DeepID> after;
+    train(net, data, adam, options, NoConstraint{}, [&](const DeepID& n, const EpochReport& r) {
+        CHECK(r.epoch == after.size() + 1);
+        after.push_back(n);
+    });
+    REQUIRE(after.size() == 3);
+    CHECK(same_weights(after.back(), net));
+    // the network after epoch 2 of a 3-epoch run is the network of a 2-epoch run
+    DeepID two = small_net(22);
+    Adam adam2(1e-2f);
+    options.epochs = 2;
+    train(two, data, adam2, options);
+    CHECK(same_weights(after[1], two));
+    CHECK_FALSE(same_weights(after[1], after[2]));
+}
+
+TEST_CASE("fine-pruning: the epoch kept is the one best on the held-out images, the latest of equals") {
+    const LabelledImages tune = quadrants(120, 31), held = quadrants(60, 32);
+    const DeepID net = small_net(33);
+    ChannelMask mask(8);
+    mask.prune(2);
+    mask.prune(5);
+    FinePruningOptions options;
+    options.epochs = 5;
+    options.learning_rate = 2e-2f;
+    options.batch_size = 32;
+    options.lr_drop = 4;
+    const EpochChoice<DeepID> choice = fine_prune_choosing_epoch(net, mask, tune, held, options);
+    REQUIRE(choice.accuracy.size() == 5);
+    REQUIRE(choice.epoch >= 1);
+    REQUIRE(choice.epoch <= 5);
+    const double best = *std::max_element(choice.accuracy.begin(), choice.accuracy.end());
+    CHECK(choice.accuracy[choice.epoch - 1] == best);
+    for (std::size_t e = choice.epoch; e < choice.accuracy.size(); ++e) CHECK(choice.accuracy[e] < best);
+    CHECK(accuracy(choice.net, held) == doctest::Approx(best));
+    // the kept network is the one a run of exactly that many epochs gives (same schedule, same shuffles)
+    FinePruningOptions shorter = options;
+    shorter.epochs = choice.epoch;
+    CHECK(same_weights(choice.net, fine_prune(net, mask, tune, shorter)));
+    CHECK_THROWS_AS(fine_prune_choosing_epoch(net, mask, tune, LabelledImages{}, options), argument_error);
+}
+
+TEST_CASE("fine-pruning: fine_prune_all keeps the best held-out epoch unless choose_epoch is off") {
+    const LabelledImages data = quadrants(100, 41);
+    const DeepID net = small_net(42);
+    ArrayBatchSource valid(data.images, data.labels, "valid");
+    RepairOptions ro;
+    ro.drops = {{4.0, false}};
+    FinePruningOptions options;
+    options.epochs = 3;
+    options.batch_size = 32;
+    options.lr_drop = 0;
+    options.seed = 4;
+    RepairResult chosen = repair(net, RepairData{&valid, nullptr, nullptr}, ro);
+    fine_prune_all(net, chosen, RepairData{&valid, nullptr, nullptr}, options);
+    const FineTuneResult& f = *chosen.thresholds[0].fine_tuned;
+    REQUIRE(f.chosen_epoch);
+    REQUIRE(f.holdout_accuracy_per_epoch.size() == 3);
+    REQUIRE(f.holdout_accuracy);
+    CHECK(*f.holdout_accuracy == doctest::Approx(f.holdout_accuracy_per_epoch[*f.chosen_epoch - 1]));
+    CHECK(*f.holdout_accuracy ==
+          doctest::Approx(*std::max_element(f.holdout_accuracy_per_epoch.begin(), f.holdout_accuracy_per_epoch.end())));
+
+    options.choose_epoch = false;
+    RepairResult last = repair(net, RepairData{&valid, nullptr, nullptr}, ro);
+    fine_prune_all(net, last, RepairData{&valid, nullptr, nullptr}, options);
+    CHECK_FALSE(last.thresholds[0].fine_tuned->chosen_epoch);
+    CHECK(last.thresholds[0].fine_tuned->holdout_accuracy_per_epoch.empty());
+}

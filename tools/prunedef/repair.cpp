@@ -32,6 +32,7 @@ struct RepairOptionsCli {
     std::vector<std::string> ks;        // --k values, each a comma list
     std::string name_template;          // --name
     double holdout = 0.2;               // --holdout
+    bool last_epoch = false;            // --last-epoch
     double max_fpr = 0;
     std::string drops = "2,4,10", order = "increasing", site = "pooled";
     double scale = 1;
@@ -194,6 +195,7 @@ int run_repair(const RepairOptionsCli& o) {
                                                   : (o.fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(o.fine_tune))) : 0);
         fine.seed = o.seed;
         fine.holdout = o.holdout;
+        fine.choose_epoch = !o.last_epoch;
     }
     options.drops = parse_drops(o.drops, o.relative);
     options.site = o.site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
@@ -349,7 +351,7 @@ Runner add_repair(CLI::App& app) {
               "                      [--drops 2,4,10] [--relative]\n"
               "                      [--order increasing|decreasing|l1] [--layer NAME] [--site pooled|conv]\n"
               "                      [--k N,...] [--name TEMPLATE]\n"
-              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F]]\n"
+              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]]\n"
               "                      [--weights-only]\n"
               "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
@@ -431,6 +433,10 @@ Runner add_repair(CLI::App& app) {
         ->check(CLI::Range(0.0, 0.9))
         ->needs(o->fine_tune_opt)
         ->type_name("F");
+    sub->add_flag("--last-epoch", o->last_epoch,
+                  "keep the last fine-tuning epoch's B' (default with a held-out part: the epoch whose B' classifies "
+                  "the held-out images best)")
+        ->needs(o->fine_tune_opt);
     sub->add_option("--seed", o->seed, "fine-tuning seed (default 1)")->check(CLI::NonNegativeNumber)->needs(o->fine_tune_opt)->type_name("S");
     o->out_opt = sub->add_option("--out", o->out, "output directory: new or empty (created if missing); required")
                      ->type_name("DIR");

@@ -135,6 +135,10 @@ struct FineTuneResult : RepairedFigures {
     std::optional<double> holdout_accuracy_before;  // B' before fine-tuning, on the held-out images
     std::optional<double> holdout_accuracy;         // B' after fine-tuning, on the held-out images
     std::optional<GoodNetCounts> goodnet_holdout;   // G after fine-tuning, on the held-out images
+    /// The epoch kept (FinePruningOptions::choose_epoch, with a held-out part): the one whose B'
+    /// classified the held-out images best; absent when the last epoch was kept unconditionally.
+    std::optional<std::size_t> chosen_epoch;
+    std::vector<double> holdout_accuracy_per_epoch;  // B' on the held-out images after each epoch
 };
 
 /// Results for one threshold X: which channels B' prunes, and B' and G after pruning.

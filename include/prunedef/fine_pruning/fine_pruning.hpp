@@ -24,6 +24,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace prunedef {
@@ -42,6 +43,9 @@ struct FinePruningOptions {
     /// "after" figures are measured on it (fine_prune_all, holdout_split); 0: none, the figures
     /// are then on the fine-tuning data itself. Ignored when a test set is given.
     double holdout = 0.2;
+    /// With a held-out part (holdout > 0, no test set): keep the epoch whose B' classifies the
+    /// held-out images best (the latest of equals) instead of the last one (fine_prune_all).
+    bool choose_epoch = true;
     std::function<void(const std::string& drop, const EpochReport&)> on_epoch;
 };
 
@@ -61,10 +65,12 @@ inline TrainingForm<GraphNetwork> graph_training_form(const ModelSpec& spec) {
             [spec](const GraphNetwork& n) { return rebuild_graph_network(spec, n, true, true); }};
 }
 
-/// B' fine-tuned: B with mask's channels pruned, trained on clean data with them held at zero.
-template <class Net>
-Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clean, const FinePruningOptions& options,
-               const std::function<void(const EpochReport&)>& on_epoch = {}) {
+namespace detail {
+/// B with mask's channels pruned, fine-tuned on clean with them held at zero; epoch_end(net,
+/// report) after every epoch (trainer.hpp's train).
+template <class Net, class EpochEnd>
+Net fine_tune_pruned(const Net& b, const ChannelMask& mask, const LabelledImages& clean, const FinePruningOptions& options,
+                     const std::function<void(const EpochReport&)>& on_epoch, EpochEnd&& epoch_end) {
     Net bprime = prune_channels(b, mask);
     Adam adam(options.learning_rate);
     TrainOptions train_options;
@@ -77,8 +83,49 @@ Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clea
         train_options.learning_rate = [lr = options.learning_rate, drop = options.lr_drop](std::size_t epoch) {
             return epoch >= drop ? lr / 10 : lr;
         };
-    train(bprime, clean, adam, train_options, [&mask](Net& n) { zero_channels(n.pruned_layer(), mask); });
+    train(bprime, clean, adam, train_options, [&mask](Net& n) { zero_channels(n.pruned_layer(), mask); },
+          std::forward<EpochEnd>(epoch_end));
     return bprime;
+}
+}  // namespace detail
+
+/// B' fine-tuned: B with mask's channels pruned, trained on clean data with them held at zero.
+template <class Net>
+Net fine_prune(const Net& b, const ChannelMask& mask, const LabelledImages& clean, const FinePruningOptions& options,
+               const std::function<void(const EpochReport&)>& on_epoch = {}) {
+    return detail::fine_tune_pruned(b, mask, clean, options, on_epoch, NoEpochEnd{});
+}
+
+/// A fine-pruned B' chosen among its epochs on held-out images.
+template <class Net>
+struct EpochChoice {
+    Net net;                        // B' as the chosen epoch left it
+    std::size_t epoch = 0;          // 1-based
+    std::vector<double> accuracy;   // held-out accuracy after each epoch, percent
+};
+
+/// fine_prune, keeping the epoch (1 to options.epochs) whose B' classifies held_out best; of
+/// equal epochs the latest (it has trained longest at that clean accuracy). held_out must not
+/// be part of clean, nor of the data the figures are then reported on.
+template <class Net>
+EpochChoice<Net> fine_prune_choosing_epoch(const Net& b, const ChannelMask& mask, const LabelledImages& clean,
+                                           const LabelledImages& held_out, const FinePruningOptions& options,
+                                           const std::function<void(const EpochReport&)>& on_epoch = {}) {
+    if (held_out.size() == 0) throw argument_error("fine_prune_choosing_epoch: no held-out images");
+    std::optional<Net> best;
+    EpochChoice<Net> choice{prune_channels(b, mask), 0, {}};
+    double best_accuracy = -1;
+    Net last = detail::fine_tune_pruned(b, mask, clean, options, on_epoch, [&](const Net& n, const EpochReport& r) {
+        const double a = accuracy(n, held_out);
+        choice.accuracy.push_back(a);
+        if (a >= best_accuracy) {
+            best_accuracy = a;
+            best = n;
+            choice.epoch = r.epoch;
+        }
+    });
+    choice.net = choice.epoch == options.epochs || !best ? std::move(last) : std::move(*best);
+    return choice;
 }
 
 /// A validation set split for Fine-Pruning: images fine-tuned on and images held out, each in
@@ -145,8 +192,10 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
     const LabelledImages tuned_on = hold_out ? detail::gather_all(all_valid, split.tuned) : LabelledImages{};
     const LabelledImages& clean = hold_out ? tuned_on : all_valid;
     std::optional<ArrayBatchSource> held_out;
+    LabelledImages held_images;  // for choosing the epoch
     if (hold_out) {
         LabelledImages h = detail::gather_all(all_valid, split.held_out);
+        if (options.choose_epoch) held_images = h;
         held_out.emplace(std::move(h.images), std::move(h.labels), "held-out validation images");
     }
     const int classes = static_cast<int>(result.classes);
@@ -160,11 +209,22 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
     for (auto& t : result.thresholds) {
         const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
         const std::string drop = t.drop.label();
-        Net bprime = fine_prune(trainable ? *trainable : b, mask, clean, options, [&](const EpochReport& r) {
+        const auto report_epoch = [&](const EpochReport& r) {
             if (options.on_epoch) options.on_epoch(drop, r);
-        });
-        if (form.to_inference) bprime = form.to_inference(bprime);
+        };
+        const Net& start = trainable ? *trainable : b;
         FineTuneResult f;
+        std::optional<Net> tuned_net;
+        if (hold_out && options.choose_epoch) {
+            EpochChoice<Net> choice = fine_prune_choosing_epoch(start, mask, clean, held_images, options, report_epoch);
+            f.chosen_epoch = choice.epoch;
+            f.holdout_accuracy_per_epoch = std::move(choice.accuracy);
+            tuned_net.emplace(std::move(choice.net));
+        } else {
+            tuned_net.emplace(fine_prune(start, mask, clean, options, report_epoch));
+        }
+        Net bprime = std::move(*tuned_net);
+        if (form.to_inference) bprime = form.to_inference(bprime);
         f.epochs = options.epochs;
         f.learning_rate = options.learning_rate;
         f.lr_drop = options.lr_drop;

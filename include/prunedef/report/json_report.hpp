@@ -141,6 +141,8 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"holdout_accuracy_before", json_optional(f->holdout_accuracy_before)},
             {"holdout_accuracy", json_optional(f->holdout_accuracy)},
             {"goodnet_holdout", json_counts(f->goodnet_holdout)},
+            {"chosen_epoch", json_optional(f->chosen_epoch)},
+            {"holdout_accuracy_per_epoch", json_numbers(f->holdout_accuracy_per_epoch)},
             {"valid_accuracy", json_number(f->valid_accuracy)},
             {"test_accuracy", json_optional(f->test_accuracy)},
             {"attack_success", json_optional(f->attack_success)},

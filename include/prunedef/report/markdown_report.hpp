@@ -340,6 +340,15 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                    " held out of the validation set (the last fraction " +
                    detail::md_float(static_cast<float>(first.holdout_fraction)) +
                    " of a shuffle seeded with the fine-tuning seed), never fine-tuned on; no test set was given.\n\n";
+        if (first.chosen_epoch) {
+            out += "B' after fine-tuning is the epoch whose B' classified the held-out images best:";
+            for (const auto& t : result.thresholds)
+                if (t.fine_tuned && t.fine_tuned->chosen_epoch)
+                    out += " X=" + detail::md_drop(t.drop) + ": epoch " + std::to_string(*t.fine_tuned->chosen_epoch) +
+                           " of " + std::to_string(t.fine_tuned->epochs) + ";";
+            out.back() = '.';
+            out += "\n\n";
+        }
         else
             out += "Clean figures before and after are on the validation set, the data B' was fine-tuned on "
                    "(nothing was held out and no test set was given): they overstate the accuracy on new data.\n\n";

@@ -76,11 +76,19 @@ struct NoConstraint {
     void operator()(Net&) const {}
 };
 
+/// An end-of-epoch hook that does nothing.
+struct NoEpochEnd {
+    template <class Net>
+    void operator()(const Net&, const EpochReport&) const {}
+};
+
 /// Trains net in place; returns one report per epoch. constrain(net) is called before the first
-/// step and after every optimizer step (e.g. to hold pruned channels at zero).
-template <class Net, class Optimizer, class Constraint = NoConstraint>
+/// step and after every optimizer step (e.g. to hold pruned channels at zero); epoch_end(net,
+/// report) after every epoch, with the network as that epoch left it (e.g. to measure it on
+/// held-out data and keep the best epoch's copy).
+template <class Net, class Optimizer, class Constraint = NoConstraint, class EpochEnd = NoEpochEnd>
 std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& optimizer, const TrainOptions& options,
-                               Constraint&& constrain = {}) {
+                               Constraint&& constrain = {}, EpochEnd&& epoch_end = {}) {
     if (data.size() == 0) throw argument_error("train: no training images");
     if (options.batch_size == 0) throw argument_error("train: batch size must be positive");
     for (std::size_t i = 0; i < data.size(); ++i)
@@ -121,6 +129,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
         r.images_per_second = double(data.size()) / r.seconds;
         r.learning_rate = optimizer.learning_rate();
         if (options.on_epoch) options.on_epoch(r);
+        epoch_end(static_cast<const Net&>(net), r);
         reports.push_back(r);
     }
     return reports;
