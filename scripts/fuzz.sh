@@ -24,7 +24,7 @@ rm -rf "$seeds"
 build-fuzz/tests/fuzz/fuzz_make_seeds "$seeds"
 
 # HDF5 itself frees some of its internal state only at exit and may leak on error paths
-# inside the library; tests/lsan.supp lists only those (and libgomp's).
+# inside the library; tests/lsan.supp lists only those (and libgomp's, no longer loaded).
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 # allocator_may_return_null: an impossible malloc returns NULL as it does without ASan (which

@@ -10,8 +10,8 @@ flags="-fsanitize=address,undefined,float-cast-overflow -fno-omit-frame-pointer 
 cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=None -DCMAKE_CXX_FLAGS="$flags" -DCMAKE_C_FLAGS="$flags" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined,float-cast-overflow" -DPRUNEDEF_SHARED_DIR="$shared" >/dev/null
 cmake --build build-asan -j"$(nproc)"
-# libgomp keeps its thread pool until exit: tests/lsan.supp silences only that (and HDF5's
-# library-internal state); every other leak fails the run.
+# tests/lsan.supp silences only HDF5's library-internal state (and libgomp's thread pool, a line
+# kept from when prunedef ran on OpenMP); every other leak fails the run.
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
 export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
