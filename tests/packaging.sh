@@ -19,7 +19,7 @@ build() {
   local dir=$1 consumers=$2; shift 2
   cmake -S "$dir_src" -B "$dir" -DPRUNEDEF_CONSUMERS="$consumers" -DCMAKE_EXPORT_COMPILE_COMMANDS=ON "$@" \
     > "$dir.log" 2>&1 || { cat "$dir.log"; fail "configure of $dir failed"; }
-  cmake --build "$dir" >> "$dir.log" 2>&1 || { cat "$dir.log"; fail "build of $dir failed"; }
+  cmake --build "$dir" -j"$(nproc)" >> "$dir.log" 2>&1 || { cat "$dir.log"; fail "build of $dir failed"; }
   local part
   for part in ${consumers//;/ }; do "$dir/consumer_$part" || fail "$dir/consumer_$part failed"; done
 }

@@ -442,3 +442,66 @@ TEST_CASE("sweep: repair() with several named poisoned sets reports each as its 
     null_set.poisoned_sets = {{"x", nullptr}};
     CHECK_THROWS_AS(repair(net, null_set), argument_error);
 }
+
+namespace {
+
+/// Every figure of two repairs that must agree exactly (the order, the curve, the thresholds).
+void check_same_repair(const RepairResult& a, const RepairResult& b) {
+    CHECK(a.order == b.order);
+    CHECK(a.activations.mean == b.activations.mean);
+    REQUIRE(a.curve.size() == b.curve.size());
+    for (std::size_t k = 0; k < a.curve.size(); ++k) {
+        CAPTURE(k);
+        CHECK(a.curve[k].valid_accuracy == b.curve[k].valid_accuracy);
+        CHECK(a.curve[k].goodnet_valid_fpr == b.curve[k].goodnet_valid_fpr);
+        CHECK(a.curve[k].attack_success == b.curve[k].attack_success);
+        CHECK(a.curve[k].goodnet_test_fpr == b.curve[k].goodnet_test_fpr);
+    }
+    REQUIRE(a.thresholds.size() == b.thresholds.size());
+    for (std::size_t t = 0; t < a.thresholds.size(); ++t) CHECK(a.thresholds[t].k == b.thresholds[t].k);
+}
+
+}  // namespace
+
+TEST_CASE("sweep: validation features over the cache budget are recomputed, with identical results") {
+    std::mt19937 rng(61);
+    const DeepID net = random_deepid(rng);
+    const auto scratch = prunedef_test::scratch_dir("sweep_feature_budget");
+    write_labelled_set(net, (scratch / "valid.h5").string(), 300, rng);
+    write_labelled_set(net, (scratch / "bd.h5").string(), 70, rng, 1);
+    const DatasetReader valid((scratch / "valid.h5").string()), bd((scratch / "bd.h5").string());
+    RepairOptions cached, streamed;
+    cached.batch_size = streamed.batch_size = 64;  // several batches, the last one partial
+    const std::size_t bytes = 300 * net.feature_shape().size() * sizeof(float);
+    cached.feature_cache_bytes = bytes;         // exactly fits
+    streamed.feature_cache_bytes = bytes - 1;   // one byte short
+    std::vector<std::string> stages;
+    streamed.progress = [&](const std::string& stage, std::size_t, std::size_t) {
+        if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+    };
+    const RepairResult a = repair(net, RepairData{&valid, nullptr, &bd}, cached);
+    const RepairResult b = repair(net, RepairData{&valid, nullptr, &bd}, streamed);
+    CHECK(a.valid_features_cached);
+    CHECK_FALSE(b.valid_features_cached);
+    CHECK(a.valid_feature_bytes == bytes);
+    CHECK(b.valid_feature_bytes == bytes);
+    CHECK(b.feature_cache_bytes == bytes - 1);
+    CHECK(std::find(stages.begin(), stages.end(), "validation sweep") != stages.end());
+    check_same_repair(a, b);
+}
+
+TEST_CASE("sweep: the fmnist BadNet's repair is the same with its features streamed" * doctest::test_suite("shared") *
+          doctest::skip(!prunedef_test::shared_available("fmnist_badnet"))) {
+    const std::string dir = prunedef_test::shared_path("fmnist_badnet");
+    DeepID net = make_deepid();
+    load_keras_weights(dir + "/bd_weights.h5", net);
+    const DatasetReader valid(dir + "/valid.h5"), test(dir + "/test.h5"), poisoned(dir + "/bd_valid.h5");
+    net.bind(valid.image_shape());
+    RepairOptions streamed;
+    streamed.feature_cache_bytes = 0;
+    const RepairResult a = repair(net, RepairData{&valid, &test, &poisoned});
+    const RepairResult b = repair(net, RepairData{&valid, &test, &poisoned}, streamed);
+    CHECK(a.valid_features_cached);
+    CHECK_FALSE(b.valid_features_cached);
+    check_same_repair(a, b);
+}

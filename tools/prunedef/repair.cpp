@@ -34,6 +34,7 @@ struct RepairOptionsCli {
     double holdout = 0.2;               // --holdout
     bool last_epoch = false;            // --last-epoch
     double max_fpr = 0;
+    double feature_cache_mb = 256;      // --feature-cache
     std::string drops = "2,4,10", order = "increasing", site = "pooled";
     double scale = 1;
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
@@ -199,6 +200,7 @@ int run_repair(const RepairOptionsCli& o) {
     }
     options.drops = parse_drops(o.drops, o.relative);
     options.site = o.site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
+    options.feature_cache_bytes = static_cast<std::size_t>(std::min(o.feature_cache_mb, 1e12) * 1e6);
     if (o.max_fpr_opt->count() > 0) options.max_fpr = o.max_fpr;
     const std::vector<PoisonedArg> poisoned_args = parse_poisoned(o.poisoned);
     const std::vector<std::size_t> extra_ks = parse_ks(o.ks);
@@ -405,6 +407,11 @@ Runner add_repair(CLI::App& app) {
     sub->add_option("--order", o->order, "increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)")
         ->check(CLI::IsMember({"increasing", "decreasing", "l1"}))
         ->type_name("O");
+    sub->add_option("--feature-cache", o->feature_cache_mb,
+                    "largest size, in MB, of the validation set's features kept in memory for the sweep (default "
+                    "256); above it the validation set is read and run through the trunk a second time instead")
+        ->check(CLI::NonNegativeNumber)
+        ->type_name("MB");
     sub->add_option("--site", o->site,
                     "pooled (default: the pooling layer that directly follows the pruned layer, pool_3 in DeepID) "
                     "or conv (the pruned layer's own output)")

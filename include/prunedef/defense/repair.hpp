@@ -1,7 +1,10 @@
 #pragma once
 // repair(): the whole pruning defense from a backdoored network B and clean validation data.
 //
-//  1. one streamed pass over D_valid: features cached, per-channel mean activation;
+//  1. one streamed pass over D_valid: per-channel mean activation, and the features (the pruned
+//     layer's pooled output) cached when they fit RepairOptions::feature_cache_bytes; when they do
+//     not, the sweep streams D_valid again and recomputes them (memory bounded by the budget and
+//     a batch, not by the data; the results are identical);
 //  2. the policy turns activations into an order of channels;
 //  3. one sweep over every data set given (validation decides, test and poisoned are reported);
 //     at every step k, B' and G = GoodNet<B, B'_k> are measured on every set, and G's ROC over k
@@ -34,6 +37,9 @@ struct RepairOptions {
     std::vector<AccuracyDrop> drops{{2.0, false}, {4.0, false}, {10.0, false}};
     ActivationSite site = ActivationSite::pooled;
     std::size_t batch_size = 256;  // images per streamed batch (bounds memory)
+    /// Largest size of the validation set's features kept in memory between the activation pass
+    /// and the sweep; above it the trunk is run a second time over the validation set instead.
+    std::size_t feature_cache_bytes = std::size_t(256) << 20;
     /// False-positive budget (percent) for the ROC's chosen point; none: no choice is made.
     std::optional<double> max_fpr;
     /// Called after each batch with a stage name, images done and images in the stage (for a
@@ -159,6 +165,12 @@ struct RepairResult {
     std::size_t channels = 0;
     std::size_t classes = 0;
     std::size_t valid_images = 0, test_images = 0, poisoned_images = 0;  // poisoned: the first set
+    /// How the validation set's features reached the sweep: kept in memory after the activation
+    /// pass (cached), or recomputed by a second pass over the set because valid_feature_bytes
+    /// exceeded feature_cache_bytes (RepairOptions).
+    bool valid_features_cached = true;
+    std::size_t valid_feature_bytes = 0;
+    std::size_t feature_cache_bytes = 0;
     struct PoisonedSet {
         std::string name;
         std::size_t images = 0;
@@ -228,14 +240,19 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     r.channels = net.prunable_channels();
     r.classes = net.num_classes();
 
-    // 1. One pass over validation: features cached, activations accumulated.
-    Tensor valid_features(valid.size(), net.feature_shape());
+    // 1. One pass over validation: activations accumulated, features cached if they fit.
+    r.valid_feature_bytes = valid.size() * net.feature_shape().size() * sizeof(float);
+    r.feature_cache_bytes = options.feature_cache_bytes;
+    r.valid_features_cached = r.valid_feature_bytes <= options.feature_cache_bytes;
+    Tensor valid_features;
+    if (r.valid_features_cached) valid_features.resize(valid.size(), net.feature_shape());
     {
         ChannelActivationAccumulator acc(r.channels, options.site);
         Tensor conv, pooled;
         for_each_batch(valid, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
             acc.add(detail::trunk_outputs(net, images, options.site, pooled, conv));
-            std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
+            if (r.valid_features_cached)
+                std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
             if (options.progress) options.progress("validation", start + images.batch(), valid.size());
         });
         r.activations = acc.result();
@@ -243,14 +260,17 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     // 2. The order.
     r.order = policy.order(net, r.activations);
     // 3. The sweep on every set.
-    const SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
-    valid_features = Tensor();
-    std::optional<SweepPredictions> pt;
-    std::vector<SweepPredictions> pps;
     auto progress_of = [&](const std::string& stage) -> SweepProgress {
         if (!options.progress) return {};
         return [&options, stage](std::size_t done, std::size_t total) { options.progress(stage, done, total); };
     };
+    const SweepPredictions pv =
+        r.valid_features_cached
+            ? sweep_features(net, valid_features, valid.labels().data(), r.order)
+            : sweep_dataset(net, valid, r.order, options.batch_size, progress_of("validation sweep"));
+    valid_features = Tensor();
+    std::optional<SweepPredictions> pt;
+    std::vector<SweepPredictions> pps;
     if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size, progress_of("test"));
     for (const NamedSource& p : poisoned_sets)
         pps.push_back(sweep_dataset(net, *p.source, r.order, options.batch_size,

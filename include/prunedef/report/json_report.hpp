@@ -3,7 +3,7 @@
 // link the prunedef::report CMake target, Debian nlohmann-json3-dev).
 //
 // Top-level keys, in this order: context (files and settings), policy, activation_site,
-// pruned_layer, channels, classes, images, poisoned_sets, baseline, order, mean_activation,
+// pruned_layer, channels, classes, images, poisoned_sets, valid_features, baseline, order, mean_activation,
 // activation_images, curve, thresholds, roc, warnings (data_warnings.hpp: one sentence each, an
 // empty array when none). Percentages are numbers in [0, 100]; a value that does not exist (no test or
 // poisoned set) is null, and so is any non-finite number. Strings are written as UTF-8: a byte
@@ -204,6 +204,10 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
             {"images",
              {{"valid", result.valid_images}, {"test", result.test_images}, {"poisoned", result.poisoned_images}}},
             {"poisoned_sets", poisoned_sets},
+            {"valid_features",
+             {{"cached", result.valid_features_cached},
+              {"bytes", result.valid_feature_bytes},
+              {"cache_budget_bytes", result.feature_cache_bytes}}},
             {"baseline", baseline},
             {"order", result.order},
             {"mean_activation", json_numbers(result.activations.mean)},

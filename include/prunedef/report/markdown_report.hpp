@@ -25,6 +25,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstddef>
+#include <cstdio>
 #include <optional>
 #include <string>
 
@@ -96,6 +97,17 @@ inline std::string md_set_line(const char* name, const std::string& path, std::s
 
 }  // namespace detail
 
+namespace detail {
+
+/// A byte count in MB (10^6 bytes, one decimal).
+inline std::string md_megabytes(std::size_t bytes) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%.1f MB", double(bytes) / 1e6);
+    return text;
+}
+
+}  // namespace detail
+
 /// The report as Markdown text.
 inline std::string markdown_report(const RepairResult& result, const ReportContext& context) {
     using detail::md_code;
@@ -128,7 +140,12 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     }
     out += "- Policy: " + md_code(result.policy) + ", activation site: " + std::string(to_string(result.site)) + "\n";
     out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
-           " channels\n\n";
+           " channels\n";
+    out += "- Validation features (" + detail::md_megabytes(result.valid_feature_bytes) + "): " +
+           (result.valid_features_cached
+                ? std::string("kept in memory between the activation pass and the sweep\n\n")
+                : "over the cache budget of " + detail::md_megabytes(result.feature_cache_bytes) +
+                      ", recomputed by a second pass over the validation set\n\n");
 
     out += "## B, the original network\n\n";
     if (result.curve.empty()) {
