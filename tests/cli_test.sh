@@ -79,6 +79,15 @@ grep -q "| 10 pts | 35 of 64 |" "$work/repair/report.md" || fail "report.md: X=1
 cmp -s "$work/repair.md" "$work/repair/report.md" || fail "repair's stdout differs from report.md"
 ls -a "$work/repair" | grep -q '\.tmp' && fail "repair left temporary files"
 
+# 3b. With no room for the validation features they are recomputed: the same sweep, and the report says so.
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --test "$fm/test.h5" \
+  --poisoned "$fm/bd_test.h5" --feature-cache 0 --quiet --out "$work/repair_streamed" > /dev/null || fail "repair --feature-cache 0 exit code"
+cmp -s "$work/repair/sweep.csv" "$work/repair_streamed/sweep.csv" || fail "repair --feature-cache 0 changed sweep.csv"
+grep -q '"cached": false' "$work/repair_streamed/report.json" || fail "report.json does not say the features were recomputed"
+grep -q '"cached": true' "$work/repair/report.json" || fail "report.json does not say the features were cached"
+grep -q 'recomputed by a second pass over the validation set' "$work/repair_streamed/report.md" ||
+  fail "report.md does not say the features were recomputed"
+
 # 4. The repaired network reloads with the curve's test accuracy; GoodNet evaluation.
 out=$("$tool" eval --model "$work/repair/repaired_X4.h5" --clean "$fm/test.h5" --poisoned "$fm/bd_test.h5")
 row=$(awk -F, '$1==26' "$work/repair/sweep.csv")
