@@ -470,24 +470,31 @@ TEST_CASE("sweep: validation features over the cache budget are recomputed, with
     write_labelled_set(net, (scratch / "valid.h5").string(), 300, rng);
     write_labelled_set(net, (scratch / "bd.h5").string(), 70, rng, 1);
     const DatasetReader valid((scratch / "valid.h5").string()), bd((scratch / "bd.h5").string());
-    RepairOptions cached, streamed;
-    cached.batch_size = streamed.batch_size = 64;  // several batches, the last one partial
-    const std::size_t bytes = 300 * net.feature_shape().size() * sizeof(float);
-    cached.feature_cache_bytes = bytes;         // exactly fits
-    streamed.feature_cache_bytes = bytes - 1;   // one byte short
-    std::vector<std::string> stages;
-    streamed.progress = [&](const std::string& stage, std::size_t, std::size_t) {
-        if (stages.empty() || stages.back() != stage) stages.push_back(stage);
-    };
-    const RepairResult a = repair(net, RepairData{&valid, nullptr, &bd}, cached);
-    const RepairResult b = repair(net, RepairData{&valid, nullptr, &bd}, streamed);
-    CHECK(a.valid_features_cached);
-    CHECK_FALSE(b.valid_features_cached);
+    const std::size_t image_bytes = net.feature_shape().size() * sizeof(float), bytes = 300 * image_bytes;
+    RepairOptions all;
+    all.batch_size = 64;  // several batches, the last one partial
+    all.feature_cache_bytes = bytes;  // exactly fits
+    const RepairResult a = repair(net, RepairData{&valid, nullptr, &bd}, all);
+    CHECK(a.all_features_cached());
+    CHECK(a.cached_feature_images == 300);
     CHECK(a.valid_feature_bytes == bytes);
-    CHECK(b.valid_feature_bytes == bytes);
-    CHECK(b.feature_cache_bytes == bytes - 1);
-    CHECK(std::find(stages.begin(), stages.end(), "validation sweep") != stages.end());
-    check_same_repair(a, b);
+    // one byte short (299 images), inside the second batch (100), none
+    for (const std::size_t budget : {bytes - 1, 100 * image_bytes + image_bytes / 2, std::size_t(0)}) {
+        CAPTURE(budget);
+        RepairOptions part = all;
+        part.feature_cache_bytes = budget;
+        std::vector<std::string> stages;
+        part.progress = [&](const std::string& stage, std::size_t, std::size_t) {
+            if (stages.empty() || stages.back() != stage) stages.push_back(stage);
+        };
+        const RepairResult b = repair(net, RepairData{&valid, nullptr, &bd}, part);
+        CHECK_FALSE(b.all_features_cached());
+        CHECK(b.cached_feature_images == budget / image_bytes);
+        CHECK(b.feature_cache_bytes == budget);
+        CHECK(b.valid_images == 300);
+        CHECK(std::find(stages.begin(), stages.end(), "validation sweep") != stages.end());
+        check_same_repair(a, b);
+    }
 }
 
 TEST_CASE("sweep: the fmnist BadNet's repair is the same with its features streamed" * doctest::test_suite("shared") *
@@ -501,7 +508,7 @@ TEST_CASE("sweep: the fmnist BadNet's repair is the same with its features strea
     streamed.feature_cache_bytes = 0;
     const RepairResult a = repair(net, RepairData{&valid, &test, &poisoned});
     const RepairResult b = repair(net, RepairData{&valid, &test, &poisoned}, streamed);
-    CHECK(a.valid_features_cached);
-    CHECK_FALSE(b.valid_features_cached);
+    CHECK(a.all_features_cached());
+    CHECK(b.cached_feature_images == 0);
     check_same_repair(a, b);
 }

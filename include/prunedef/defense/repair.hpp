@@ -2,9 +2,9 @@
 // repair(): the whole pruning defense from a backdoored network B and clean validation data.
 //
 //  1. one streamed pass over D_valid: per-channel mean activation, and the features (the pruned
-//     layer's pooled output) cached when they fit RepairOptions::feature_cache_bytes; when they do
-//     not, the sweep streams D_valid again and recomputes them (memory bounded by the budget and
-//     a batch, not by the data; the results are identical);
+//     layer's pooled output) of as many images as RepairOptions::feature_cache_bytes holds, from
+//     the first; the sweep reads the rest of D_valid again and recomputes theirs (memory bounded
+//     by the budget and a batch, not by the data; the results are identical);
 //  2. the policy turns activations into an order of channels;
 //  3. one sweep over every data set given (validation decides, test and poisoned are reported);
 //     at every step k, B' and G = GoodNet<B, B'_k> are measured on every set, and G's ROC over k
@@ -14,6 +14,7 @@
 // Every figure is computed from the sweep's per-image predictions (no further forward pass).
 
 #include <prunedef/core/error.hpp>
+#include <prunedef/data/batch_slice.hpp>
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/data/batch_source_ref.hpp>
 #include <prunedef/defense/activation_stats.hpp>
@@ -25,6 +26,7 @@
 #include <prunedef/defense/stopping_rule.hpp>
 #include <prunedef/defense/sweep.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -38,7 +40,8 @@ struct RepairOptions {
     ActivationSite site = ActivationSite::pooled;
     std::size_t batch_size = 256;  // images per streamed batch (bounds memory)
     /// Largest size of the validation set's features kept in memory between the activation pass
-    /// and the sweep; above it the trunk is run a second time over the validation set instead.
+    /// and the sweep: the features of the first images that fit are kept, the trunk is run a
+    /// second time over the remaining images.
     std::size_t feature_cache_bytes = std::size_t(256) << 20;
     /// False-positive budget (percent) for the ROC's chosen point; none: no choice is made.
     std::optional<double> max_fpr;
@@ -165,12 +168,14 @@ struct RepairResult {
     std::size_t channels = 0;
     std::size_t classes = 0;
     std::size_t valid_images = 0, test_images = 0, poisoned_images = 0;  // poisoned: the first set
-    /// How the validation set's features reached the sweep: kept in memory after the activation
-    /// pass (cached), or recomputed by a second pass over the set because valid_feature_bytes
-    /// exceeded feature_cache_bytes (RepairOptions).
-    bool valid_features_cached = true;
+    /// How the validation set's features reached the sweep: those of the first
+    /// cached_feature_images images were kept in memory after the activation pass, those of the
+    /// others recomputed by a second pass over them (when valid_feature_bytes, the features of
+    /// the whole set, exceed feature_cache_bytes, RepairOptions).
+    std::size_t cached_feature_images = 0;
     std::size_t valid_feature_bytes = 0;
     std::size_t feature_cache_bytes = 0;
+    bool all_features_cached() const { return cached_feature_images == valid_images; }
     struct PoisonedSet {
         std::string name;
         std::size_t images = 0;
@@ -240,19 +245,22 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     r.channels = net.prunable_channels();
     r.classes = net.num_classes();
 
-    // 1. One pass over validation: activations accumulated, features cached if they fit.
-    r.valid_feature_bytes = valid.size() * net.feature_shape().size() * sizeof(float);
+    // 1. One pass over validation: activations accumulated, the first images' features cached.
+    const std::size_t image_feature_bytes = net.feature_shape().size() * sizeof(float);
+    r.valid_feature_bytes = valid.size() * image_feature_bytes;
     r.feature_cache_bytes = options.feature_cache_bytes;
-    r.valid_features_cached = r.valid_feature_bytes <= options.feature_cache_bytes;
-    Tensor valid_features;
-    if (r.valid_features_cached) valid_features.resize(valid.size(), net.feature_shape());
+    const std::size_t cached = std::min(valid.size(), options.feature_cache_bytes / image_feature_bytes);
+    r.cached_feature_images = cached;
+    Tensor valid_features(cached, net.feature_shape());
     {
         ChannelActivationAccumulator acc(r.channels, options.site);
         Tensor conv, pooled;
         for_each_batch(valid, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
             acc.add(detail::trunk_outputs(net, images, options.site, pooled, conv));
-            if (r.valid_features_cached)
-                std::memcpy(valid_features.image(start), pooled.data(), pooled.size() * sizeof(float));
+            if (start < cached) {
+                const std::size_t n = std::min(images.batch(), cached - start);
+                std::memcpy(valid_features.image(start), pooled.data(), n * image_feature_bytes);
+            }
             if (options.progress) options.progress("validation", start + images.batch(), valid.size());
         });
         r.activations = acc.result();
@@ -264,11 +272,11 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         if (!options.progress) return {};
         return [&options, stage](std::size_t done, std::size_t total) { options.progress(stage, done, total); };
     };
-    const SweepPredictions pv =
-        r.valid_features_cached
-            ? sweep_features(net, valid_features, valid.labels().data(), r.order)
-            : sweep_dataset(net, valid, r.order, options.batch_size, progress_of("validation sweep"));
+    SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
     valid_features = Tensor();
+    if (cached < valid.size())
+        pv.append(sweep_dataset(net, BatchSlice<BatchSourceRef>(valid, cached, valid.size() - cached), r.order,
+                                options.batch_size, progress_of("validation sweep")));
     std::optional<SweepPredictions> pt;
     std::vector<SweepPredictions> pps;
     if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size, progress_of("test"));

@@ -142,10 +142,12 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
            " channels\n";
     out += "- Validation features (" + detail::md_megabytes(result.valid_feature_bytes) + "): " +
-           (result.valid_features_cached
+           (result.all_features_cached()
                 ? std::string("kept in memory between the activation pass and the sweep\n\n")
-                : "over the cache budget of " + detail::md_megabytes(result.feature_cache_bytes) +
-                      ", recomputed by a second pass over the validation set\n\n");
+                : "over the cache budget of " + detail::md_megabytes(result.feature_cache_bytes) + ": those of the first " +
+                      std::to_string(result.cached_feature_images) + " images were kept, the other " +
+                      std::to_string(result.valid_images - result.cached_feature_images) +
+                      " images were read and run through the trunk a second time\n\n");
 
     out += "## B, the original network\n\n";
     if (result.curve.empty()) {
