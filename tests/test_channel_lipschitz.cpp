@@ -2,13 +2,16 @@
 // double and closed forms, the decreasing order on hand-made layers, the BatchNormalization
 // factor read from a configuration, and the same bounds for a DeepID and its GraphNetwork.
 
+#include "shared_data.hpp"
 #include "tiny_deepid.hpp"
 
 #include <doctest/doctest.h>
 
 #include <prunedef/prunedef.hpp>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <random>
 #include <vector>
 
@@ -214,4 +217,23 @@ TEST_CASE("CLP: a GraphNetwork's bounds equal the compile-time DeepID's (input c
     CHECK(a == b);
     CHECK(a[0] > 0.0);
     CHECK_FALSE(following_batch_norm_scale(spec, graph_weights(graph), "conv_3").has_value());
+}
+
+TEST_CASE("CLP: on the shared Fashion-MNIST BadNet, the order is the power iterations' decreasing order" *
+          doctest::test_suite("shared") * doctest::skip(!prunedef_test::shared_available("fmnist_badnet"))) {
+    DeepID net = make_deepid();
+    load_keras_weights(prunedef_test::shared_path("fmnist_badnet") + "/bd_weights.h5", net);
+    net.bind({28, 28, 1});
+    const auto& layer = net.pruned_layer();  // conv_3: 2x2x32x64
+    REQUIRE(layer.in_channels() == 32);
+    REQUIRE(layer.out_channels() == 64);
+    const std::vector<float> kernel(layer.kernel().begin(), layer.kernel().end());
+    std::vector<double> sigma(64);
+    for (std::size_t k = 0; k < 64; ++k) sigma[k] = power_iteration_sigma(kernel, 4, 32, 64, k);
+    const std::vector<double> bounds = ChannelLipschitz{}.bounds(net);
+    for (std::size_t k = 0; k < 64; ++k) CHECK(bounds[k] == doctest::Approx(sigma[k]).epsilon(1e-9));
+    std::vector<std::size_t> expected(64);
+    std::iota(expected.begin(), expected.end(), std::size_t(0));
+    std::stable_sort(expected.begin(), expected.end(), [&](std::size_t a, std::size_t b) { return sigma[a] > sigma[b]; });
+    CHECK(ChannelLipschitz{}.order(net, ChannelActivations{}) == expected);
 }
