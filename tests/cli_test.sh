@@ -211,6 +211,44 @@ PRUNEDEF_PROGRESS_SECONDS=0 "$tool" repair --model "$lab3" --scale 1 --valid "$d
   --quiet --out "$work/quiet" > /dev/null 2> "$work/quiet.err" || fail "repair --quiet exit code"
 grep -q "images" "$work/quiet.err" && fail "--quiet printed progress: $(cat "$work/quiet.err")"
 
+# 4g. --clean-reference: the floor is the reference's rate of predicting the target on the
+# poisoned set. With B itself as the reference it is B's ASR (sweep.csv at k = 0); with B' at
+# k = 35 (repaired_X10.h5 of section 3) it is the sweep's ASR at k = 35. --order clp (--policy).
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --poisoned "$fm/bd_test.h5" --drops 4 \
+  --clean-reference "$work/repair/repaired_X10.h5" --policy clp --quiet --out "$work/floor" > /dev/null \
+  2> "$work/floor.err" || fail "repair --clean-reference exit code"
+# (compared as counts of the 4470 poisoned images: sweep.csv rounds to 3 decimals)
+images_of() { awk -v p="$1" 'BEGIN { printf "%d", p * 4470 / 100 + 0.5 }'; }
+floor=$(grep -o '"clean_floor": [0-9.e+-]*' "$work/floor/report.json" | head -1 | awk '{print $2}')
+expect_eq "$(images_of "$floor")" "$(images_of "$(awk -F, '$1==35 {print $6}' "$work/repair/sweep.csv")")" \
+  "clean floor of B' (k = 35) vs the sweep's ASR at k = 35"
+grep -q "^prunedef repair: bd_test: clean floor $(printf '%.2f' "$floor") % (the clean reference's rate of predicting the target); ASR of B " \
+  "$work/floor.err" || fail "no clean floor line on stderr: $(cat "$work/floor.err")"
+grep -q "(clean floor $(printf '%.2f' "$floor") %)" "$work/floor/report.md" || fail "report.md: no clean floor next to the ASR"
+grep -q "^Clean floor of the ASR: $(printf '%.2f' "$floor") % (the share of the poisoned images" "$work/floor/report.md" \
+  || fail "report.md: no clean floor under the table"
+grep -q '"clean_reference": ".*repaired_X10.h5"' "$work/floor/report.json" || fail "report.json: no clean_reference"
+grep -q '"policy": "clp"' "$work/floor/report.json" || fail "--policy clp: report.json's policy is not clp"
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --poisoned "$fm/bd_test.h5" --drops 4 \
+  --clean-reference "$fm/bd_weights.h5" --order clp --quiet --out "$work/floor_b" > /dev/null 2>&1 \
+  || fail "repair --clean-reference B exit code"
+floor=$(grep -o '"clean_floor": [0-9.e+-]*' "$work/floor_b/report.json" | head -1 | awk '{print $2}')
+expect_eq "$(images_of "$floor")" "$(images_of "$(awk -F, '$1==0 {print $6}' "$work/repair/sweep.csv")")" \
+  "clean floor of B itself vs B's ASR"
+cmp -s <(grep -A70 '"order"' "$work/floor/report.json" | head -66) <(grep -A70 '"order"' "$work/floor_b/report.json" | head -66) \
+  || fail "--policy clp and --order clp give different orders"
+grep -q '"clean_floor": null' "$work/repair/report.json" || fail "without --clean-reference, clean_floor is not null"
+# 4h. Fine-tuning with weight decay and augmentation: the reports name them.
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
+  --weight-decay 0.001 --augment-shift 2 --augment-flip --quiet --out "$work/fpaug" > /dev/null \
+  || fail "repair --weight-decay --augment-shift --augment-flip exit code"
+grep -q "decoupled weight decay 0.001, random shifts of up to 2 pixels, random horizontal flips)" "$work/fpaug/report.md" \
+  || fail "report.md does not name the weight decay and augmentation"
+grep -q '"weight_decay": 0.001' "$work/fpaug/report.json" || fail "report.json: weight_decay"
+grep -q '"augment_shift": 2' "$work/fpaug/report.json" || fail "report.json: augment_shift"
+grep -q '"augment_flip": true' "$work/fpaug/report.json" || fail "report.json: augment_flip"
+grep -q '"weight_decay": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.json: weight_decay is not 0 by default"
+
 # 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
 label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"
 "$tool" repair --model "$models/lab3_sunglasses_bd_weights.h5" --scale 1 --valid "$data/clean_samples.h5" \
@@ -256,6 +294,12 @@ bad "--k 65: the pruned layer has 64 channels" "$tool" repair --model "$fm/bd_we
 bad "--k: 3 is given twice" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --k 3 --k 3 --out "$work/x"
 bad "cannot hold out 0.01 of a validation set of 14 images" "$tool" repair --model "$lab3" --scale 1 \
   --valid "$data/lab3_sunglasses_samples.h5" --fine-tune 1 --holdout 0.01 --out "$work/x"
+bad "--clean-reference requires --poisoned" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --clean-reference "$fm/bd_weights.h5" --out "$work/x"
+bad "--weight-decay requires --fine-tune" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --weight-decay 0.01 --out "$work/x"
+bad "expects 3" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --poisoned "$fm/bd_test.h5" \
+  --clean-reference "$lab3" --out "$work/x"
 [ -e "$work/x" ] && fail "a failed repair created $work/x"
 bad "/data: images have 3 channel(s), the model expects 1" "$tool" repair --model "$fm/bd_weights.h5" \
   --valid "$fm/valid.h5" --test "$data/clean_samples.h5" --out "$work/late"

@@ -428,7 +428,8 @@ TEST_CASE("report: Markdown with several poisoned sets has columns and lines per
     CHECK(contains(md, "ASR and detection on each poisoned set."));
     CHECK(contains(md, "- `sun glasses,2`: ROC AUC "));
     const nlohmann::json j = nlohmann::json::parse(json_report(two_poisoned_sets(), c));
-    CHECK(j["poisoned_sets"][1] == nlohmann::json{{"name", "sun glasses,2"}, {"file", "data/other.h5"}, {"images", 50}});
+    CHECK(j["poisoned_sets"][1] ==
+          nlohmann::json{{"name", "sun glasses,2"}, {"file", "data/other.h5"}, {"images", 50}, {"clean_floor", nullptr}});
     CHECK(j["curve"][1]["poisoned"][1]["goodnet_attack_success"] == 95.5);
     CHECK(j["thresholds"][1]["poisoned_sets"][1]["goodnet"]["flagged"] == 49);
     CHECK(j["roc"].size() == 2);
@@ -459,7 +460,8 @@ TEST_CASE("report: JSON is valid and holds every field") {
                                          {"test", "data/clean_test_data.h5"},
                                          {"poisoned", "data/sunglasses_poisoned_data.h5"},
                                          {"input_scale", 0.5},
-                                         {"architecture", "graph network of 9 layers"}});
+                                         {"architecture", "graph network of 9 layers"},
+                                         {"clean_reference", nullptr}});
     CHECK(j["policy"] == "increasing");
     CHECK(j["activation_site"] == "pooled");
     CHECK(j["pruned_layer"] == "conv_3");
@@ -484,7 +486,7 @@ TEST_CASE("report: JSON is valid and holds every field") {
                                           {"poisoned", {{{"name", "poisoned"}, {"attack_success", 10.0},
                                                          {"goodnet_attack_success", 8.0}, {"goodnet_detection", 90.0}}}}});
     CHECK(j["poisoned_sets"] ==
-          nlohmann::json{{{"name", "poisoned"}, {"file", "data/sunglasses_poisoned_data.h5"}, {"images", 200}}});
+          nlohmann::json{{{"name", "poisoned"}, {"file", "data/sunglasses_poisoned_data.h5"}, {"images", 200}, {"clean_floor", nullptr}}});
     // the ROC by hand: (0,0) (0.25,0.5) (1.5,60) (4,90) (21,96), closed at (100,100):
     // 0.0625 + 37.8125 + 187.5 + 1581 + 7742 = 9548.375 %^2
     REQUIRE(j["roc"].size() == 1);
@@ -547,6 +549,9 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"learning_rate", 0.005},
                                {"lr_drop", 8},
                                {"head_only", true},
+                               {"weight_decay", 0.0},
+                               {"augment_shift", 0},
+                               {"augment_flip", false},
                                {"clean_set", "valid"},
                                {"tuned_images", 0},
                                {"holdout_fraction", 0.0},
@@ -795,6 +800,49 @@ TEST_CASE("report: the Fine-Pruning table shows every poisoned set and says wher
 
     r.thresholds[0].fine_tuned->clean_set = "valid";
     CHECK(contains(markdown_report(r, sample_context()), "the data B' was fine-tuned on"));
+    // with a test set, the page says so and nothing else (no sentence about the validation set)
+    r.thresholds[0].fine_tuned->clean_set = "test";
+    const std::string on_test = markdown_report(r, sample_context());
+    CHECK(contains(on_test, "Clean figures before and after are on the test set (800 images)."));
+    CHECK_FALSE(contains(on_test, "the data B' was fine-tuned on"));
+}
+
+TEST_CASE("report: a clean reference's ASR floor is quoted next to the ASR in report.md and report.json") {
+    RepairResult r = two_poisoned_sets();
+    ReportContext c = sample_context();
+    const std::string without = markdown_report(r, c);
+    CHECK_FALSE(contains(without, "clean floor"));
+    CHECK_FALSE(contains(without, "Clean floor"));
+    CHECK(nlohmann::json::parse(json_report(r, c))["poisoned_sets"][0]["clean_floor"].is_null());
+    CHECK(nlohmann::json::parse(json_report(r, c))["context"]["clean_reference"].is_null());
+
+    r.poisoned_sets[0].clean_floor = 1.85;
+    r.poisoned_sets[1].clean_floor = 0.5;
+    c.clean_reference = "models/clean.h5";
+    FineTuneResult f;
+    f.epochs = 1;
+    f.clean_set = "test";
+    f.poisoned_attack_success = {3.0, 1.0};
+    f.goodnet_poisoned_sets = {{200, 4, 190, 6}, {50, 1, 48, 1}};
+    r.thresholds[0].fine_tuned = f;
+    const std::string md = markdown_report(r, c);
+    CHECK(contains(md, "- Clean reference (ASR floor): `models/clean.h5`\n"));
+    CHECK(contains(md, "- Attack success rate on `poisoned`: 99.99 % (clean floor 1.85 %)\n"));
+    CHECK(contains(md, "- Attack success rate on `sun glasses,2`: 98.00 % (clean floor 0.50 %)\n"));
+    // under the threshold table and under the Fine-Pruning table
+    CHECK(count(md, "Clean floor of the ASR: `poisoned` 1.85 %, `sun glasses,2` 0.50 % (the share of the poisoned "
+                    "images that the clean reference `models/clean.h5` classifies as the target") == 2);
+    const nlohmann::json j = nlohmann::json::parse(json_report(r, c));
+    CHECK(j["poisoned_sets"][0]["clean_floor"].get<double>() == 1.85);
+    CHECK(j["poisoned_sets"][1]["clean_floor"].get<double>() == 0.5);
+    CHECK(j["context"]["clean_reference"] == "models/clean.h5");
+
+    // one poisoned set: the baseline line carries the floor
+    RepairResult one = sample_result();
+    one.poisoned_sets[0].clean_floor = 2.0;
+    const std::string md1 = markdown_report(one, c);
+    CHECK(contains(md1, "- Attack success rate: 99.99 % (clean floor 2.00 %)\n"));
+    CHECK(contains(md1, "Clean floor of the ASR: 2.00 % (the share"));
 }
 
 namespace {

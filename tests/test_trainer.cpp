@@ -6,6 +6,7 @@
 #include <prunedef/prunedef.hpp>
 
 #include <algorithm>
+#include <cmath>
 
 using namespace prunedef;
 
@@ -271,4 +272,99 @@ TEST_CASE("fine-pruning: fine_prune_all keeps the best held-out epoch unless cho
     fine_prune_all(net, last, RepairData{&valid, nullptr, nullptr}, options);
     CHECK_FALSE(last.thresholds[0].fine_tuned->chosen_epoch);
     CHECK(last.thresholds[0].fine_tuned->holdout_accuracy_per_epoch.empty());
+}
+
+TEST_CASE("trainer: decoupled weight decay shrinks each weight by lr x lambda before the gradient step") {
+    // one parameter array of two weights, a gradient on the first only
+    detail::AlignedFloats w{2.0f, -1.0f}, g{0.4f, 0.0f};
+    const std::vector<ParameterRef> params{{&w, &g}};
+    Adam adam(0.1f);
+    adam.set_weight_decay(0.5f);
+    CHECK(adam.weight_decay() == 0.5f);
+    adam.step(params);
+    // by hand, in double: w * (1 - 0.1 * 0.5), then Adam's first step with m = 0.1 g, v = 0.001 g^2,
+    // lr_t = 0.1 sqrt(1 - 0.999) / (1 - 0.9)
+    const double lr_t = 0.1 * std::sqrt(1.0 - 0.999) / (1.0 - 0.9);
+    const double m = 0.1 * 0.4, v = 0.001 * 0.4 * 0.4;
+    CHECK(double(w[0]) == doctest::Approx(2.0 * 0.95 - lr_t * m / (std::sqrt(v) + 1e-7)).epsilon(1e-6));
+    CHECK(double(w[1]) == doctest::Approx(-0.95).epsilon(1e-7));  // no gradient: only the decay
+    // the decay follows the scheduled rate and stays out of the moments: a second step with lr 0.01
+    adam.set_learning_rate(0.01f);
+    const double w0 = w[0], w1 = w[1];
+    g = {0.0f, 0.0f};
+    adam.step(params);
+    const double lr2 = 0.01 * std::sqrt(1.0 - 0.999 * 0.999) / (1.0 - 0.9 * 0.9);
+    const double m2 = 0.9 * m, v2 = 0.999 * v;
+    CHECK(double(w[0]) == doctest::Approx(w0 * (1 - 0.01 * 0.5) - lr2 * m2 / (std::sqrt(v2) + 1e-7)).epsilon(1e-6));
+    CHECK(double(w[1]) == doctest::Approx(w1 * (1 - 0.01 * 0.5)).epsilon(1e-7));
+
+    // SGD: w * (1 - lr lambda), then v = -lr g
+    detail::AlignedFloats ws{2.0f}, gs{0.4f};
+    Sgd sgd(0.1f, 0.9f);
+    sgd.set_weight_decay(0.5f);
+    sgd.step({{&ws, &gs}});
+    CHECK(double(ws[0]) == doctest::Approx(2.0 * 0.95 - 0.1 * 0.4).epsilon(1e-7));
+    // 0 (the default) is the optimizer as before, bit for bit
+    detail::AlignedFloats a{2.0f}, b{2.0f}, ga{0.4f}, gb{0.4f};
+    Adam plain(0.1f), zero(0.1f);
+    zero.set_weight_decay(0.0f);
+    plain.step({{&a, &ga}});
+    zero.step({{&b, &gb}});
+    CHECK(a[0] == b[0]);
+    CHECK(Adam().weight_decay() == 0.0f);
+}
+
+TEST_CASE("trainer: augmentation is seeded, changes training, and gives the same weights with 1 and 2 threads") {
+    const LabelledImages data = quadrants(120, 21);
+    TrainOptions options;
+    options.epochs = 2;
+    options.batch_size = 32;
+    options.seed = 3;
+    options.augmentation = {2, true};
+    const int threads = thread_count();
+    auto run = [&](int n, const TrainOptions& o) {
+        set_thread_count(n);
+        DeepID net = small_net(23);
+        Adam adam(3e-3f);
+        adam.set_weight_decay(1e-2f);
+        train(net, data, adam, o);
+        return net;
+    };
+    const DeepID one = run(1, options), two = run(2, options);
+    TrainOptions plain = options;
+    plain.augmentation = {};
+    const DeepID unaugmented = run(2, plain);
+    set_thread_count(threads);
+    CHECK(one.stem().layer<0>().kernel() == two.stem().layer<0>().kernel());
+    CHECK(one.pruned_layer().kernel() == two.pruned_layer().kernel());
+    CHECK(one.head().layer<2>().kernel() == two.head().layer<2>().kernel());
+    CHECK(one.pruned_layer().kernel() != unaugmented.pruned_layer().kernel());
+}
+
+TEST_CASE("fine-pruning: with weight decay and augmentation, pruned channels stay exactly zero") {
+    const LabelledImages data = quadrants(150, 31);
+    DeepID net = small_net(33);
+    ChannelMask mask(8);
+    mask.prune(0);
+    mask.prune(4);
+    mask.prune(7);
+    FinePruningOptions options;
+    options.epochs = 2;
+    options.learning_rate = 1e-2f;
+    options.batch_size = 32;
+    options.lr_drop = 0;
+    options.weight_decay = 5e-2f;
+    options.augmentation = {3, true};
+    const DeepID tuned = fine_prune(net, mask, data, options);
+    const auto& k = tuned.pruned_layer().kernel();
+    for (std::size_t i = 0; i < k.size(); ++i)
+        if (mask.is_pruned(i % 8)) CHECK(k[i] == 0.0f);
+    for (const std::size_t c : {0, 4, 7}) CHECK(tuned.pruned_layer().bias()[c] == 0.0f);
+    FinePruningOptions plain = options;
+    plain.weight_decay = 0;
+    plain.augmentation = {};
+    CHECK(tuned.pruned_layer().kernel() != fine_prune(net, mask, data, plain).pruned_layer().kernel());
+    // the defaults are unchanged: no decay, no augmentation
+    CHECK(FinePruningOptions{}.weight_decay == 0.0f);
+    CHECK_FALSE(FinePruningOptions{}.augmentation.active());
 }

@@ -52,6 +52,8 @@
 #include <prunedef/model/predict.hpp>
 
 #include <prunedef/defense/activation_stats.hpp>
+#include <prunedef/defense/channel_lipschitz.hpp>
+#include <prunedef/defense/clean_floor.hpp>
 #include <prunedef/defense/data_warnings.hpp>
 #include <prunedef/defense/goodnet.hpp>
 #include <prunedef/defense/goodnet_roc.hpp>
@@ -61,6 +63,7 @@
 #include <prunedef/defense/stopping_rule.hpp>
 #include <prunedef/defense/sweep.hpp>
 
+#include <prunedef/training/augmentation.hpp>
 #include <prunedef/training/backprop.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>

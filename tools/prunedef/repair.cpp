@@ -28,6 +28,7 @@ namespace {
 
 struct RepairOptionsCli {
     std::string model, valid, test, out;
+    std::string clean_reference;        // --clean-reference
     std::vector<std::string> poisoned;  // NAME=FILE or FILE, one per --poisoned
     std::vector<std::string> ks;        // --k values, each a comma list
     std::string name_template;          // --name
@@ -39,12 +40,15 @@ struct RepairOptionsCli {
     double scale = 1;
     std::size_t fine_tune = 0, batch = 64, lr_drop = 0;
     float lr = 5e-3f;
+    float weight_decay = 0;             // --weight-decay
+    std::size_t augment_shift = 0;      // --augment-shift
+    bool augment_flip = false;          // --augment-flip
     std::uint64_t seed = 1;
     bool relative = false, head_only = false, replace = false, weights_only = false, quiet = false;
     ThreadsOption threads;
     ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
-                *poisoned_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
+                *poisoned_opt = nullptr, *clean_reference_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
 };
 
 std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
@@ -178,6 +182,36 @@ void check_distinct(const std::vector<std::string>& names, const std::string& tm
                                   "'; use {name} (or {x} and {k}) to tell them apart");
 }
 
+/// The stderr lines of --clean-reference: per poisoned set, its clean floor next to the attack
+/// success of B, and of B' and G at every X (after fine-tuning too, when it was run).
+std::string clean_floor_summary(const RepairResult& r) {
+    const auto pc = [](double v) {
+        std::ostringstream s;
+        s.setf(std::ios::fixed);
+        s.precision(2);
+        s << v << " %";
+        return s.str();
+    };
+    std::string out;
+    for (std::size_t s = 0; s < r.poisoned_sets.size(); ++s) {
+        if (!r.poisoned_sets[s].clean_floor) continue;
+        out += "prunedef repair: " + r.poisoned_sets[s].name + ": clean floor " + pc(*r.poisoned_sets[s].clean_floor) +
+               " (the clean reference's rate of predicting the target); ASR of B " +
+               pc(r.baseline().poisoned[s].attack_success);
+        for (const ThresholdResult& t : r.thresholds) {
+            if (s >= t.poisoned_attack_success.size() || s >= t.goodnet_poisoned_sets.size()) continue;
+            out += "; X=" + t.drop.label() + (t.drop.relative ? "rel" : "") + ": B' " + pc(t.poisoned_attack_success[s]) +
+                   ", G " + pc(t.goodnet_poisoned_sets[s].matched_percent());
+            if (t.fine_tuned && s < t.fine_tuned->poisoned_attack_success.size() &&
+                s < t.fine_tuned->goodnet_poisoned_sets.size())
+                out += ", fine-tuned B' " + pc(t.fine_tuned->poisoned_attack_success[s]) + ", G " +
+                       pc(t.fine_tuned->goodnet_poisoned_sets[s].matched_percent());
+        }
+        out += "\n";
+    }
+    return out;
+}
+
 int run_repair(const RepairOptionsCli& o) {
     remove_temporaries_on_signals();
     o.threads.apply();
@@ -192,6 +226,9 @@ int run_repair(const RepairOptionsCli& o) {
         fine.learning_rate = o.lr;
         fine.batch_size = o.batch;
         fine.head_only = o.head_only;
+        fine.weight_decay = o.weight_decay;
+        fine.augmentation.max_shift = o.augment_shift;
+        fine.augmentation.horizontal_flip = o.augment_flip;
         fine.lr_drop = o.lr_drop_opt->count() > 0 ? o.lr_drop
                                                   : (o.fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(o.fine_tune))) : 0);
         fine.seed = o.seed;
@@ -217,6 +254,25 @@ int run_repair(const RepairOptionsCli& o) {
     model_options.pooled = options.site == ActivationSite::pooled;
     const LoadedModel model = load_model(o.model, model_options, o.scale_opt, o.scale, valid);
     const std::string ext = o.weights_only ? ".h5" : model_extension(model);
+    // --clean-reference: the ASR floor of every poisoned set, measured before the work (a reference
+    // that does not fit the data is refused before the sweep).
+    std::optional<LoadedModel> reference;
+    std::vector<double> floors;
+    if (o.clean_reference_opt->count() > 0) {
+        if (poisoned_args.empty()) throw usage_error("--clean-reference: no --poisoned set to measure its floor on");
+        reference.emplace(load_model(o.clean_reference, model_options, o.scale_opt, o.scale, valid));
+        RepairData sets{&valid, nullptr, nullptr};
+        for (std::size_t i = 0; i < poisoned.size(); ++i) sets.poisoned_sets.push_back({poisoned_args[i].name, poisoned[i].get()});
+        const std::size_t classes = std::visit([](const auto& n) { return n.num_classes(); }, model.net);
+        floors = std::visit(
+            [&](const auto& ref) {
+                if (ref.num_classes() != classes)
+                    throw usage_error("--clean-reference " + o.clean_reference + ": it has " +
+                                      std::to_string(ref.num_classes()) + " classes, the model " + std::to_string(classes));
+                return clean_floors(ref, sets);
+            },
+            reference->net);
+    }
     const std::size_t channels = std::visit([](const auto& n) { return n.prunable_channels(); }, model.net);
     for (const std::size_t k : extra_ks)
         if (k > channels)
@@ -225,7 +281,7 @@ int run_repair(const RepairOptionsCli& o) {
 
     // Every output is checked before the work: not an input, not a special file or a link, and
     // the directory is new or empty (or --replace).
-    std::vector<std::string> inputs{o.model, o.valid, o.test, o.model_options.config};
+    std::vector<std::string> inputs{o.model, o.valid, o.test, o.model_options.config, o.clean_reference};
     for (const PoisonedArg& p : poisoned_args) inputs.push_back(p.file);
     std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"};
     for (const std::size_t k : extra_ks) {
@@ -262,10 +318,20 @@ int run_repair(const RepairOptionsCli& o) {
             try {
                 if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
                 else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
-                else result = repair<KernelL1Norm>(net, data, options);
+                else if (o.order == "clp") {
+                    ChannelLipschitz clp;  // with the scale of a BatchNormalization after the pruned layer
+                    if constexpr (std::is_same_v<Net, GraphNetwork>)
+                        if (model.file.spec)
+                            clp.channel_scale = following_batch_norm_scale(*model.file.spec, graph_weights(net),
+                                                                           net.pruned_layer().name())
+                                                    .value_or(std::vector<double>{});
+                    result = repair(net, data, options, clp);
+                } else result = repair<KernelL1Norm>(net, data, options);
             } catch (const numeric_error& e) {
                 throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
             }
+            for (std::size_t s = 0; s < floors.size() && s < result.poisoned_sets.size(); ++s)
+                result.poisoned_sets[s].clean_floor = floors[s];
 
             std::vector<Net> fine_tuned;
             if (fine_tune) {
@@ -312,6 +378,7 @@ int run_repair(const RepairOptionsCli& o) {
             ReportContext context{o.model, o.valid, o.test, poisoned_args.empty() ? std::string() : poisoned_args[0].file,
                                   net.input_scale(), model.architecture, {}};
             for (const PoisonedArg& p : poisoned_args) context.poisoned_files.push_back(p.file);
+            context.clean_reference = o.clean_reference;
             for (std::size_t i = 0; i < extra_ks.size(); ++i) {
                 const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, extra_ks[i]);
                 const Net repaired = prune_channels(net, mask);
@@ -336,6 +403,10 @@ int run_repair(const RepairOptionsCli& o) {
             write_repair_report(dir, result, context, written);
             std::cout << markdown_report(result, context);
             std::cerr << model_notes(model, "repair");  // after the results: an error stays the one line on stderr
+            if (reference) {
+                std::cerr << model_notes(*reference, "repair --clean-reference");
+                std::cerr << clean_floor_summary(result);
+            }
             for (const std::string& w : result.warnings) std::cerr << "prunedef repair: warning: " << w << "\n";
             return 0;
         },
@@ -349,11 +420,12 @@ Runner add_repair(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("repair", "prune, choose B' for each accuracy drop X, build GoodNets, write reports");
     set_help(sub,
               "prunedef repair --model B.h5|B.keras [--config MODEL.json] --scale S --valid V.h5\n"
-              "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--max-fpr P]\n"
+              "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--clean-reference C.h5] [--max-fpr P]\n"
               "                      [--drops 2,4,10] [--relative]\n"
-              "                      [--order increasing|decreasing|l1] [--layer NAME] [--site pooled|conv]\n"
+              "                      [--order increasing|decreasing|l1|clp] [--layer NAME] [--site pooled|conv]\n"
               "                      [--k N,...] [--name TEMPLATE]\n"
-              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]]\n"
+              "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
+              "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]]\n"
               "                      [--weights-only]\n"
               "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
@@ -390,6 +462,13 @@ Runner add_repair(CLI::App& app) {
                           ->expected(1)
                           ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
                           ->type_name("[NAME=]P.h5");
+    o->clean_reference_opt =
+        sub->add_option("--clean-reference", o->clean_reference,
+                        "a clean network of B's architecture and classes (e.g. make-badnet --poison 0): its rate of "
+                        "predicting each poisoned set's target is the ASR floor, quoted next to the ASR in the "
+                        "reports and on stderr")
+            ->needs(o->poisoned_opt)
+            ->type_name("CLEAN.h5");
     o->max_fpr_opt = sub->add_option("--max-fpr", o->max_fpr,
                                      "false-positive budget in percent: report the step k whose GoodNet detects most "
                                      "poisoned inputs with at most P % of clean inputs flagged")
@@ -404,8 +483,10 @@ Runner add_repair(CLI::App& app) {
         ->type_name("TEMPLATE");
     sub->add_option("--drops", o->drops, "accuracy drops X, comma-separated (default 2,4,10)")->type_name("LIST");
     sub->add_flag("--relative", o->relative, "X is a percentage of B's accuracy instead of percentage points");
-    sub->add_option("--order", o->order, "increasing (default, Liu et al.), decreasing, or l1 (data-free kernel norm)")
-        ->check(CLI::IsMember({"increasing", "decreasing", "l1"}))
+    sub->add_option("--order,--policy", o->order,
+                    "increasing (default, Liu et al.), decreasing, l1 (data-free kernel norm), or clp (data-free: "
+                    "largest channel Lipschitz bound first, Zheng et al. ECCV 2022)")
+        ->check(CLI::IsMember({"increasing", "decreasing", "l1", "clp"}))
         ->type_name("O");
     sub->add_option("--feature-cache", o->feature_cache_mb,
                     "largest size, in MB, of the validation set's features kept in memory for the sweep (default "
@@ -433,6 +514,21 @@ Runner add_repair(CLI::App& app) {
                          ->needs(o->fine_tune_opt)
                          ->check(CLI::NonNegativeNumber)
                          ->type_name("E");
+    sub->add_option("--weight-decay", o->weight_decay,
+                    "fine-tuning: decoupled weight decay (AdamW: each step shrinks every weight by R x L of itself; "
+                    "default 0, none)")
+        ->check(CLI::Range(0.0, 1.0))
+        ->needs(o->fine_tune_opt)
+        ->type_name("L");
+    sub->add_option("--augment-shift", o->augment_shift,
+                    "fine-tuning: shift each image by a random offset of up to S pixels in each direction, zeros "
+                    "filling in (default 0, none)")
+        ->check(CLI::Range(std::size_t(0), std::size_t(64)))
+        ->needs(o->fine_tune_opt)
+        ->type_name("S");
+    sub->add_flag("--augment-flip", o->augment_flip,
+                  "fine-tuning: flip each image left to right with probability 1/2 (only where the classes allow it)")
+        ->needs(o->fine_tune_opt);
     sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after the pruned layer (conv_3 in DeepID; --layer)")->needs(o->fine_tune_opt);
     sub->add_option("--holdout", o->holdout,
                     "without --test: the fraction of V.h5 held out of fine-tuning (the last F of a shuffle seeded "

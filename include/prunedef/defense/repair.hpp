@@ -132,6 +132,9 @@ struct FineTuneResult : RepairedFigures {
     float learning_rate = 0;
     std::size_t lr_drop = 0;   // epoch from which a tenth of the rate was used (0: none)
     bool head_only = false;
+    float weight_decay = 0;        // decoupled (AdamW) weight decay; 0: none
+    std::size_t augment_shift = 0; // random shifts of up to this many pixels; 0: none
+    bool augment_flip = false;     // random horizontal flips
     /// The clean set the "after" figures a report quotes come from: "test" (test_accuracy,
     /// goodnet_test), "holdout" (images of the validation set held out of fine-tuning:
     /// holdout_accuracy, goodnet_holdout) or "valid" (nothing held out: the fine-tuning data).
@@ -179,6 +182,9 @@ struct RepairResult {
     struct PoisonedSet {
         std::string name;
         std::size_t images = 0;
+        /// A clean reference network's rate (percent) of predicting this set's labels, the ASR
+        /// floor (clean_floor.hpp: add_clean_floors); absent without a reference.
+        std::optional<double> clean_floor{};
     };
     std::vector<PoisonedSet> poisoned_sets;
     /// G's ROC over k for each poisoned set (false positives on the test set when given, else on

@@ -13,6 +13,7 @@
 #include <prunedef/model/graph_network.hpp>
 #include <prunedef/model/layer_spec.hpp>
 #include <prunedef/model/predict.hpp>
+#include <prunedef/training/augmentation.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/optimizer.hpp>
 #include <prunedef/training/trainer.hpp>
@@ -39,6 +40,12 @@ struct FinePruningOptions {
     std::uint64_t seed = 1;
     std::size_t lr_drop = 8;        // from this epoch on, a tenth of the learning rate (0: never)
     bool head_only = false;         // fine-tune only the layers after the pruned one
+    /// Decoupled weight decay of Adam (AdamW, optimizer.hpp): every step shrinks each weight by
+    /// learning rate x weight_decay of itself; 0: none.
+    float weight_decay = 0.0f;
+    /// Random shifts (up to augmentation.max_shift pixels, zero padding) and horizontal flips of
+    /// the fine-tuning images (augmentation.hpp); none by default.
+    Augmentation augmentation{};
     /// Without a test set, this fraction of the validation set is held out of fine-tuning and the
     /// "after" figures are measured on it (fine_prune_all, holdout_split); 0: none, the figures
     /// are then on the fine-tuning data itself. Ignored when a test set is given.
@@ -73,7 +80,9 @@ Net fine_tune_pruned(const Net& b, const ChannelMask& mask, const LabelledImages
                      const std::function<void(const EpochReport&)>& on_epoch, EpochEnd&& epoch_end) {
     Net bprime = prune_channels(b, mask);
     Adam adam(options.learning_rate);
+    adam.set_weight_decay(options.weight_decay);
     TrainOptions train_options;
+    train_options.augmentation = options.augmentation;
     train_options.epochs = options.epochs;
     train_options.batch_size = options.batch_size;
     train_options.seed = options.seed;
@@ -229,6 +238,9 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.learning_rate = options.learning_rate;
         f.lr_drop = options.lr_drop;
         f.head_only = options.head_only;
+        f.weight_decay = options.weight_decay;
+        f.augment_shift = options.augmentation.max_shift;
+        f.augment_flip = options.augmentation.horizontal_flip;
         f.clean_set = data.test ? "test" : hold_out ? "holdout" : "valid";
         f.tuned_images = clean.size();
         f.holdout_fraction = hold_out ? options.holdout : 0.0;

@@ -21,6 +21,9 @@
 // clean_set ("test", "holdout" or "valid") the set its "after" figures a report quotes come from:
 // holdout_* are on the validation images held out of fine-tuning (null when none were);
 // valid_accuracy and goodnet_valid are on the whole validation set, fine-tuning data included.
+// Each of the top-level poisoned_sets holds clean_floor: the percentage of its images that the
+// clean reference (context.clean_reference; clean_floor.hpp) classifies as the target, null
+// without one.
 
 #include <prunedef/defense/activation_stats.hpp>
 #include <prunedef/defense/metrics.hpp>
@@ -134,6 +137,9 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"learning_rate", json_number(f->learning_rate)},
             {"lr_drop", f->lr_drop},
             {"head_only", f->head_only},
+            {"weight_decay", json_number(f->weight_decay)},
+            {"augment_shift", f->augment_shift},
+            {"augment_flip", f->augment_flip},
             {"clean_set", f->clean_set},
             {"tuned_images", f->tuned_images},
             {"holdout_fraction", json_number(f->holdout_fraction)},
@@ -187,7 +193,10 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
         if (s < context.poisoned_files.size()) file = context.poisoned_files[s];
         else if (s == 0 && context.poisoned_files.empty()) file = context.poisoned;
         poisoned_sets.push_back(
-            {{"name", result.poisoned_sets[s].name}, {"file", json_path(file)}, {"images", result.poisoned_sets[s].images}});
+            {{"name", result.poisoned_sets[s].name},
+             {"file", json_path(file)},
+             {"images", result.poisoned_sets[s].images},
+             {"clean_floor", json_optional(result.poisoned_sets[s].clean_floor)}});
     }
     return {{"context",
              {{"model", json_path(context.model)},
@@ -195,7 +204,8 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
               {"test", json_path(context.test)},
               {"poisoned", json_path(context.poisoned)},
               {"input_scale", json_number(context.input_scale)},
-              {"architecture", context.architecture}}},
+              {"architecture", context.architecture},
+              {"clean_reference", json_path(context.clean_reference)}}},
             {"policy", result.policy},
             {"activation_site", std::string(to_string(result.site))},
             {"pruned_layer", result.pruned_layer},

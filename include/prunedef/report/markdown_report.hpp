@@ -95,6 +95,26 @@ inline std::string md_set_line(const char* name, const std::string& path, std::s
     return line + md_code(path) + " (" + md_images(images) + ")\n";
 }
 
+/// " (clean floor 1.85 %)" after poisoned set s's ASR when a clean reference gave its floor, else "".
+inline std::string md_floor_suffix(const RepairResult& r, std::size_t s) {
+    if (s >= r.poisoned_sets.size() || !r.poisoned_sets[s].clean_floor) return "";
+    return " (clean floor " + md_percent(r.poisoned_sets[s].clean_floor) + " %)";
+}
+
+/// The paragraph under an ASR table naming each poisoned set's clean floor, or "" without one.
+inline std::string md_floor_note(const RepairResult& r, const ReportContext& context) {
+    std::string sets;
+    for (std::size_t s = 0; s < r.poisoned_sets.size(); ++s)
+        if (r.poisoned_sets[s].clean_floor)
+            sets += (sets.empty() ? "" : ", ") +
+                    (r.poisoned_sets.size() > 1 ? md_code(r.poisoned_sets[s].name) + " " : std::string()) +
+                    md_percent(r.poisoned_sets[s].clean_floor) + " %";
+    if (sets.empty()) return "";
+    return "Clean floor of the ASR: " + sets + " (the share of the poisoned images that the clean reference " +
+           (context.clean_reference.empty() ? std::string("network") : md_code(context.clean_reference)) +
+           " classifies as the target; no defense can honestly go below it).\n";
+}
+
 }  // namespace detail
 
 namespace detail {
@@ -138,6 +158,8 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                                        s < context.poisoned_files.size() ? context.poisoned_files[s] : std::string(),
                                        result.poisoned_sets[s].images, true);
     }
+    if (!context.clean_reference.empty())
+        out += "- Clean reference (ASR floor): " + md_code(context.clean_reference) + "\n";
     out += "- Policy: " + md_code(result.policy) + ", activation site: " + std::string(to_string(result.site)) + "\n";
     out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
            " channels\n";
@@ -158,11 +180,13 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
         out += "- Test accuracy: " + (b.test_accuracy ? md_percent(b.test_accuracy) + " %" : "– (no test set)") + "\n";
         if (result.poisoned_sets.size() <= 1)
             out += "- Attack success rate: " +
-                   (b.attack_success ? md_percent(b.attack_success) + " %" : "– (no poisoned set)") + "\n\n";
+                   (b.attack_success ? md_percent(b.attack_success) + " %" + detail::md_floor_suffix(result, 0)
+                                     : "– (no poisoned set)") +
+                   "\n\n";
         else {
             for (std::size_t s = 0; s < result.poisoned_sets.size() && s < b.poisoned.size(); ++s)
                 out += "- Attack success rate on " + md_code(result.poisoned_sets[s].name) + ": " +
-                       md_percent(b.poisoned[s].attack_success) + " %\n";
+                       md_percent(b.poisoned[s].attack_success) + " %" + detail::md_floor_suffix(result, s) + "\n";
             out += "\n";
         }
     }
@@ -223,6 +247,7 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                : result.poisoned_sets.size() == 1
                    ? "; ASR and detection on the poisoned set (" + detail::md_images(result.poisoned_images) + ").\n"
                    : "; ASR and detection on each poisoned set.\n";
+        out += detail::md_floor_note(result, context);
         for (const ThresholdResult& t : result.thresholds)
             if (!t.reached)
                 out += "\nX = " + detail::md_drop(t.drop) + " was not reached: validation accuracy never fell that "
@@ -292,6 +317,10 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                " epochs (Adam, learning rate " + detail::md_float(first.learning_rate) +
                (first.lr_drop ? ", a tenth of it from epoch " + std::to_string(first.lr_drop) : std::string()) +
                (first.head_only ? ", only the layers after the pruned one" : "") +
+               (first.weight_decay > 0 ? ", decoupled weight decay " + detail::md_float(first.weight_decay) : std::string()) +
+               (first.augment_shift > 0 ? ", random shifts of up to " + std::to_string(first.augment_shift) + " pixels"
+                                        : std::string()) +
+               (first.augment_flip ? ", random horizontal flips" : "") +
                "), pruned channels held at zero; G = GoodNet<B, fine-tuned B'>.\n\n";
         const std::size_t sets = std::max<std::size_t>(1, result.poisoned_sets.size());
         std::string head, rule;
@@ -359,6 +388,11 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                    " held out of the validation set (the last fraction " +
                    detail::md_float(static_cast<float>(first.holdout_fraction)) +
                    " of a shuffle seeded with the fine-tuning seed), never fine-tuned on; no test set was given.\n\n";
+        else
+            out += "Clean figures before and after are on the validation set, the data B' was fine-tuned on "
+                   "(nothing was held out and no test set was given): they overstate the accuracy on new data.\n\n";
+        const std::string floor_note = detail::md_floor_note(result, context);
+        if (!floor_note.empty()) out += floor_note + "\n";
         if (first.chosen_epoch) {
             out += "B' after fine-tuning is the epoch whose B' classified the held-out images best:";
             for (const auto& t : result.thresholds)
@@ -368,9 +402,6 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
             out.back() = '.';
             out += "\n\n";
         }
-        else
-            out += "Clean figures before and after are on the validation set, the data B' was fine-tuned on "
-                   "(nothing was held out and no test set was given): they overstate the accuracy on new data.\n\n";
     }
 
     out += "## Channel order\n\n";

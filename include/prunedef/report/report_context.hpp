@@ -16,6 +16,8 @@ struct ReportContext {
     /// Every poisoned set's path, in RepairResult::poisoned_sets' order; empty: `poisoned` names
     /// the only one.
     std::vector<std::string> poisoned_files{};
+    /// The clean reference network whose ASR floor the report quotes, "" if none.
+    std::string clean_reference{};
 };
 
 }  // namespace prunedef

@@ -2,7 +2,8 @@
 // Mini-batch training of a network with softmax cross-entropy: shuffled with a seeded
 // generator, deterministic for a given seed and thread count. Optionally trains only the head,
 // and applies a constraint to the network before training and after every step (Fine-Pruning
-// keeps B''s pruned channels at zero this way).
+// keeps B''s pruned channels at zero this way). Optional data augmentation (augmentation.hpp):
+// each mini-batch is shifted and flipped after it is gathered, with its own seeded generator.
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/percent.hpp>
@@ -10,12 +11,14 @@
 #include <prunedef/data/batch_source.hpp>
 #include <prunedef/kernels/elementwise.hpp>
 #include <prunedef/model/predict.hpp>
+#include <prunedef/training/augmentation.hpp>
 #include <prunedef/training/backprop.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
 #include <prunedef/training/optimizer.hpp>
 
 #include <chrono>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <numeric>
@@ -60,11 +63,17 @@ struct EpochReport {
     float learning_rate = 0;
 };
 
+/// Mixed into the training seed for the augmentation's generator (an arbitrary odd constant).
+inline constexpr std::uint64_t augmentation_seed_mix = 0x9e3779b97f4a7c15ull;
+
 struct TrainOptions {
     std::size_t epochs = 1;
     std::size_t batch_size = 64;
     std::uint64_t seed = 1;
     bool train_trunk = true;                    // false: only the layers after the pruned one
+    /// Shifts and flips of each mini-batch (none by default); drawn from Rng(seed ^
+    /// augmentation_seed_mix), so turning it on leaves the shuffle as it was.
+    Augmentation augmentation{};
     /// Learning rate for an epoch (1-based); empty keeps the optimizer's.
     std::function<float(std::size_t epoch)> learning_rate;
     std::function<void(const EpochReport&)> on_epoch;
@@ -98,6 +107,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
     constrain(net);
     const std::vector<ParameterRef> params = options.train_trunk ? parameters(net) : head_parameters(net);
     Rng rng(options.seed);
+    Rng augment_rng(options.seed ^ augmentation_seed_mix);
     std::vector<std::size_t> order(data.size());
     std::iota(order.begin(), order.end(), std::size_t(0));
     std::vector<EpochReport> reports;
@@ -113,6 +123,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
         for (std::size_t first = 0; first < order.size(); first += options.batch_size) {
             const std::size_t count = std::min(options.batch_size, order.size() - first);
             gather(data, order.data() + first, count, images, labels);
+            augment_batch(images, options.augmentation, augment_rng);
             forward_train(net, images, logits, cache, options.train_trunk);
             const std::vector<int> predicted = argmax(logits);
             for (std::size_t i = 0; i < count; ++i) correct += predicted[i] == labels[i];
