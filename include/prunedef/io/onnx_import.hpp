@@ -839,7 +839,7 @@ inline OnnxModelFile onnx_model_spec(const onnx::ModelProto& model, const std::s
 
 /// Reads an ONNX file (weights inside the file; external data is refused).
 inline OnnxModelFile read_onnx_model(const std::string& path) {
-    require_regular_input(path, "an ONNX model (.onnx)");
+    detail::require_regular_input(path, "an ONNX model (.onnx)");
     std::ifstream f(path, std::ios::binary);
     if (!f) throw io_error(path + ": cannot open");
     std::string bytes((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
