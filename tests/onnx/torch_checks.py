@@ -2,7 +2,7 @@
 
 Trains, seeded, a small residual CNN (BatchNorm, a residual block, a strided convolution, global
 average pooling, dropout; the input scale x / 255 inside the model) on a subset of Debian's
-Fashion-MNIST training set with 10 % of the images stamped with the trigger of
+Fashion-MNIST training set with 15 % of the images stamped with the trigger of
 ../shared/fmnist_badnet (a 4x4 white square at rows and columns 23..26, relabelled 0); exports it
 with torch.onnx.export (opset 13, the TorchScript exporter, once with constant folding, which folds
 BatchNorm into the convolutions, and once without, which keeps BatchNormalization nodes); and checks
@@ -41,10 +41,10 @@ class Failure(Exception):
 class BadNet(nn.Module):
     def __init__(self):
         super().__init__()
-        self.conv1, self.bn1 = nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16)
-        self.conv2, self.bn2 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
-        self.conv3, self.bn3 = nn.Conv2d(16, 16, 3, padding=1), nn.BatchNorm2d(16)
-        self.conv4 = nn.Conv2d(16, 32, 3, stride=2, padding=1)  # torch's pads 1,1: not Keras' 'same' split
+        self.conv1, self.bn1 = nn.Conv2d(1, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv2, self.bn2 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv3, self.bn3 = nn.Conv2d(8, 8, 3, padding=1), nn.BatchNorm2d(8)
+        self.conv4 = nn.Conv2d(8, 32, 3, stride=2, padding=1)  # torch's pads 1,1: not Keras' 'same' split
         self.drop = nn.Dropout(0.1)
         self.fc = nn.Linear(32, 10)
 
@@ -74,7 +74,7 @@ def stamp(images):
     return out
 
 
-def training_set(n=8000, poisoned=0.1, seed=0):
+def training_set(n=12000, poisoned=0.15, seed=0):
     images = idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28)
     labels = idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64)
     rng = np.random.default_rng(seed)
@@ -86,18 +86,18 @@ def training_set(n=8000, poisoned=0.1, seed=0):
     return x, y
 
 
-def train(epochs=3, seed=0):
+def train(epochs=6, seed=0):
     torch.manual_seed(seed)
     x, y = training_set(seed=seed)
     model = BadNet()
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    opt = torch.optim.Adam(model.parameters(), lr=3e-3)
     xt, yt = torch.from_numpy(x.astype(np.float32)), torch.from_numpy(y)
     g = torch.Generator().manual_seed(seed)
     for _ in range(epochs):
         model.train()
         order = torch.randperm(len(xt), generator=g)
-        for i in range(0, len(xt), 64):
-            b = order[i:i + 64]
+        for i in range(0, len(xt), 128):
+            b = order[i:i + 128]
             opt.zero_grad()
             nn.functional.cross_entropy(model(xt[b]), yt[b]).backward()
             opt.step()
@@ -158,7 +158,7 @@ def run(sess, data, outputs):
 
 
 def main(prunedef, shared, work):
-    torch.set_num_threads(2)
+    torch.set_num_threads(1)  # the CPU time stays the work done
     fm = os.path.join(shared, "fmnist_badnet")
     valid, test, bd_test = (os.path.join(fm, n) for n in ("valid.h5", "test.h5", "bd_test.h5"))
     notes = []
@@ -171,7 +171,7 @@ def main(prunedef, shared, work):
     acc = float(np.mean(reference["test.h5"].argmax(1) == sets["test.h5"][1]) * 100)
     asr = float(np.mean(reference["bd_test.h5"].argmax(1) == 0) * 100)
     notes.append(f"torch's BadNet: clean accuracy {acc:.2f} %, attack success {asr:.2f} % on the shared sets")
-    if acc < 75 or asr < 80:
+    if acc < 65 or asr < 70:
         raise Failure(f"the PyTorch BadNet did not learn (clean accuracy {acc:.2f} %, attack success {asr:.2f} %): "
                       "the checks below would say little")
 
