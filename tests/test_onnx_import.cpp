@@ -332,6 +332,21 @@ TEST_CASE("onnx import: Conv, BatchNormalization, ReLU, pooling, asymmetric pads
     CHECK(f.weights.at("c1").at(0).dims == std::vector<std::size_t>{3, 3, 2, 3});
     CHECK(!f.input_scale);
     check_against_reference(g.m, {9, 8, 2});
+
+    SUBCASE("prunedef's export of the imported spec (B' files of an ONNX B: a Pad for the ZeroPadding2D) reads back") {
+        const onnx::ModelProto again = onnx_model(f.spec, f.weights, {9, 8, 2}, 1.0f);
+        int pads = 0;
+        for (const auto& n : again.graph().node()) pads += n.op_type() == "Pad";
+        CHECK(pads == 2);  // before the max pooling and before c2
+        const OnnxModelFile back = onnx_model_spec(again, "again.onnx");
+        const GraphNetwork a = build_graph_network(f.spec, f.weights), b = build_graph_network(back.spec, back.weights);
+        DT x;
+        Tensor images;
+        random_images(3, {9, 8, 2}, x, images, 5);
+        const Tensor la = a.logits(images), lb = b.logits(images);
+        REQUIRE(la.size() == lb.size());
+        for (std::size_t i = 0; i < la.size(); ++i) CHECK(la.data()[i] == doctest::Approx(lb.data()[i]).epsilon(1e-5));
+    }
 }
 
 TEST_CASE("onnx import: a residual block with BatchNormalization, global average pooling, Concat, MatMul + Add") {

@@ -12,7 +12,8 @@
 // takes in C, H, W order and prunedef in H, W, C order, is folded into the rows of the Dense
 // layer reading it (exactly: a permutation). Elementwise ops may lie between them.
 //
-// Ops: Conv (pads, strides, group 1, dilation 1), BatchNormalization (inference), Relu, Sigmoid,
+// Ops: Conv (pads, strides, group 1, dilation 1), Pad (zeros, rows and columns), BatchNormalization
+// (inference), Relu, Sigmoid,
 // Tanh, LeakyRelu (fused into the Conv / Gemm before them when they are its only reader, as in a
 // Keras Conv2D(activation=...)), MaxPool, AveragePool, GlobalAveragePool, GlobalMaxPool, Add,
 // Concat (channel axis), Flatten / Reshape to (N, features), Gemm, MatMul (+ Add of a bias),
@@ -547,6 +548,7 @@ private:
                                    std::to_string(total) + ") (a flattening)");
             return flatten(n, x);
         }
+        if (op == "Pad") return pad(n);
         if (op == "Gemm") return gemm(n);
         if (op == "MatMul") return matmul(n);
         if (op == "Add") return add(n);
@@ -569,7 +571,7 @@ private:
         }
         throw format_error(where(n) + ": op " + op + " is not supported by prunedef's ONNX import (supported: Conv, "
                            "BatchNormalization, Relu, Sigmoid, Tanh, LeakyRelu, MaxPool, AveragePool, GlobalAveragePool, "
-                           "GlobalMaxPool, Add, Concat, Flatten, Reshape, Gemm, MatMul, Dropout, Identity, Constant, "
+                           "GlobalMaxPool, Add, Concat, Flatten, Reshape, Gemm, MatMul, Pad (zeros), Dropout, Identity, Constant, "
                            "Softmax last, Mul of the input by its scale)");
     }
 
@@ -581,6 +583,41 @@ private:
         LayerSpec& l = add_layer(layer_name(n), "Flatten", {x.layer});
         Value y{l.name, false, 1, 1, x.h * x.w * x.c, std::nullopt, x.nonneg};
         if (x.h * x.w > 1) y.chw_of = ImageShape{x.h, x.w, x.c};
+        set(n, y);
+    }
+
+    /// Pad of zeros on the rows and columns (prunedef's export writes a ZeroPadding2D so): a
+    /// ZeroPadding2D.
+    void pad(const onnx::NodeProto& n) {
+        const Value& x = in(n);
+        need_image(n, x);
+        const std::string mode = string_attr(n, "mode", "constant");
+        if (mode != "constant") throw format_error(where(n) + ": mode " + mode + " is not supported (constant zeros only)");
+        std::vector<i64> p;
+        if (n.input_size() > 1 && !n.input(1).empty()) {
+            const onnx::TensorProto* t = constant(n.input(1));
+            if (!t) throw format_error(where(n) + ": the pads are computed in the graph, not a constant");
+            p = int64s(*t, n);
+        } else {
+            p = ints_attr(n, "pads", {});
+        }
+        if (n.input_size() > 2 && !n.input(2).empty()) {
+            const onnx::TensorProto* t = constant(n.input(2));
+            if (!t || count(tensor_dims(*t)) != 1 || floats(*t, n)[0] != 0.0f)
+                throw format_error(where(n) + ": only padding with zeros is supported");
+        } else if (float_attr(n, "value", 0.0f) != 0.0f) {
+            throw format_error(where(n) + ": only padding with zeros is supported");
+        }
+        if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0 ||
+            std::any_of(p.begin(), p.end(), [](i64 v) { return v < 0; }))
+            throw format_error(where(n) + ": pads " + dims_text(p) + " are not supported (rows and columns only, >= 0)");
+        const std::string name = layer_name(n);
+        LayerSpec& l = add_layer(name, "ZeroPadding2D", {x.layer});
+        l.zero_padding = {std::size_t(p[2]), std::size_t(p[6]), std::size_t(p[3]), std::size_t(p[7])};
+        Value y = x;
+        y.layer = name;
+        y.h += std::size_t(p[2] + p[6]);
+        y.w += std::size_t(p[3] + p[7]);
         set(n, y);
     }
 
