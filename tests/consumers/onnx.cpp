@@ -1,6 +1,7 @@
 // A consumer of prunedef::onnx: writes a two-layer model as ONNX (ONNX's protobuf classes and
-// libprotobuf come with the target) and checks the graph it built.
+// libprotobuf come with the target), checks the graph it built and reads it back (the import).
 #include <prunedef/io/onnx_export.hpp>
+#include <prunedef/io/onnx_import.hpp>
 
 #include <iostream>
 
@@ -25,6 +26,8 @@ int main() {
     prunedef::ModelWeights w;
     w["d"] = {{"kernel", {2, 3}, std::vector<float>(6, 0.5f)}, {"bias", {3}, {0, 1, 2}}};
     const onnx::ModelProto m = prunedef::onnx_model(spec, w, {1, 1, 2}, 1.0f);
-    std::cout << "onnx consumer ok: " << m.graph().node_size() << " nodes\n";
-    return m.graph().output(0).name() == "logits" ? 0 : 1;
+    const prunedef::OnnxModelFile back = prunedef::onnx_model_spec(m, "consumer");
+    std::cout << "onnx consumer ok: " << m.graph().node_size() << " nodes, " << back.spec.layers.size()
+              << " layers read back\n";
+    return m.graph().output(0).name() == "logits" && back.spec.find("d") ? 0 : 1;
 }

@@ -1,8 +1,9 @@
-"""(e) `prunedef export` checked with a real ONNX runtime (onnxruntime 1.30, onnx's checker, pinned
+"""(e) `prunedef export` and `prunedef repair --onnx` checked with a real ONNX runtime (onnxruntime 1.30, onnx's checker, pinned
 by scripts/keras-venv.sh): B's logits from ONNX Runtime against `prunedef predict`'s (1e-4 of the
 largest logit, the same argmax) for the five CSAW networks on the shared samples, the Fashion-MNIST
-BadNet and graph networks that are not DeepID; and G exported from a GoodNet file of
-`prunedef repair` gives, for every image, the class prunedef's G gives."""
+BadNet and graph networks that are not DeepID; and G, both as `repair --onnx` writes it
+(goodnet_X4.onnx) and as `export --goodnet` writes it from repair's GoodNet file, gives for every
+image the class prunedef's G gives; repair's ONNX copy of B' (repaired_X4.onnx) gives B''s logits."""
 
 import os
 import shutil
@@ -33,6 +34,14 @@ def export(ctx, out_name, *args):
     if os.path.exists(out):
         os.remove(out)
     run_tool(ctx, "export", *args, "--out", out)
+    return open_onnx(out, out_name)
+
+
+def open_onnx(out, out_name):
+    """onnx.checker on a file prunedef wrote, and an ONNX Runtime session on it."""
+    _runtime()
+    if not os.path.isfile(out):
+        raise Failure(f"{out} was not written")
     model = onnx.load(out)
     onnx.checker.check_model(model, full_check=True)
     if model.opset_import[0].version < 13:
@@ -77,16 +86,32 @@ def check_goodnet(ctx, what, model, scale, valid, sets, convs=None):
     out = ctx.path(f"onnx_repair_{what}")
     shutil.rmtree(out, ignore_errors=True)
     run_tool(ctx, "repair", "--model", model, "--scale", repr(scale), "--valid", valid, "--poisoned", sets[1],
-             "--out", out, "--drops", "4")
+             "--out", out, "--drops", "4", "--onnx")
     goodnet = os.path.join(out, "goodnet_X4.h5")
     bprime = next(p for p in b_prime_files(out, os.path.splitext(model)[1]) if "repaired_X4." in p)
-    graph, session = export(ctx, f"{what}_G.onnx", "--goodnet", goodnet)
+    notes = []
+    # repair --onnx's copy of B' gives B''s logits
+    _, bp_session = open_onnx(os.path.join(out, "repaired_X4.onnx"), f"{what} repaired_X4.onnx")
+    for path in sets:
+        data, _ = read_dataset(path)
+        (bp_onnx,) = run(bp_session, data, ["logits"])
+        notes.append(compare_logits(f"repair --onnx's repaired_X4.onnx on {os.path.basename(path)}",
+                                    prunedef_logits(ctx, bprime, path, scale), bp_onnx.astype(np.float64)))
+    gs = [("repair --onnx's goodnet_X4.onnx", open_onnx(os.path.join(out, "goodnet_X4.onnx"), f"{what} goodnet_X4.onnx")),
+          ("export --goodnet goodnet_X4.h5", export(ctx, f"{what}_G.onnx", "--goodnet", goodnet))]
+    for source, (graph, session) in gs:
+        notes += check_goodnet_session(ctx, f"{what}: {source}", graph, session, goodnet, model, bprime, scale, sets, convs)
+    return notes
+
+
+def check_goodnet_session(ctx, what, graph, session, goodnet, model, bprime, scale, sets, convs):
+    """One ONNX G against prunedef's G (see check_goodnet)."""
     notes = []
     if convs is not None:
         n = sum(node.op_type == "Conv" for node in graph.graph.node)
         if n != convs:
             raise Failure(f"{what}: G has {n} Conv nodes; B' = B with channels pruned shares the trunk: {convs} expected")
-        notes.append(f"G's graph: {n} Conv nodes (the trunk before the pruned layer once)")
+        notes.append(f"{what}: G's graph has {n} Conv nodes (the trunk before the pruned layer once)")
     accs = []
     for path in sets:
         data, labels = read_dataset(path)
@@ -94,25 +119,25 @@ def check_goodnet(ctx, what, model, scale, valid, sets, convs=None):
         name = os.path.basename(path)
         b = prunedef_logits(ctx, model, path, scale)
         bp = prunedef_logits(ctx, bprime, path, scale)
-        notes.append(compare_logits(f"G's B logits on {name}", b, logits.astype(np.float64)))
-        notes.append(compare_logits(f"G's B' logits on {name}", bp, bp_logits.astype(np.float64)))
+        notes.append(compare_logits(f"{what}: G's B logits on {name}", b, logits.astype(np.float64)))
+        notes.append(compare_logits(f"{what}: G's B' logits on {name}", bp, bp_logits.astype(np.float64)))
         classes = b.shape[1]
         want = np.where(b.argmax(axis=1) == bp.argmax(axis=1), b.argmax(axis=1), classes)
         if cls.dtype != np.int64 or cls.shape != want.shape:
-            raise Failure(f"G's class output is {cls.dtype} {cls.shape}, expected int64 {want.shape}")
+            raise Failure(f"{what}: G's class output is {cls.dtype} {cls.shape}, expected int64 {want.shape}")
         differ = np.nonzero(cls != want)[0]
         if len(differ):
             i = differ[0]
-            raise Failure(f"{name}: ONNX G's class differs from prunedef's G on {len(differ)} images, first {i}: "
+            raise Failure(f"{what}: {name}: ONNX G's class differs from prunedef's G on {len(differ)} images, first {i}: "
                           f"{cls[i]} vs {want[i]}")
         accs.append(float(np.mean(cls == labels.reshape(-1).astype(np.int64)) * 100))
-        notes.append(f"G on {name}: {len(cls)} classes identical to prunedef's G ({int(np.sum(cls == classes))} flagged)")
+        notes.append(f"{what}: G on {name}: {len(cls)} classes identical to prunedef's G ({int(np.sum(cls == classes))} flagged)")
     # prunedef's own G (eval --goodnet) prints the accuracy and attack success of ONNX Runtime's classes
     lines = run_tool(ctx, "eval", "--goodnet", goodnet, "--clean", sets[0], "--poisoned", sets[1]).stdout.splitlines()
     for acc, line_start in zip(accs, ("Clean Classification accuracy", "Attack Success Rate")):
         if not any(line.startswith(line_start) and line.endswith(": " + repr(acc)) for line in lines):
-            raise Failure(f"eval --goodnet {goodnet}: {lines}; ONNX G gives {line_start} {acc!r}")
-    notes.append(f"eval --goodnet prints ONNX G's figures: {', '.join(map(repr, accs))}")
+            raise Failure(f"{what}: eval --goodnet {goodnet}: {lines}; ONNX G gives {line_start} {acc!r}")
+    notes.append(f"{what}: eval --goodnet prints ONNX G's figures: {', '.join(map(repr, accs))}")
     return notes
 
 
@@ -143,7 +168,7 @@ def check_graph(name):
 
 
 CHECKS = [(f"onnx/csaw {stem}: ONNX Runtime's B logits = prunedef predict", check_csaw(stem)) for stem, _, _ in CSAW_MODELS]
-CHECKS.append(("onnx/fmnist_badnet: B logits, and G from repair's GoodNet file = prunedef's G on every image",
+CHECKS.append(("onnx/fmnist_badnet: B logits, and G of repair --onnx and of export = prunedef's G on every image",
                check_fmnist))
 CHECKS.append(("onnx/graph fmnist_residual G: G from repair's GoodNet file = prunedef's G on every image",
                check_graph_goodnet))

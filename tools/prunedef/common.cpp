@@ -108,7 +108,7 @@ void remove_temporaries_and_exit(int sig) {
 // The file names a repair writes into its directory.
 bool is_repair_output(const std::string& name) {
     static const std::regex pattern(
-        R"((sweep\.csv|report\.md|report\.json|curve\.svg|roc\.svg|(repaired|goodnet|finepruned|goodnet_finepruned)_X.*\.(h5|keras)|(repaired|goodnet)_k[0-9]+\.(h5|keras)))");
+        R"((sweep\.csv|report\.md|report\.json|curve\.svg|roc\.svg|(repaired|goodnet|finepruned|goodnet_finepruned)_X.*\.(h5|keras|onnx)|(repaired|goodnet)_k[0-9]+\.(h5|keras|onnx)))");
     return std::regex_match(name, pattern);
 }
 

@@ -4,7 +4,14 @@
 
 #include "common.hpp"
 
+#include <prunedef/io/keras_config_writer.hpp>
+#if PRUNEDEF_HAVE_ONNX
+#include <prunedef/io/onnx_export.hpp>
+#include <prunedef/io/onnx_import.hpp>
+#endif
+
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <cmath>
 #include <utility>
@@ -118,14 +125,55 @@ DeepID check_deepid_channels(DeepID net, const std::string& path, const DatasetR
     return net;
 }
 
+/// An ONNX model as the Keras model file the rest of the tool reads: its spec, a Keras
+/// configuration written for it (for GoodNet files), the weights, and the scale and shape it states.
+KerasModelFile read_onnx_as_keras(const std::string& path, const ModelOptions& options) {
+    if (!options.config.empty())
+        throw usage_error("--config " + options.config + ": " + path + " is an ONNX model, which holds its architecture");
+#if PRUNEDEF_HAVE_ONNX
+    OnnxModelFile f = read_onnx_model(path);
+    KerasModelFile k;
+    k.path = path;
+    k.kind = KerasFileKind::full_model;
+    k.config_json = keras_config_json(f.spec);
+    k.config_source = path + " (ONNX graph)";
+    for (const auto& l : f.spec.layers) k.layer_order.push_back(l.name);
+    k.spec = std::move(f.spec);
+    k.weights = std::move(f.weights);
+    k.settings.input_shape = f.input_shape;
+    k.settings.input_scale = f.input_scale;
+    return k;
+#else
+    throw usage_error(path + ": this prunedef was built without ONNX (Debian libonnx-dev, libprotobuf-dev): "
+                             ".onnx models cannot be read");
+#endif
+}
+
 }  // namespace
+
+bool onnx_available() {
+#if PRUNEDEF_HAVE_ONNX
+    return true;
+#else
+    return false;
+#endif
+}
+
+bool is_onnx_path(const std::string& path) {
+    if (path.size() < 5) return false;
+    std::string ext = path.substr(path.size() - 5);
+    for (char& c : ext) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return ext == ".onnx";
+}
 
 LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
                        double scale, const DatasetReader& data) {
-    LoadedModel m{read_keras_model(path, options.config), DeepID{}, "", false, ""};
+    const bool onnx = is_onnx_path(path);
+    LoadedModel m{onnx ? read_onnx_as_keras(path, options) : read_keras_model(path, options.config), DeepID{}, "", false, "",
+                  onnx};
     const KerasModelFile& file = m.file;
     std::optional<ImageShape> stated = file.settings.input_shape;
-    const std::string kind = keras_file_kind_name(file.kind);
+    const std::string kind = onnx ? std::string("ONNX model") : std::string(keras_file_kind_name(file.kind));
     if (!file.spec) {
         if (!options.layer.empty() && options.layer != "conv_3")
             throw usage_error("--layer " + options.layer + ": " + path +
@@ -175,11 +223,19 @@ std::string model_notes(const LoadedModel& m, const std::string& command) {
 }
 
 std::string model_extension(const LoadedModel& m) {
+    if (m.onnx) return ".onnx";
     return m.file.kind == KerasFileKind::keras_archive ? ".keras" : ".h5";
 }
 
 template <class Net>
 void save_model(const std::string& path, const LoadedModel& m, const Net& net, bool weights_only) {
+    if (m.onnx) {
+        if (weights_only)
+            throw usage_error("--weights-only: " + m.file.path + " is an ONNX model, and B' is written as one; "
+                              "a weights-only .h5 would need a Keras architecture");
+        save_onnx_model_file(path, m, net);
+        return;
+    }
     const ModelWeights weights = network_weights(net);
     ModelSettings settings;
     settings.input_scale = net.input_scale();
@@ -211,6 +267,42 @@ void save_goodnet_file(const std::string& path, const LoadedModel& m, const Net&
                             settings, pruned_channels);
     }
 }
+
+#if PRUNEDEF_HAVE_ONNX
+namespace {
+template <class Net>
+ModelSpec onnx_spec_of(const LoadedModel& m, const Net& net, const ModelWeights& weights) {
+    if (!net.bound()) throw argument_error("ONNX export: the network has no input shape");
+    return m.file.spec ? *m.file.spec : deepid_model_spec(weights, net.input_shape());
+}
+}  // namespace
+
+template <class Net>
+void save_onnx_model_file(const std::string& path, const LoadedModel& m, const Net& net) {
+    const ModelWeights w = network_weights(net);
+    save_onnx(path, onnx_model(onnx_spec_of(m, net, w), w, net.input_shape(), net.input_scale(), {{"prunedef.B", m.file.path}}));
+}
+
+template <class Net>
+void save_onnx_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
+                            const std::string& b_name, const std::string& bprime_name) {
+    if (b.input_scale() != bprime.input_scale() || b.input_shape() != bprime.input_shape())
+        throw argument_error(path + ": B and B' differ in input scale or shape");
+    const ModelWeights wb = network_weights(b), wbp = network_weights(bprime);
+    save_onnx(path, onnx_goodnet_model(onnx_spec_of(m, b, wb), wb, wbp, b.input_shape(), b.input_scale(),
+                                       {{"prunedef.B", b_name}, {"prunedef.Bprime", bprime_name}}));
+}
+#else
+template <class Net>
+void save_onnx_model_file(const std::string& path, const LoadedModel&, const Net&) {
+    throw usage_error(path + ": this prunedef was built without ONNX (Debian libonnx-dev, libprotobuf-dev)");
+}
+template <class Net>
+void save_onnx_goodnet_file(const std::string& path, const LoadedModel&, const Net&, const Net&, const std::string&,
+                            const std::string&) {
+    throw usage_error(path + ": this prunedef was built without ONNX (Debian libonnx-dev, libprotobuf-dev)");
+}
+#endif
 
 namespace {
 
@@ -262,6 +354,12 @@ template void save_goodnet_file<DeepID>(const std::string&, const LoadedModel&, 
                                         const std::vector<std::size_t>&);
 template void save_goodnet_file<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&,
                                               const GraphNetwork&, const std::vector<std::size_t>&);
+template void save_onnx_model_file<DeepID>(const std::string&, const LoadedModel&, const DeepID&);
+template void save_onnx_model_file<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&);
+template void save_onnx_goodnet_file<DeepID>(const std::string&, const LoadedModel&, const DeepID&, const DeepID&,
+                                             const std::string&, const std::string&);
+template void save_onnx_goodnet_file<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&,
+                                                   const GraphNetwork&, const std::string&, const std::string&);
 template void save_model<DeepID>(const std::string&, const LoadedModel&, const DeepID&, bool);
 template void save_model<GraphNetwork>(const std::string&, const LoadedModel&, const GraphNetwork&, bool);
 

@@ -1,6 +1,6 @@
 #pragma once
 // How the tool reads and writes models: every Keras file kind (weights-only .h5, full-model .h5,
-// .keras archive), run as the compile-time DeepID when the architecture is the CSAW
+// .keras archive) and ONNX models (.onnx, io/onnx_import.hpp, when built with prunedef::onnx), run as the compile-time DeepID when the architecture is the CSAW
 // architecture.py (its fast paths) and as a GraphNetwork built from the configuration otherwise;
 // networks derived from it (B', the fine-pruned B') written back as a file of the input's kind.
 
@@ -32,7 +32,12 @@ CLI::Option* add_scale_option(CLI::App& sub, double& scale);
 /// What --model accepts, for the commands' help.
 inline constexpr const char* model_option_help =
     "a Keras model: full-model .h5 (model.save), .keras archive, or weights-only .h5 (DeepID, the CSAW "
-    "architecture.py, unless --config gives the architecture)";
+    "architecture.py, unless --config gives the architecture); or an ONNX model (.onnx, e.g. torch.onnx.export's)";
+
+/// Whether this prunedef reads and writes ONNX (built with prunedef::onnx).
+bool onnx_available();
+/// Whether a --model path is read as ONNX (its extension is .onnx, any case).
+bool is_onnx_path(const std::string& path);
 
 using AnyNetwork = std::variant<prunedef::DeepID, prunedef::GraphNetwork>;
 
@@ -46,6 +51,9 @@ struct LoadedModel {
     /// How the input scale was chosen when neither --scale nor the file gave it (one line; the
     /// commands print it on stderr after their results), else empty.
     std::string scale_note;
+    /// Read from an ONNX file: file holds its spec, a Keras configuration written for it
+    /// (keras_config_json, for GoodNet files), kind full_model, and the stated scale and shape.
+    bool onnx = false;
 };
 
 /// Reads a model, applies --scale when given (else the scale stored in the file, else the one of
@@ -60,7 +68,8 @@ LoadedModel load_model(const std::string& path, const ModelOptions& options, con
 /// assumption, a scale chosen from the data): "prunedef <command>: note: ..." lines, or "".
 std::string model_notes(const LoadedModel& m, const std::string& command);
 
-/// The extension of the model files written for a model: ".keras" for a .keras input, else ".h5".
+/// The extension of the model files written for a model: ".keras" for a .keras input, ".onnx" for
+/// an ONNX input, else ".h5".
 std::string model_extension(const LoadedModel& m);
 
 /// A network's weights under Keras' names (for writing).
@@ -75,7 +84,9 @@ prunedef::ModelWeights network_weights(const Net& net) {
 /// Writes a network derived from m (same architecture, other weights) atomically, as a model file
 /// of m's kind: a full-model .h5 for an .h5 input (for a weights-only DeepID input, with the
 /// configuration of the CSAW architecture.py), a .keras archive for a .keras input; weights-only
-/// when weights_only.
+/// when weights_only. For an ONNX input: an ONNX model of prunedef's export (onnx_model: the same
+/// computation, in prunedef's node layout, not the input's graph; input NCHW raw pixels with the
+/// input scale inside); weights_only is refused (usage_error): an ONNX model has no Keras layout.
 template <class Net>
 void save_model(const std::string& path, const LoadedModel& m, const Net& net, bool weights_only);
 
@@ -84,6 +95,15 @@ void save_model(const std::string& path, const LoadedModel& m, const Net& net, b
 template <class Net>
 void save_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
                        const std::vector<std::size_t>& pruned_channels);
+
+/// B (or B') as an ONNX model (io/onnx_export.hpp), and the GoodNet G of B and B' as one ONNX
+/// graph; the architecture is m's spec (DeepID's for a weights-only file). Throw usage_error when
+/// this prunedef was built without ONNX.
+template <class Net>
+void save_onnx_model_file(const std::string& path, const LoadedModel& m, const Net& net);
+template <class Net>
+void save_onnx_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
+                            const std::string& b_name, const std::string& bprime_name);
 
 /// G from a GoodNet file, as the networks its configuration (or DeepID) gives.
 using AnyGoodNet = std::variant<prunedef::GoodNet<prunedef::DeepID, prunedef::DeepID>,

@@ -45,6 +45,7 @@ struct RepairOptionsCli {
     bool augment_flip = false;          // --augment-flip
     std::uint64_t seed = 1;
     bool relative = false, head_only = false, replace = false, weights_only = false, quiet = false;
+    bool onnx = false;  // --onnx: every B' and G also as ONNX
     ThreadsOption threads;
     ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
@@ -108,6 +109,11 @@ std::vector<PoisonedArg> parse_poisoned(const std::vector<std::string>& values) 
         sets.push_back(a);
     }
     return sets;
+}
+
+/// A B' file's ONNX copy (--onnx): its name with the extension ext replaced by .onnx.
+std::string onnx_name(const std::string& name, const std::string& ext) {
+    return name.substr(0, name.size() - ext.size()) + ".onnx";
 }
 
 std::string tag_of(const AccuracyDrop& drop) { return "X" + drop.label() + (drop.relative ? "rel" : ""); }
@@ -241,6 +247,8 @@ int run_repair(const RepairOptionsCli& o) {
     if (o.max_fpr_opt->count() > 0) options.max_fpr = o.max_fpr;
     const std::vector<PoisonedArg> poisoned_args = parse_poisoned(o.poisoned);
     const std::vector<std::size_t> extra_ks = parse_ks(o.ks);
+    if (o.onnx && !onnx_available())
+        throw usage_error("--onnx: this prunedef was built without ONNX (Debian libonnx-dev, libprotobuf-dev)");
 
     require(o.valid_opt);
     const DatasetReader valid(o.valid);
@@ -253,6 +261,9 @@ int run_repair(const RepairOptionsCli& o) {
     ModelOptions model_options = o.model_options;
     model_options.pooled = options.site == ActivationSite::pooled;
     const LoadedModel model = load_model(o.model, model_options, o.scale_opt, o.scale, valid);
+    if (o.weights_only && model.onnx)
+        throw usage_error("--weights-only: " + o.model + " is an ONNX model; B' is written as ONNX (a weights-only .h5 "
+                          "would need a Keras architecture)");
     const std::string ext = o.weights_only ? ".h5" : model_extension(model);
     // --clean-reference: the ASR floor of every poisoned set, measured before the work (a reference
     // that does not fit the data is refused before the sweep).
@@ -273,6 +284,15 @@ int run_repair(const RepairOptionsCli& o) {
             },
             reference->net);
     }
+    // --onnx: beside every B' file (unless it is ONNX already) its ONNX copy, beside every GoodNet
+    // file goodnet_*.onnx
+    const bool onnx_copies = o.onnx && ext != ".onnx";
+    const auto with_onnx = [&](std::vector<std::string>& list, const std::string& bprime, const std::string& goodnet) {
+        list.push_back(bprime);
+        if (onnx_copies) list.push_back(onnx_name(bprime, ext));
+        list.push_back(goodnet + ".h5");
+        if (o.onnx) list.push_back(goodnet + ".onnx");
+    };
     const std::size_t channels = std::visit([](const auto& n) { return n.prunable_channels(); }, model.net);
     for (const std::size_t k : extra_ks)
         if (k > channels)
@@ -286,18 +306,14 @@ int run_repair(const RepairOptionsCli& o) {
     std::vector<std::string> names{"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"};
     for (const std::size_t k : extra_ks) {
         const std::string tag = "k" + std::to_string(k);
-        names.push_back(bprime_file(o.name_template, {tag, "", std::to_string(k)}, ext));
-        names.push_back("goodnet_" + tag + ".h5");
+        with_onnx(names, bprime_file(o.name_template, {tag, "", std::to_string(k)}, ext), "goodnet_" + tag);
     }
     for (const AccuracyDrop& drop : options.drops) {
         // a threshold's k is known only after the sweep: a mark that no other output holds
-        names.push_back(bprime_file(o.name_template, {tag_of(drop), drop.label() + (drop.relative ? "rel" : ""),
-                                                      "?" + std::to_string(names.size())}, ext));
-        names.push_back("goodnet_" + tag_of(drop) + ".h5");
-        if (fine_tune) {
-            names.push_back("finepruned_" + tag_of(drop) + ext);
-            names.push_back("goodnet_finepruned_" + tag_of(drop) + ".h5");
-        }
+        with_onnx(names, bprime_file(o.name_template, {tag_of(drop), drop.label() + (drop.relative ? "rel" : ""),
+                                                       "?" + std::to_string(names.size())}, ext),
+                  "goodnet_" + tag_of(drop));
+        if (fine_tune) with_onnx(names, "finepruned_" + tag_of(drop) + ext, "goodnet_finepruned_" + tag_of(drop));
     }
     check_distinct(names, o.name_template);
     for (const auto& name : names) check_output_file((fs::path(dir) / name).string(), inputs);
@@ -349,18 +365,13 @@ int run_repair(const RepairOptionsCli& o) {
             std::vector<std::string> bprime_names, final_names;
             for (const std::size_t k : extra_ks) {
                 bprime_names.push_back(bprime_file(o.name_template, {"k" + std::to_string(k), "", std::to_string(k)}, ext));
-                final_names.push_back(bprime_names.back());
-                final_names.push_back("goodnet_k" + std::to_string(k) + ".h5");
+                with_onnx(final_names, bprime_names.back(), "goodnet_k" + std::to_string(k));
             }
             for (const auto& t : result.thresholds) {
                 bprime_names.push_back(bprime_file(
                     o.name_template, {tag_of(t.drop), t.drop.label() + (t.drop.relative ? "rel" : ""), std::to_string(t.k)}, ext));
-                final_names.push_back(bprime_names.back());
-                final_names.push_back("goodnet_" + tag_of(t.drop) + ".h5");
-                if (fine_tune) {
-                    final_names.push_back("finepruned_" + tag_of(t.drop) + ext);
-                    final_names.push_back("goodnet_finepruned_" + tag_of(t.drop) + ".h5");
-                }
+                with_onnx(final_names, bprime_names.back(), "goodnet_" + tag_of(t.drop));
+                if (fine_tune) with_onnx(final_names, "finepruned_" + tag_of(t.drop) + ext, "goodnet_finepruned_" + tag_of(t.drop));
             }
             for (const char* report : {"sweep.csv", "report.md", "report.json", "curve.svg", "roc.svg"})
                 final_names.push_back(report);
@@ -379,26 +390,30 @@ int run_repair(const RepairOptionsCli& o) {
                                   net.input_scale(), model.architecture, {}};
             for (const PoisonedArg& p : poisoned_args) context.poisoned_files.push_back(p.file);
             context.clean_reference = o.clean_reference;
+            // B' (file name) and its GoodNet (name without extension), with their ONNX copies
+            const auto save = [&](const Net& bprime, const std::string& bprime_name, const std::string& goodnet,
+                                  const std::vector<std::size_t>& pruned) {
+                save_model(output(bprime_name), model, bprime, o.weights_only);
+                if (onnx_copies) save_onnx_model_file(output(onnx_name(bprime_name, ext)), model, bprime);
+                save_goodnet_file(output(goodnet + ".h5"), model, net, bprime, pruned);
+                if (o.onnx) save_onnx_goodnet_file(output(goodnet + ".onnx"), model, net, bprime, o.model, bprime_name);
+            };
             for (std::size_t i = 0; i < extra_ks.size(); ++i) {
                 const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, extra_ks[i]);
                 const Net repaired = prune_channels(net, mask);
-                save_model(output(bprime_names[i]), model, repaired, o.weights_only);
                 const std::vector<std::size_t> pruned(result.order.begin(),
                                                       result.order.begin() + static_cast<std::ptrdiff_t>(extra_ks[i]));
-                save_goodnet_file(output("goodnet_k" + std::to_string(extra_ks[i]) + ".h5"), model, net, repaired, pruned);
+                save(repaired, bprime_names[i], "goodnet_k" + std::to_string(extra_ks[i]), pruned);
             }
             for (const auto& t : result.thresholds) {
                 const std::string tag = tag_of(t.drop);
                 const ChannelMask mask = ChannelMask::from_order(result.channels, result.order, t.k);
                 const Net repaired = prune_channels(net, mask);
-                save_model(output(bprime_names[extra_ks.size() + std::size_t(&t - result.thresholds.data())]), model,
-                           repaired, o.weights_only);
-                save_goodnet_file(output("goodnet_" + tag + ".h5"), model, net, repaired, t.pruned_channels);
-                if (!fine_tuned.empty()) {
-                    const Net& tuned = fine_tuned[std::size_t(&t - result.thresholds.data())];
-                    save_model(output("finepruned_" + tag + ext), model, tuned, o.weights_only);
-                    save_goodnet_file(output("goodnet_finepruned_" + tag + ".h5"), model, net, tuned, t.pruned_channels);
-                }
+                save(repaired, bprime_names[extra_ks.size() + std::size_t(&t - result.thresholds.data())],
+                     "goodnet_" + tag, t.pruned_channels);
+                if (!fine_tuned.empty())
+                    save(fine_tuned[std::size_t(&t - result.thresholds.data())], "finepruned_" + tag + ext,
+                         "goodnet_finepruned_" + tag, t.pruned_channels);
             }
             write_repair_report(dir, result, context, written);
             std::cout << markdown_report(result, context);
@@ -419,14 +434,14 @@ Runner add_repair(CLI::App& app) {
     auto o = std::make_shared<RepairOptionsCli>();
     CLI::App* sub = app.add_subcommand("repair", "prune, choose B' for each accuracy drop X, build GoodNets, write reports");
     set_help(sub,
-              "prunedef repair --model B.h5|B.keras [--config MODEL.json] --scale S --valid V.h5\n"
+              "prunedef repair --model B.h5|B.keras|B.onnx [--config MODEL.json] --scale S --valid V.h5\n"
               "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--clean-reference C.h5] [--max-fpr P]\n"
               "                      [--drops 2,4,10] [--relative]\n"
               "                      [--order increasing|decreasing|l1|clp] [--layer NAME] [--site pooled|conv]\n"
               "                      [--k N,...] [--name TEMPLATE]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
               "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]]\n"
-              "                      [--weights-only]\n"
+              "                      [--weights-only] [--onnx]\n"
               "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
               "the dense layers, conv_3 in DeepID) by mean activation over V.h5, prunes them one at a time, and\n"
@@ -443,10 +458,14 @@ Runner add_repair(CLI::App& app) {
         "part of V.h5 (--holdout). With --k N, DIR/repaired_k<N>.h5 and DIR/goodnet_k<N>.h5 hold B' with\n"
         "N channels pruned and its GoodNet. --name TEMPLATE names B''s files instead of repaired_*: {name}\n"
         "is the default tag (X2, X10rel, k30), {x} the drop X (2, 10rel; empty for --k), {k} the\n"
-        "channels pruned; e.g. --name 'pruned_{x}.h5'. Two outputs with one name are refused.");
+        "channels pruned; e.g. --name 'pruned_{x}.h5'. Two outputs with one name are refused.\n"
+        "With --onnx, every B' file also as ONNX (repaired_X<x>.onnx, ...) and every GoodNet as one ONNX graph\n"
+        "(goodnet_X<x>.onnx: input (N, C, H, W) raw pixels, output 'class', N classes + 1 = backdoor detected).\n"
+        "An ONNX B (--model B.onnx) gives ONNX B' files; its GoodNet files are .h5 as for Keras (and .onnx\n"
+        "with --onnx).");
     o->model_opt = sub->add_option("--model", o->model, "the backdoored network B, " + std::string(model_option_help) +
                                                             "; required")
-                       ->type_name("B.h5|B.keras");
+                       ->type_name("B.h5|B.keras|B.onnx");
     o->model_options.add_config(*sub);
     sub->add_option("--layer", o->model_options.layer,
                     "the Conv2D (channels) or Dense layer (neurons) to prune (default: the last convolution whose "
@@ -545,6 +564,8 @@ Runner add_repair(CLI::App& app) {
                      ->type_name("DIR");
     sub->add_flag("--weights-only", o->weights_only,
                   "write B' as a weights-only .h5 (model.save_weights layout) instead of a model file of B's kind");
+    sub->add_flag("--onnx", o->onnx,
+                  "also write every B' and every GoodNet G as ONNX (opset 13) beside the .h5 files (as 'prunedef export')");
     sub->add_flag("--quiet", o->quiet, "no progress on stderr (warnings and errors stay)");
     sub->add_flag("--replace", o->replace,
                   "--out may hold an earlier repair: its files (reports, *_X*.h5, *_X*.keras) are removed first");
