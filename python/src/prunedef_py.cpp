@@ -11,6 +11,7 @@
 #include <prunedef/prunedef.hpp>
 #include <prunedef/report/json_report.hpp>
 #include <prunedef/report/markdown_report.hpp>
+#include <prunedef/report/python_float.hpp>
 #include <prunedef/report/sweep_csv.hpp>
 #include <prunedef/report/write_report.hpp>
 
