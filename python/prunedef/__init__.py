@@ -118,8 +118,8 @@ def repair(model: Union[Model, str, os.PathLike], scale: Any = None, valid: Opti
     model: a Model or a model file path (read with load_model(path, scale, layer)).
     valid (required), test, poisoned: HDF5 files in the challenge's layout, or (images, labels)
     pairs of numpy arrays (layout as for Model.predict: `layout`, or inferred). poisoned may be
-    one set (named 'poisoned'), a list of sets (each named by its file's stem, or poisoned_<i>),
-    or a dict name -> set.
+    one set or a list of sets (each named by its file's stem, as the tool names them, or
+    'poisoned' / 'poisoned_<i>' for arrays), or a dict name -> set.
     drops: the accuracy drops X (percentage points; of B's accuracy when relative).
     order: 'increasing' (Liu et al.), 'decreasing' or 'l1'. site: 'pooled' or 'conv'.
     fine_tune: Fine-Pruning epochs (0: none), with lr, batch, lr_drop, head_only, holdout, seed,
@@ -137,16 +137,15 @@ def repair(model: Union[Model, str, os.PathLike], scale: Any = None, valid: Opti
         m = load_model(model, scale=scale, layer=layer, site=site)
     sets = []
     if poisoned is not None:
+        def stem(p: Any, default: str) -> str:  # a file's set is named by its stem, as the tool names it
+            return os.path.splitext(os.path.basename(os.fspath(p)))[0] if isinstance(p, (str, os.PathLike)) else default
+
         if isinstance(poisoned, Mapping):
             items = list(poisoned.items())
         elif isinstance(poisoned, list):
-            items = []
-            for i, p in enumerate(poisoned):
-                name = os.path.splitext(os.path.basename(os.fspath(p)))[0] if isinstance(p, (str, os.PathLike)) \
-                    else f"poisoned_{i}"
-                items.append((name, p))
+            items = [(stem(p, f"poisoned_{i}"), p) for i, p in enumerate(poisoned)]
         else:
-            items = [("poisoned", poisoned)]
+            items = [(stem(poisoned, "poisoned"), poisoned)]
         sets = [(str(name), _source(p, f"poisoned {name}", layout)) for name, p in items]
     result = _core.repair(m, _source(valid, "valid", layout), None if test is None else _source(test, "test", layout),
                           sets, [float(x) for x in drops], relative, order, site, int(fine_tune), float(lr),

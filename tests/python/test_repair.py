@@ -121,3 +121,24 @@ def test_scale_chosen_from_the_data_with_a_warning(fmnist):
     with pytest.warns(UserWarning, match="input scale 1 chosen from the data"):
         r = prunedef.repair(fmnist["bd_weights.h5"], valid=fmnist["valid.h5"], drops=[2])
     assert r.model.input_scale == 1.0
+
+
+def test_fine_pruning_equals_the_tools(tool, fmnist, tmp_path):
+    from conftest import run_tool
+    import json
+    out = tmp_path / "tool"
+    run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
+             "--poisoned", fmnist["bd_test.h5"], "--drops", "4", "--fine-tune", "1", "--out", out, "--quiet")
+    r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], poisoned=fmnist["bd_test.h5"],
+                        drops=[4], fine_tune=1)
+    f = r.thresholds[0].fine_tuned
+    assert f is not None and f.epochs == 1 and f.clean_set == "holdout"
+    report = json.loads((out / "report.json").read_text())
+    assert json.loads(r.json())["thresholds"] == report["thresholds"]
+    tool_tuned = prunedef.load_model(out / "finepruned_X4.h5")
+    x, _ = read(fmnist["bd_test.h5"])
+    assert np.array_equal(f.bprime.logits(x), tool_tuned.logits(x))
+    b = prunedef.load_model(fmnist["bd_weights.h5"], scale=1)
+    pb, pbp = b.predict(x), tool_tuned.predict(x)
+    assert np.array_equal(f.goodnet.predict(x), np.where(pb == pbp, pb, 10))
+    assert f.attack_success == pytest.approx(100 * np.mean(pbp == 0))
