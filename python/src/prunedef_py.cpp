@@ -38,6 +38,17 @@ using namespace prunedef;
 
 namespace {
 
+/// HDF5 access from several Python threads at once: serialised here unless libhdf5 was built
+/// thread-safe (Debian's is). Taken with the GIL released.
+std::unique_lock<std::mutex> hdf5_lock() {
+    static std::mutex mutex;
+    static const bool threadsafe = [] {
+        hbool_t ts = 0;
+        return H5is_library_threadsafe(&ts) >= 0 && ts;
+    }();
+    return threadsafe ? std::unique_lock<std::mutex>() : std::unique_lock<std::mutex>(mutex);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Images: numpy arrays to NHWC tensors.
 
@@ -323,6 +334,7 @@ Model load_model(const std::string& path, std::optional<double> scale, const std
     Model m;
     {
         py::gil_scoped_release release;
+        const auto lock = hdf5_lock();
         m = model_of(load_network(path, options));
     }
     if (scale) {
@@ -426,6 +438,7 @@ Source make_source(const py::handle& spec, Model& model, const std::string& what
     if (py::isinstance<py::str>(spec)) {
         s.name = spec.cast<std::string>();
         py::gil_scoped_release release;
+        const auto lock = hdf5_lock();
         s.reader = std::make_unique<DatasetReader>(s.name);
         return s;
     }
@@ -591,13 +604,14 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
     options.progress = Progress{progress};
 
     auto state = std::make_shared<RepairState>();
-    const Source valid = make_source(valid_spec, b, "valid");
+    Source valid = make_source(valid_spec, b, "valid");
     std::optional<Source> test;
     if (!test_spec.is_none()) test = make_source(test_spec, b, "test");
     std::vector<Source> poisoned;
     for (const auto& [name, spec] : poisoned_specs) poisoned.push_back(make_source(spec, b, "poisoned " + name));
     {
         py::gil_scoped_release release;
+        const auto lock = hdf5_lock();
         b.bind_if_needed(valid.ptr()->image_shape());
         if (!b.scale_known) state->scale_note = choose_scale(b, *valid.ptr(), valid.name);
     }
@@ -625,6 +639,7 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
     for (const Source& p : poisoned) state->context.poisoned_files.push_back(p.name);
     {
         py::gil_scoped_release release;
+        const auto lock = hdf5_lock();  // the data sets are read as the repair goes
         if (fine_tune > 0 && !test) (void)holdout_split(valid.ptr()->size(), holdout, seed);  // refused before the work
         b.visit([&](const auto& net) {
             using Net = std::decay_t<decltype(net)>;
@@ -647,6 +662,13 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
         });
     }
     state->b = std::move(b);
+    {
+        py::gil_scoped_release release;
+        const auto lock = hdf5_lock();  // the files are closed under the lock too
+        valid.reader.reset();
+        if (test) test->reader.reset();
+        for (Source& p : poisoned) p.reader.reset();
+    }
     return state;
 }
 
@@ -778,6 +800,7 @@ PYBIND11_MODULE(_core, m) {
         .def("save",
              [](const Model& x, const std::string& path, bool weights_only) {
                  py::gil_scoped_release release;
+                 const auto lock = hdf5_lock();
                  x.visit([&](const auto& n) { save_derived_model(path, *x.file, n, weights_only); });
              },
              py::arg("path"), py::arg("weights_only") = false,
@@ -874,6 +897,7 @@ PYBIND11_MODULE(_core, m) {
         }, "report.json's text (without its list of files).")
         .def("write", [](const State& s, const std::string& dir, bool replace, bool weights_only) {
             py::gil_scoped_release release;
+            const auto lock = hdf5_lock();
             write_repair(*s, dir, replace, weights_only);
         }, py::arg("dir"), py::arg("replace") = false, py::arg("weights_only") = false,
            "Writes the files 'prunedef repair --out DIR' writes: sweep.csv, report.md, report.json,\n"
@@ -893,6 +917,7 @@ PYBIND11_MODULE(_core, m) {
         std::vector<int> labels;
         {
             py::gil_scoped_release release;
+            const auto lock = hdf5_lock();
             const DatasetReader r(path, label);
             r.read(0, r.size(), images);
             labels = r.labels();

@@ -142,3 +142,20 @@ def test_fine_pruning_equals_the_tools(tool, fmnist, tmp_path):
     pb, pbp = b.predict(x), tool_tuned.predict(x)
     assert np.array_equal(f.goodnet.predict(x), np.where(pb == pbp, pb, 10))
     assert f.attack_success == pytest.approx(100 * np.mean(pbp == 0))
+
+
+def test_several_poisoned_sets_give_the_tools_columns(tool, fmnist, tmp_path):
+    from conftest import run_tool
+    out = tmp_path / "tool"
+    run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
+             "--poisoned", fmnist["bd_test.h5"], "--poisoned", "early=" + str(fmnist["bd_valid.h5"]),
+             "--drops", "2,10", "--relative", "--out", out, "--quiet")
+    r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"],
+                        poisoned={"bd_test": fmnist["bd_test.h5"], "early": fmnist["bd_valid.h5"]},
+                        drops=[2, 10], relative=True)
+    header, rows = tool_sweep(out)
+    assert "asr_early" in header and "g_detect_bd_test" in header
+    assert list(r.sweep) == header
+    for j, name in enumerate(header):
+        assert [cell(name, v) for v in r.sweep[name].tolist()] == [row[j] for row in rows], name
+    assert [t.tag for t in r.thresholds] == ["X2rel", "X10rel"]
