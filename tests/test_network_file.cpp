@@ -45,15 +45,14 @@ TEST_CASE("network file: weights-only, full-model and split files run as the net
     const std::string weights_only = (dir / "b_weights.h5").string();
     save_keras_weights(weights_only, b);
 
-    // a weights-only file: DeepID assumed, neither shape nor scale known
+    // a weights-only file: DeepID assumed; the shape and scale prunedef stored with it applied
     NetworkFile w = load_network(weights_only);
     CHECK(w.architecture_assumed);
     CHECK(w.file.kind == KerasFileKind::weights_only);
     REQUIRE(std::holds_alternative<DeepID>(w.net));
-    CHECK_FALSE(std::get<DeepID>(w.net).bound());
+    CHECK(std::get<DeepID>(w.net).bound());
+    CHECK(std::get<DeepID>(w.net).input_scale() == b.input_scale());
     CHECK(w.file.weights.empty());  // moved into the network
-    std::get<DeepID>(w.net).bind({55, 47, 3});
-    std::get<DeepID>(w.net).set_input_scale(1.0f / 255.0f);
     check_same_logits(w.net, b, images);
     CHECK_THROWS_AS(load_network(weights_only, {"", "conv_2", true}), argument_error);
 

@@ -490,7 +490,9 @@ std::string choose_scale(Model& m, const BatchSourceRef& data, const std::string
 
 /// Calls the Python progress callback (with the GIL) and lets Ctrl-C stop the run.
 struct Progress {
-    py::object callback;  // None or callable(stage, done, total)
+    // None or callable(stage, done, total); borrowed (the caller's argument outlives the run), so
+    // that copies of the std::function holding it never touch a reference count without the GIL
+    py::handle callback;
     void operator()(const std::string& stage, std::size_t done, std::size_t total) const {
         py::gil_scoped_acquire gil;
         if (PyErr_CheckSignals() != 0) throw py::error_already_set();
