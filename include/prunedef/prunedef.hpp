@@ -83,6 +83,8 @@
 #include <prunedef/io/keras_layer_weights.hpp>
 #include <prunedef/io/keras_model_file.hpp>
 #include <prunedef/io/keras_weights.hpp>
+#include <prunedef/io/keras_config_writer.hpp>
+#include <prunedef/io/network_file.hpp>
 #include <prunedef/io/zip_archive.hpp>
 
 #include <prunedef/fine_pruning/fine_pruning.hpp>

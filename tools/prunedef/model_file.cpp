@@ -88,13 +88,6 @@ std::string choose_scale(Net& net, const std::string& path, const DatasetReader&
            " does not state it; --scale sets it): B classifies " + figures();
 }
 
-/// The input shape the model's configuration states, if any.
-std::optional<ImageShape> spec_input_shape(const ModelSpec& spec) {
-    for (const auto& l : spec.layers)
-        if (l.name == spec.input) return l.input_shape;
-    return std::nullopt;
-}
-
 /// Binds net to the data's images (or checks them against the shape the model states).
 template <class Net>
 void bind_to_data(Net& net, const std::string& path, const std::optional<ImageShape>& stated, const DatasetReader& data) {
@@ -117,12 +110,11 @@ void bind_to_data(Net& net, const std::string& path, const std::optional<ImageSh
     }
 }
 
-DeepID check_deepid_channels(DeepID net, const std::string& path, const DatasetReader& data) {
+void check_deepid_channels(const DeepID& net, const std::string& path, const DatasetReader& data) {
     const std::size_t model_channels = net.stem().layer<0>().in_channels();
     if (model_channels != data.image_shape().channels)
         throw shape_error(data.file() + ": /data: images have " + std::to_string(data.image_shape().channels) +
                           " channel(s), model " + path + " (conv_1) expects " + std::to_string(model_channels));
-    return net;
 }
 
 /// An ONNX model as the Keras model file the rest of the tool reads: its spec, a Keras
@@ -169,49 +161,31 @@ bool is_onnx_path(const std::string& path) {
 LoadedModel load_model(const std::string& path, const ModelOptions& options, const CLI::Option* scale_option,
                        double scale, const DatasetReader& data) {
     const bool onnx = is_onnx_path(path);
-    LoadedModel m{onnx ? read_onnx_as_keras(path, options) : read_keras_model(path, options.config), DeepID{}, "", false, "",
-                  onnx};
-    const KerasModelFile& file = m.file;
-    std::optional<ImageShape> stated = file.settings.input_shape;
-    const std::string kind = onnx ? std::string("ONNX model") : std::string(keras_file_kind_name(file.kind));
+    KerasModelFile file = onnx ? read_onnx_as_keras(path, options) : read_keras_model(path, options.config);
     if (!file.spec) {
         if (!options.layer.empty() && options.layer != "conv_3")
             throw usage_error("--layer " + options.layer + ": " + path +
                               " is a weights-only file, whose architecture is assumed to be DeepID (pruned layer "
                               "conv_3); give its architecture with --config model.json to prune another layer");
-        m.architecture = "DeepID (CSAW architecture.py), assumed: " + path +
-                         " is a weights-only file without a configuration (give --config model.json for another)";
-        m.architecture_assumed = true;
         DeepID net = make_deepid();
         load_keras_weights(path, net);  // its messages name the HDF5 path of what is missing or misshapen
-        m.net = check_deepid_channels(std::move(net), path, data);
-    } else {
-        if (!stated) stated = spec_input_shape(*file.spec);
-        std::string why;
-        const bool deepid = is_deepid(*file.spec, &why);
-        if (deepid && (options.layer.empty() || options.layer == "conv_3")) {
-            m.architecture = "DeepID (the " + kind + "'s configuration is the CSAW architecture.py; compile-time network)";
-            DeepID net = make_deepid();
-            assign_weights(net, file.weights, path);
-            m.net = check_deepid_channels(std::move(net), path, data);
-        } else {
-            GraphSplit split;
-            split.layer = options.layer;
-            split.pooled = options.pooled;
-            m.net = build_graph_network(*file.spec, file.weights, split);
-            m.architecture = "graph network of " + std::to_string(file.spec->layers.size()) + " layers built from the " +
-                             kind + "'s configuration (" + (deepid ? "--layer " + options.layer : why) + ")";
-        }
+        check_deepid_channels(net, path, data);
+        file.weights = collect_weights(net);
     }
+    const std::optional<float> stored_scale = file.settings.input_scale;
+    NetworkFile built = network_of(std::move(file), {options.config, options.layer, options.pooled,
+                                                     onnx ? "ONNX model" : ""});
+    LoadedModel m{std::move(built.file), std::move(built.net), std::move(built.architecture), built.architecture_assumed,
+                  "", onnx};
+    if (m.architecture_assumed) m.architecture += " (give --config model.json for another)";
+    if (const DeepID* deepid = std::get_if<DeepID>(&m.net)) check_deepid_channels(*deepid, path, data);
     std::visit(
         [&](auto& net) {
-            bind_to_data(net, path, stated, data);
+            bind_to_data(net, path, std::nullopt, data);  // network_of bound it to the shape the file states
             if (scale_option && scale_option->count() > 0) net.set_input_scale(static_cast<float>(scale));
-            else if (file.settings.input_scale) net.set_input_scale(*file.settings.input_scale);
-            else m.scale_note = choose_scale(net, path, data);
+            else if (!stored_scale) m.scale_note = choose_scale(net, path, data);  // else network_of applied it
         },
         m.net);
-    m.file.weights.clear();  // the network holds them now
     return m;
 }
 
@@ -236,36 +210,13 @@ void save_model(const std::string& path, const LoadedModel& m, const Net& net, b
         save_onnx_model_file(path, m, net);
         return;
     }
-    const ModelWeights weights = network_weights(net);
-    ModelSettings settings;
-    settings.input_scale = net.input_scale();
-    if (net.bound()) settings.input_shape = net.input_shape();
-    KerasFileKind kind = KerasFileKind::weights_only;
-    if (!weights_only)
-        kind = m.file.kind == KerasFileKind::keras_archive ? KerasFileKind::keras_archive : KerasFileKind::full_model;
-    if (kind == KerasFileKind::full_model && m.file.config_json.empty()) {
-        // a weights-only DeepID: written with the configuration of the CSAW architecture.py
-        KerasModelFile like = m.file;
-        like.keras_version.clear();  // the writer's default for a tf.keras 2.x configuration
-        like.config_json = deepid_keras_config(weights, net.input_shape());
-        write_keras_model(path, kind, like, weights, settings);
-        return;
-    }
-    write_keras_model(path, kind, m.file, weights, settings);
+    save_derived_model(path, m.file, net, weights_only);
 }
 
 template <class Net>
 void save_goodnet_file(const std::string& path, const LoadedModel& m, const Net& b, const Net& bprime,
                        const std::vector<std::size_t>& pruned_channels) {
-    if constexpr (std::is_same_v<Net, DeepID>) {
-        save_goodnet(path, b, bprime, pruned_channels);
-    } else {
-        ModelSettings settings;
-        settings.input_scale = b.input_scale();
-        settings.input_shape = b.input_shape();
-        save_goodnet_models(path, m.file.config_json, m.file.layer_order, network_weights(b), network_weights(bprime),
-                            settings, pruned_channels);
-    }
+    save_derived_goodnet(path, m.file, b, bprime, pruned_channels);
 }
 
 #if PRUNEDEF_HAVE_ONNX

@@ -39,7 +39,7 @@ bool onnx_available();
 /// Whether a --model path is read as ONNX (its extension is .onnx, any case).
 bool is_onnx_path(const std::string& path);
 
-using AnyNetwork = std::variant<prunedef::DeepID, prunedef::GraphNetwork>;
+using prunedef::AnyNetwork;
 
 /// A model file as the tool runs it.
 struct LoadedModel {
@@ -75,10 +75,7 @@ std::string model_extension(const LoadedModel& m);
 /// A network's weights under Keras' names (for writing).
 template <class Net>
 prunedef::ModelWeights network_weights(const Net& net) {
-    if constexpr (std::is_same_v<Net, prunedef::GraphNetwork>)
-        return prunedef::graph_weights(net);
-    else
-        return prunedef::collect_weights(net);
+    return prunedef::network_file_weights(net);
 }
 
 /// Writes a network derived from m (same architecture, other weights) atomically, as a model file

@@ -45,6 +45,8 @@ struct NetworkFileOptions {
     std::string config;   ///< model.to_json() text file for a weights-only .h5; "" for none
     std::string layer;    ///< the layer to prune; "" for the default (conv_3 in DeepID)
     bool pooled = true;   ///< features after the pooling layer directly following it
+    /// How the architecture line names the file ("ONNX model", say); "" for its Keras kind.
+    std::string file_kind;
 };
 
 namespace detail {
@@ -63,7 +65,7 @@ inline NetworkFile network_of(KerasModelFile file, const NetworkFileOptions& opt
     NetworkFile m{std::move(file), DeepID{}, "", false};
     KerasModelFile& f = m.file;
     std::optional<ImageShape> stated = f.settings.input_shape;
-    const std::string kind = keras_file_kind_name(f.kind);
+    const std::string kind = options.file_kind.empty() ? std::string(keras_file_kind_name(f.kind)) : options.file_kind;
     if (!f.spec) {
         if (!options.layer.empty() && options.layer != "conv_3")
             throw argument_error("layer " + options.layer + ": " + f.path +
