@@ -46,6 +46,7 @@
 #include <prunedef/model/deepid.hpp>
 #include <prunedef/model/deepid_spec.hpp>
 #include <prunedef/model/graph_network.hpp>
+#include <prunedef/model/input_scale_choice.hpp>
 #include <prunedef/model/layer_spec.hpp>
 #include <prunedef/model/model_weights.hpp>
 #include <prunedef/model/network.hpp>

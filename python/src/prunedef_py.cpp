@@ -457,31 +457,15 @@ Source make_source(const py::handle& spec, Model& model, const std::string& what
 /// Like the tool: the one of 1 and 1/255 under which B classifies the first (up to 256)
 /// validation images best; refuses a tie. Returns the note saying so.
 std::string choose_scale(Model& m, const BatchSourceRef& data, const std::string& data_name) {
-    const std::size_t n = std::min<std::size_t>(256, data.size());
-    Tensor images;
-    data.read(0, n, images);
-    const std::vector<int>& labels = data.labels();
-    std::size_t correct[2] = {0, 0};
-    const float scales[2] = {1.0f, 1.0f / 255.0f};
-    std::visit(
-        [&](auto& net) {
-            for (int s = 0; s < 2; ++s) {
-                net.set_input_scale(scales[s]);
-                const std::vector<int> predicted = net.predict(images);
-                for (std::size_t i = 0; i < n; ++i) correct[s] += predicted[i] == labels[i];
-            }
-        },
-        m.net);
-    const std::string figures = python_repr(percent_of(correct[0], n)) + " % of the first " + std::to_string(n) +
-                                " images of " + data_name + " with 1, " + python_repr(percent_of(correct[1], n)) +
-                                " % with 1/255";
-    if (correct[0] == correct[1])
+    const InputScaleChoice c = std::visit([&](auto& net) { return choose_input_scale(net, data); }, m.net);
+    const std::string figures = python_repr(percent_of(c.correct_raw, c.images)) + " % of the first " +
+                                std::to_string(c.images) + " images of " + data_name + " with 1, " +
+                                python_repr(percent_of(c.correct_255, c.images)) + " % with 1/255";
+    if (!c.decided())
         throw argument_error("scale: " + m.file->path + " does not state its input scale and the data do not tell: B classifies " +
                              figures + "; give scale= (1 for raw pixels, 1/255 for pixels / 255)");
-    const int best = correct[1] > correct[0] ? 1 : 0;
-    std::visit([&](auto& net) { net.set_input_scale(scales[best]); }, m.net);
     m.scale_known = true;
-    return std::string("input scale ") + (best ? "1/255" : "1") + " chosen from the data (" + m.file->path +
+    return std::string("input scale ") + (c.per_255() ? "1/255" : "1") + " chosen from the data (" + m.file->path +
            " does not state it; scale= sets it): B classifies " + figures;
 }
 

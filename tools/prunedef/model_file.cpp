@@ -64,28 +64,15 @@ namespace {
 /// scores 49 % at 1 and 95 % at 1/255).
 template <class Net>
 std::string choose_scale(Net& net, const std::string& path, const DatasetReader& data) {
-    const std::size_t n = std::min<std::size_t>(256, data.size());
-    Tensor images;
-    data.read(0, n, images);
-    const std::vector<int>& labels = data.labels();
-    std::size_t correct[2] = {0, 0};
-    const float scales[2] = {1.0f, 1.0f / 255.0f};
-    for (int s = 0; s < 2; ++s) {
-        net.set_input_scale(scales[s]);
-        const std::vector<int> predicted = net.predict(images);
-        for (std::size_t i = 0; i < n; ++i) correct[s] += predicted[i] == labels[i];
-    }
-    const auto figures = [&] {
-        return python_repr(percent_of(correct[0], n)) + " % of the first " + std::to_string(n) + " images of " +
-               data.file() + " with 1, " + python_repr(percent_of(correct[1], n)) + " % with 1/255";
-    };
-    if (correct[0] == correct[1])
+    const InputScaleChoice c = choose_input_scale(net, data);
+    const std::string figures = python_repr(percent_of(c.correct_raw, c.images)) + " % of the first " +
+                                std::to_string(c.images) + " images of " + data.file() + " with 1, " +
+                                python_repr(percent_of(c.correct_255, c.images)) + " % with 1/255";
+    if (!c.decided())
         throw usage_error("--scale: " + path + " does not state its input scale and the data do not tell: B classifies " +
-                          figures() + "; give --scale (1 for raw pixels, 1/255 for pixels / 255)");
-    const int best = correct[1] > correct[0] ? 1 : 0;
-    net.set_input_scale(scales[best]);
-    return std::string("input scale ") + (best ? "1/255" : "1") + " chosen from the data (" + path +
-           " does not state it; --scale sets it): B classifies " + figures();
+                          figures + "; give --scale (1 for raw pixels, 1/255 for pixels / 255)");
+    return std::string("input scale ") + (c.per_255() ? "1/255" : "1") + " chosen from the data (" + path +
+           " does not state it; --scale sets it): B classifies " + figures;
 }
 
 /// Binds net to the data's images (or checks them against the shape the model states).
