@@ -163,6 +163,32 @@ TEST_CASE("CLP: the BatchNormalization that alone reads the layer gives gamma / 
     CHECK_FALSE(following_batch_norm_scale(spec, weights, "conv").has_value());
 }
 
+TEST_CASE("CLP: the BatchNormalization is found through ReLU and Dropout, not through other layers") {
+    ModelSpec spec;
+    auto layer = [](std::string name, std::string cls, std::vector<std::string> in) {
+        LayerSpec l;
+        l.name = std::move(name);
+        l.class_name = std::move(cls);
+        l.inputs = std::move(in);
+        return l;
+    };
+    spec.layers = {layer("input", "InputLayer", {}), layer("conv", "Conv2D", {"input"}), layer("act", "Activation", {"conv"}),
+                   layer("drop", "Dropout", {"act"}), layer("bn", "BatchNormalization", {"drop"})};
+    spec.layers[2].activation = "relu";
+    spec.layers[4].epsilon = 0.0f;
+    ModelWeights weights;
+    weights["bn"] = {{"gamma", {1}, {3.0f}}, {"beta", {1}, {0.0f}}, {"moving_mean", {1}, {0.0f}},
+                     {"moving_variance", {1}, {4.0f}}};
+    const auto scale = following_batch_norm_scale(spec, weights, "conv");
+    REQUIRE(scale.has_value());
+    CHECK((*scale)[0] == doctest::Approx(1.5));  // 3 / sqrt(4)
+    spec.layers[2].activation = "sigmoid";        // not walked through: no factor
+    CHECK_FALSE(following_batch_norm_scale(spec, weights, "conv").has_value());
+    spec.layers[2].activation = "relu";
+    spec.layers[2].class_name = "MaxPooling2D";   // mixes positions: not walked through
+    CHECK_FALSE(following_batch_norm_scale(spec, weights, "conv").has_value());
+}
+
 TEST_CASE("CLP: a GraphNetwork's bounds equal the compile-time DeepID's (input channels from the stem)") {
     DeepID deepid = prunedef_test::tiny_deepid(17, 5);
     deepid.bind({55, 47, 3});

@@ -493,6 +493,56 @@ TEST_CASE("onnx import: unsupported ops and misshapen initializers are refused, 
     }
 }
 
+TEST_CASE("onnx import: hostile sizes and values are refused before anything is allocated or indexed") {
+    SUBCASE("an initializer whose dimensions multiply past 2^64 (the product once wrapped to 0)") {
+        GraphMaker g(4, 4, 4);
+        auto* t = g.m.mutable_graph()->add_initializer();
+        t->set_name("c.weight");
+        t->set_data_type(onnx::TensorProto::FLOAT);
+        for (i64 d : {i64(1) << 62, i64(4), i64(1), i64(1)}) t->add_dims(d);
+        g.node("Conv", {"x", "c.weight"}, "c");
+        g.output("c");
+        CHECK(refusal(g.m).find("beyond what prunedef reads") != std::string::npos);
+    }
+    SUBCASE("pads near 2^63") {
+        GraphMaker g(1, 8, 8);
+        const i64 big = (i64(1) << 62) + 5;
+        g.node("Pad", {"x", g.init_int64("pads", {0, 0, big, 0, 0, 0, big, 0})}, "p");
+        g.output("p");
+        CHECK(refusal(g.m).find("attribute pads holds") != std::string::npos);
+    }
+    SUBCASE("a Pad with an axes input") {
+        GraphMaker g(1, 8, 8);
+        g.node("Pad", {"x", g.init_int64("pads", {0, 0, 1, 1, 0, 0, 1, 1}), "", g.init_int64("axes", {0, 1, 3, 2})}, "p");
+        g.output("p");
+        CHECK(refusal(g.m).find("'axes' input is not supported") != std::string::npos);
+    }
+    SUBCASE("a node without an output") {
+        GraphMaker g(1, 4, 4);
+        auto* n = g.m.mutable_graph()->add_node();
+        n->set_op_type("Add");
+        n->set_name("/dangling/Add");
+        n->add_input("x");
+        n->add_input("x");
+        g.output("x");
+        CHECK(refusal(g.m).find("has no output") != std::string::npos);
+    }
+    SUBCASE("a negative BatchNormalization epsilon, a NaN LeakyRelu alpha") {
+        GraphMaker g(2, 4, 4);
+        auto& bn = g.node("BatchNormalization",
+                          {"x", g.init("s", {2}), g.init("b", {2}), g.init("m", {2}), g.init("v", {2}, 0.5f, 1.0f)}, "bn");
+        GraphMaker::real(bn, "epsilon", -1e-5f);
+        g.output("bn");
+        CHECK(refusal(g.m).find("is negative") != std::string::npos);
+
+        GraphMaker h(2, 4, 4);
+        auto& lr = h.node("LeakyRelu", {"x"}, "lr");
+        GraphMaker::real(lr, "alpha", std::nanf(""));
+        h.output("lr");
+        CHECK(refusal(h.m).find("expected a finite number") != std::string::npos);
+    }
+}
+
 TEST_CASE("onnx import: read_onnx_model refuses a file that is not ONNX") {
     CHECK_THROWS_AS(read_onnx_model("/nonexistent/model.onnx"), io_error);
 }

@@ -398,6 +398,14 @@ struct PyGoodNet {
 };
 
 PyGoodNet make_goodnet(const Model& b, const Model& bprime) {
+    // G compares B and B' on the same pixels: both must know their input scale, and agree on it
+    b.require_scale("GoodNet (B)");
+    bprime.require_scale("GoodNet (B')");
+    const float sb = std::visit([](const auto& n) { return n.input_scale(); }, b.net);
+    const float sbp = std::visit([](const auto& n) { return n.input_scale(); }, bprime.net);
+    if (sb != sbp)
+        throw argument_error("GoodNet: B scales its inputs by " + python_repr(sb) + " but B' by " + python_repr(sbp) +
+                             "; give both the same scale");
     PyGoodNet out{std::visit(
                       [&](const auto& nb) -> decltype(PyGoodNet::g) {
                           using Net = std::decay_t<decltype(nb)>;

@@ -89,3 +89,15 @@ def test_import_leaves_hdf5_error_printing_and_the_environment_alone(tmp_path):
     import importlib
     importlib.reload(prunedef)
     assert dict(os.environ) == env
+
+
+def test_goodnet_refuses_an_unknown_or_different_scale(fmnist):
+    b = prunedef.load_model(fmnist["bd_weights.h5"], scale=1)
+    unknown = prunedef.load_model(fmnist["bd_weights.h5"])  # a weights-only file states no scale
+    with pytest.raises(prunedef.ArgumentError, match="input scale"):
+        prunedef.GoodNet(b, unknown)
+    other = prunedef.load_model(fmnist["bd_weights.h5"], scale=1 / 255)
+    with pytest.raises(prunedef.ArgumentError, match="scales its inputs by 1.0 but B' by"):
+        prunedef.GoodNet(b, other)
+    g = prunedef.GoodNet(b, prunedef.load_model(fmnist["bd_weights.h5"], scale=1))
+    assert g is not None

@@ -127,11 +127,10 @@ struct ChannelLipschitz {
     }
 };
 
-/// The per-channel factor gamma / sqrt(moving_variance + epsilon) of the BatchNormalization that
-/// is the only reader of `layer` in spec (gamma 1 when it has no scale), from weights under
-/// Keras' names (graph_weights()); none when no BatchNormalization alone reads the layer.
-inline std::optional<std::vector<double>> following_batch_norm_scale(const ModelSpec& spec, const ModelWeights& weights,
-                                                                     const std::string& layer) {
+namespace detail {
+
+/// The only layer of spec that reads `layer`; null when none or several do.
+inline const LayerSpec* only_reader(const ModelSpec& spec, const std::string& layer) {
     const LayerSpec* reader = nullptr;
     std::size_t readers = 0;
     for (const LayerSpec& l : spec.layers)
@@ -140,7 +139,30 @@ inline std::optional<std::vector<double>> following_batch_norm_scale(const Model
                 ++readers;
                 reader = &l;
             }
-    if (readers != 1 || reader->class_name != "BatchNormalization") return std::nullopt;
+    return readers == 1 ? reader : nullptr;
+}
+
+/// A layer between a convolution and its BatchNormalization that acts on each channel alone with
+/// a Lipschitz constant of at most 1 (so the bound gamma / sigma x sigma_max(W_k) still holds):
+/// ReLU, a LeakyReLU of slope at most 1, an Activation of relu, Dropout (identity at inference).
+inline bool channelwise_contraction(const LayerSpec& l) {
+    if (l.class_name == "ReLU" || l.class_name == "Dropout") return true;
+    if (l.class_name == "LeakyReLU") return std::abs(l.alpha) <= 1.0f;
+    if (l.class_name == "Activation") return l.activation == "relu" || l.activation == "linear";
+    return false;
+}
+
+}  // namespace detail
+
+/// The per-channel factor gamma / sqrt(moving_variance + epsilon) of the BatchNormalization that
+/// is the only reader of `layer` in spec, possibly through per-channel contractions
+/// (ReLU, Dropout, ...; gamma 1 when it has no scale), from weights under Keras' names
+/// (graph_weights()); none when no BatchNormalization alone reads the layer.
+inline std::optional<std::vector<double>> following_batch_norm_scale(const ModelSpec& spec, const ModelWeights& weights,
+                                                                     const std::string& layer) {
+    const LayerSpec* reader = detail::only_reader(spec, layer);
+    while (reader && detail::channelwise_contraction(*reader)) reader = detail::only_reader(spec, reader->name);
+    if (!reader || reader->class_name != "BatchNormalization") return std::nullopt;
     const auto it = weights.find(reader->name);
     if (it == weights.end()) throw format_error("CLP: no weights for BatchNormalization " + reader->name);
     const auto array = [&](const std::string& want) -> const WeightArray* {

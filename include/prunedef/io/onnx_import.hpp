@@ -198,18 +198,31 @@ private:
             if (a.name() == name) return &a;
         return nullptr;
     }
-    static i64 int_attr(const onnx::NodeProto& n, const std::string& name, i64 fallback) {
-        const auto* a = attr(n, name);
-        return a ? a->i() : fallback;
-    }
-    static float float_attr(const onnx::NodeProto& n, const std::string& name, float fallback) {
-        const auto* a = attr(n, name);
-        return a ? a->f() : fallback;
-    }
-    static std::vector<i64> ints_attr(const onnx::NodeProto& n, const std::string& name, std::vector<i64> fallback) {
+    /// An integer attribute; refused beyond +-max_extent (no layer prunedef runs needs more).
+    i64 int_attr(const onnx::NodeProto& n, const std::string& name, i64 fallback) const {
         const auto* a = attr(n, name);
         if (!a) return fallback;
+        check_extent(n, name, a->i());
+        return a->i();
+    }
+    /// A float attribute; refused when not finite.
+    float float_attr(const onnx::NodeProto& n, const std::string& name, float fallback) const {
+        const auto* a = attr(n, name);
+        if (!a) return fallback;
+        if (!std::isfinite(a->f()))
+            throw format_error(where(n) + ": attribute " + name + " is " + std::to_string(a->f()) + ", expected a finite number");
+        return a->f();
+    }
+    std::vector<i64> ints_attr(const onnx::NodeProto& n, const std::string& name, std::vector<i64> fallback) const {
+        const auto* a = attr(n, name);
+        if (!a) return fallback;
+        for (const i64 x : a->ints()) check_extent(n, name, x);
         return {a->ints().begin(), a->ints().end()};
+    }
+    void check_extent(const onnx::NodeProto& n, const std::string& name, i64 x) const {
+        if (x < -max_extent || x > max_extent)
+            throw format_error(where(n) + ": attribute " + name + " holds " + std::to_string(x) + ", beyond +-" +
+                               std::to_string(max_extent));
     }
     static std::string string_attr(const onnx::NodeProto& n, const std::string& name, const std::string& fallback) {
         const auto* a = attr(n, name);
@@ -221,10 +234,21 @@ private:
         return it == consts_.end() ? nullptr : it->second;
     }
     static std::vector<i64> tensor_dims(const onnx::TensorProto& t) { return {t.dims().begin(), t.dims().end()}; }
-    static std::size_t count(const std::vector<i64>& d) {
-        std::size_t n = 1;
-        for (auto x : d) n *= std::size_t(x);
-        return n;
+    /// Largest tensor (elements) and largest dimension, attribute value (pads, strides, kernel
+    /// sizes) or input size accepted: a hostile file's sizes are refused before anything is
+    /// allocated or indexed with them.
+    static constexpr i64 max_elements = i64(1) << 31;
+    static constexpr i64 max_extent = i64(1) << 24;
+    std::size_t count(const std::vector<i64>& d, const onnx::NodeProto& n) const {
+        i64 total = 1;
+        for (const i64 x : d) {
+            if (x < 0 || x > max_extent || (x > 0 && total > max_elements / x))
+                throw format_error(where(n) + ": a tensor of shape " + dims_text(d) + " is beyond what prunedef reads (" +
+                                   std::to_string(max_extent) + " per dimension, " + std::to_string(max_elements) +
+                                   " elements)");
+            total *= x;
+        }
+        return std::size_t(total);
     }
     std::vector<float> floats(const onnx::TensorProto& t, const onnx::NodeProto& n) const {
         if (t.data_type() != onnx::TensorProto::FLOAT)
@@ -233,7 +257,7 @@ private:
         if (t.data_location() == onnx::TensorProto::EXTERNAL)
             throw format_error(where(n) + ": initializer " + t.name() + " is stored in an external file; save the model "
                                "with its weights inside (onnx.save(..., save_as_external_data=False))");
-        const std::size_t want = count(tensor_dims(t));
+        const std::size_t want = count(tensor_dims(t), n);
         std::vector<float> v;
         if (t.has_raw_data()) {
             if (t.raw_data().size() != want * 4)
@@ -254,7 +278,7 @@ private:
     std::vector<i64> int64s(const onnx::TensorProto& t, const onnx::NodeProto& n) const {
         if (t.data_type() != onnx::TensorProto::INT64)
             throw format_error(where(n) + ": constant " + t.name() + " is not int64");
-        const std::size_t want = count(tensor_dims(t));
+        const std::size_t want = count(tensor_dims(t), n);
         std::vector<i64> v;
         if (t.has_raw_data()) {
             if (t.raw_data().size() != want * 8) throw format_error(where(n) + ": constant " + t.name() + " has the wrong size");
@@ -344,11 +368,13 @@ private:
         bool known = x.type().has_tensor_type() && t.has_shape() && t.shape().dim_size() == 4;
         if (known)
             for (int k = 1; k < 4; ++k) {
-                known = known && t.shape().dim(k).has_dim_value() && t.shape().dim(k).dim_value() > 0;
+                known = known && t.shape().dim(k).has_dim_value() && t.shape().dim(k).dim_value() > 0 &&
+                        t.shape().dim(k).dim_value() <= max_extent;
                 dims.push_back(known ? t.shape().dim(k).dim_value() : 0);
             }
         if (!known)
-            throw format_error(src_ + ": input " + x.name() + " is not a float tensor (N, C, H, W) with known C, H and W");
+            throw format_error(src_ + ": input " + x.name() + " is not a float tensor (N, C, H, W) with known C, H and W (each at most " +
+                               std::to_string(max_extent) + ")");
         if (t.elem_type() != onnx::TensorProto::FLOAT)
             throw format_error(src_ + ": input " + x.name() + " is of ONNX element type " + std::to_string(t.elem_type()) +
                                ", expected float32 (1)");
@@ -455,6 +481,8 @@ private:
         const std::string& op = n.op_type();
         if (!n.domain().empty() && n.domain() != "ai.onnx")
             throw format_error(where(n) + ": op of domain " + n.domain() + " is not supported");
+        if (n.output_size() < 1 || n.output(0).empty())
+            throw format_error(where(n) + ": the node has no output");
         if (op == "Constant") {
             const auto* a = attr(n, "value");
             if (!a || !a->has_t() || n.output_size() != 1)
@@ -482,7 +510,7 @@ private:
             // the input scale: the graph's input times one number, first
             const int xi = n.input_size() == 2 && n.input(0) == input_name_ ? 0 : 1;
             const onnx::TensorProto* t = n.input_size() == 2 ? constant(n.input(1 - xi)) : nullptr;
-            if (n.input_size() != 2 || n.input(xi) != input_name_ || !t || count(tensor_dims(*t)) != 1 || scale_ ||
+            if (n.input_size() != 2 || n.input(xi) != input_name_ || !t || count(tensor_dims(*t), n) != 1 || scale_ ||
                 readers_[input_name_] != 1)
                 throw format_error(where(n) + ": Mul is supported only as the input's scale (the graph's input times one "
                                    "number, read by nothing else)");
@@ -603,11 +631,14 @@ private:
         }
         if (n.input_size() > 2 && !n.input(2).empty()) {
             const onnx::TensorProto* t = constant(n.input(2));
-            if (!t || count(tensor_dims(*t)) != 1 || floats(*t, n)[0] != 0.0f)
+            if (!t || count(tensor_dims(*t), n) != 1 || floats(*t, n)[0] != 0.0f)
                 throw format_error(where(n) + ": only padding with zeros is supported");
         } else if (float_attr(n, "value", 0.0f) != 0.0f) {
             throw format_error(where(n) + ": only padding with zeros is supported");
         }
+        if (n.input_size() > 3 && !n.input(3).empty())
+            throw format_error(where(n) + ": a Pad with an 'axes' input is not supported (pads of all four axes only)");
+        for (const i64 v : p) check_extent(n, "pads", v);
         if (p.size() != 8 || p[0] != 0 || p[1] != 0 || p[4] != 0 || p[5] != 0 ||
             std::any_of(p.begin(), p.end(), [](i64 v) { return v < 0; }))
             throw format_error(where(n) + ": pads " + dims_text(p) + " are not supported (rows and columns only, >= 0)");
@@ -723,8 +754,13 @@ private:
         w.push_back(WeightArray{"beta", {x.c}, weight(n, 2, {c}, "bias")});
         w.push_back(WeightArray{"moving_mean", {x.c}, weight(n, 3, {c}, "mean")});
         w.push_back(WeightArray{"moving_variance", {x.c}, weight(n, 4, {c}, "variance")});
-        for (float v : w.back().values)
+        if (!(l.epsilon >= 0.0f))
+            throw format_error(where(n) + ": epsilon " + std::to_string(l.epsilon) + " is negative");
+        for (float v : w.back().values) {
             if (v < 0) throw format_error(where(n) + ": a negative variance in " + n.input(4));
+            if (!(v + l.epsilon > 0.0f))
+                throw format_error(where(n) + ": a variance of 0 with epsilon 0 in " + n.input(4) + " divides by zero");
+        }
         Value y = x;
         y.layer = name;
         y.nonneg = false;
@@ -806,7 +842,7 @@ private:
         std::string out = n.output(0);
         if (readers_[n.output(0)] == 1)
             for (const auto& a : g_.node()) {
-                if (a.op_type() != "Add" || a.input_size() != 2) continue;
+                if (a.op_type() != "Add" || a.input_size() != 2 || a.output_size() < 1 || a.output(0).empty()) continue;
                 const int k = a.input(0) == n.output(0) ? 1 : a.input(1) == n.output(0) ? 0 : -1;
                 if (k < 0) continue;
                 const onnx::TensorProto* c = constant(a.input(k));
