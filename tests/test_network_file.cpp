@@ -54,7 +54,7 @@ TEST_CASE("network file: weights-only, full-model and split files run as the net
     CHECK(std::get<DeepID>(w.net).input_scale() == b.input_scale());
     CHECK(w.file.weights.empty());  // moved into the network
     check_same_logits(w.net, b, images);
-    CHECK_THROWS_AS(load_network(weights_only, {"", "conv_2", true}), argument_error);
+    CHECK_THROWS_AS(load_network(weights_only, {"", "conv_2", true, ""}), argument_error);
 
     // B' written as a full model (the CSAW configuration), with its shape and scale
     const DeepID bprime = prune_channels(b, ChannelMask::from_order(2, {1, 0}, 1));
@@ -69,7 +69,7 @@ TEST_CASE("network file: weights-only, full-model and split files run as the net
     check_same_logits(f.net, bprime, images);
 
     // the same file split at another layer: a graph network giving the same logits
-    NetworkFile g = load_network(full, {"", "conv_2", true});
+    NetworkFile g = load_network(full, {"", "conv_2", true, ""});
     REQUIRE(std::holds_alternative<GraphNetwork>(g.net));
     CHECK(std::get<GraphNetwork>(g.net).pruned_layer().name() == "conv_2");
     const Tensor want = bprime.logits(images), got = std::get<GraphNetwork>(g.net).logits(images);
