@@ -57,16 +57,25 @@ TEST_CASE("input scale: the better of 1 and 1/255 on the first 256 images, a tie
     CHECK(f.correct_raw == 5);
 }
 
-TEST_CASE("input scale: the CSAW sunglasses network is recognised as trained on pixels / 255" *
+TEST_CASE("input scale: CSAW networks trained on raw pixels and on pixels / 255 are told apart" *
           doctest::test_suite("shared") *
           doctest::skip(!prunedef_test::shared_available("models/csaw/lab3_sunglasses_bd_weights.h5",
+                                                         "models/csaw/sunglasses_bd_weights.h5",
                                                          "data/csaw/clean_samples.h5"))) {
-    DeepID net = make_deepid();
-    load_keras_weights(prunedef_test::shared_path("models/csaw/lab3_sunglasses_bd_weights.h5"), net);
     const DatasetReader clean(prunedef_test::shared_path("data/csaw/clean_samples.h5"));
-    net.bind(clean.image_shape());
-    const InputScaleChoice c = choose_input_scale(net, clean);
-    CHECK(c.decided());
-    CHECK(c.correct_255 > c.correct_raw);
-    CHECK(net.input_scale() == 1.0f / 255.0f);
+    const auto choice = [&](const std::string& model) {
+        DeepID net = make_deepid();
+        load_keras_weights(prunedef_test::shared_path("models/csaw/" + model), net);
+        net.bind(clean.image_shape());
+        const InputScaleChoice c = choose_input_scale(net, clean);
+        CHECK(c.decided());
+        CHECK(net.input_scale() == c.scale());
+        return c;
+    };
+    const InputScaleChoice lab3 = choice("lab3_sunglasses_bd_weights.h5");  // the lab's B, raw pixels
+    CHECK(lab3.correct_raw > lab3.correct_255);
+    CHECK(lab3.scale() == 1.0f);
+    const InputScaleChoice sunglasses = choice("sunglasses_bd_weights.h5");  // trained on pixels / 255
+    CHECK(sunglasses.correct_255 > sunglasses.correct_raw);
+    CHECK(sunglasses.scale() == 1.0f / 255.0f);
 }
