@@ -19,6 +19,16 @@ using namespace prunedef;
 
 namespace {
 
+/// A layer of a hand-written ModelSpec.
+LayerSpec spec_layer(std::string name, std::string cls, std::vector<std::string> in, std::string activation = "linear") {
+    LayerSpec l;
+    l.name = std::move(name);
+    l.class_name = std::move(cls);
+    l.inputs = std::move(in);
+    l.activation = std::move(activation);
+    return l;
+}
+
 /// sigma_max of channel k of a (positions, cin, cout) kernel by power iteration on M^T M, in
 /// double, M the positions x cin slice; written out without Eigen.
 double power_iteration_sigma(const std::vector<float>& kernel, std::size_t positions, std::size_t cin,
@@ -135,15 +145,8 @@ TEST_CASE("CLP: channels with the largest bound first, ties by channel index, da
 
 TEST_CASE("CLP: the BatchNormalization that alone reads the layer gives gamma / sqrt(var + eps)") {
     ModelSpec spec;
-    auto layer = [](std::string name, std::string cls, std::vector<std::string> in) {
-        LayerSpec l;
-        l.name = std::move(name);
-        l.class_name = std::move(cls);
-        l.inputs = std::move(in);
-        return l;
-    };
-    spec.layers = {layer("input", "InputLayer", {}), layer("conv", "Conv2D", {"input"}), layer("bn", "BatchNormalization", {"conv"}),
-                   layer("relu", "Activation", {"bn"}), layer("conv2", "Conv2D", {"relu"})};
+    spec.layers = {spec_layer("input", "InputLayer", {}), spec_layer("conv", "Conv2D", {"input"}), spec_layer("bn", "BatchNormalization", {"conv"}),
+                   spec_layer("relu", "Activation", {"bn"}), spec_layer("conv2", "Conv2D", {"relu"})};
     spec.layers[2].epsilon = 0.5f;
     ModelWeights weights;
     weights["bn"] = {{"gamma", {2}, {2.0f, -3.0f}},
@@ -159,21 +162,14 @@ TEST_CASE("CLP: the BatchNormalization that alone reads the layer gives gamma / 
     weights["bn"].erase(weights["bn"].begin());
     CHECK((*following_batch_norm_scale(spec, weights, "conv"))[0] == doctest::Approx(0.5));
     CHECK_FALSE(following_batch_norm_scale(spec, weights, "relu").has_value());  // read by a Conv2D
-    spec.layers.push_back(layer("side", "Flatten", {"conv"}));                   // two readers
+    spec.layers.push_back(spec_layer("side", "Flatten", {"conv"}));                   // two readers
     CHECK_FALSE(following_batch_norm_scale(spec, weights, "conv").has_value());
 }
 
 TEST_CASE("CLP: the BatchNormalization is found through ReLU and Dropout, not through other layers") {
     ModelSpec spec;
-    auto layer = [](std::string name, std::string cls, std::vector<std::string> in) {
-        LayerSpec l;
-        l.name = std::move(name);
-        l.class_name = std::move(cls);
-        l.inputs = std::move(in);
-        return l;
-    };
-    spec.layers = {layer("input", "InputLayer", {}), layer("conv", "Conv2D", {"input"}), layer("act", "Activation", {"conv"}),
-                   layer("drop", "Dropout", {"act"}), layer("bn", "BatchNormalization", {"drop"})};
+    spec.layers = {spec_layer("input", "InputLayer", {}), spec_layer("conv", "Conv2D", {"input"}), spec_layer("act", "Activation", {"conv"}),
+                   spec_layer("drop", "Dropout", {"act"}), spec_layer("bn", "BatchNormalization", {"drop"})};
     spec.layers[2].activation = "relu";
     spec.layers[4].epsilon = 0.0f;
     ModelWeights weights;
@@ -193,31 +189,23 @@ TEST_CASE("CLP: a GraphNetwork's bounds equal the compile-time DeepID's (input c
     DeepID deepid = prunedef_test::tiny_deepid(17, 5);
     deepid.bind({55, 47, 3});
     ModelSpec spec;
-    auto layer = [](std::string name, std::string cls, std::vector<std::string> in, std::string activation = "linear") {
-        LayerSpec l;
-        l.name = std::move(name);
-        l.class_name = std::move(cls);
-        l.inputs = std::move(in);
-        l.activation = std::move(activation);
-        return l;
-    };
     auto conv = [&](std::string name, std::string in, std::size_t filters, std::size_t k) {
-        LayerSpec l = layer(std::move(name), "Conv2D", {std::move(in)}, "relu");
+        LayerSpec l = spec_layer(std::move(name), "Conv2D", {std::move(in)}, "relu");
         l.units = filters;
         l.kernel_size = {k, k};
         return l;
     };
     auto pool = [&](std::string name, std::string in) {
-        LayerSpec l = layer(std::move(name), "MaxPooling2D", {std::move(in)});
+        LayerSpec l = spec_layer(std::move(name), "MaxPooling2D", {std::move(in)});
         l.pool_size = l.strides = {2, 2};
         return l;
     };
     auto dense = [&](std::string name, std::string in, std::size_t units, std::string activation) {
-        LayerSpec l = layer(std::move(name), "Dense", {std::move(in)}, std::move(activation));
+        LayerSpec l = spec_layer(std::move(name), "Dense", {std::move(in)}, std::move(activation));
         l.units = units;
         return l;
     };
-    LayerSpec input = layer("input", "InputLayer", {});
+    LayerSpec input = spec_layer("input", "InputLayer", {});
     input.input_shape = ImageShape{55, 47, 3};
     spec.input = "input";
     spec.output = "output";
@@ -229,12 +217,12 @@ TEST_CASE("CLP: a GraphNetwork's bounds equal the compile-time DeepID's (input c
                    conv("conv_3", "pool_2", 2, 3),
                    pool("pool_3", "conv_3"),
                    conv("conv_4", "pool_3", 2, 2),
-                   layer("flatten_1", "Flatten", {"pool_3"}),
-                   layer("flatten_2", "Flatten", {"conv_4"}),
+                   spec_layer("flatten_1", "Flatten", {"pool_3"}),
+                   spec_layer("flatten_2", "Flatten", {"conv_4"}),
                    dense("fc_1", "flatten_1", 4, "linear"),
                    dense("fc_2", "flatten_2", 4, "linear"),
-                   layer("add_1", "Add", {"fc_1", "fc_2"}),
-                   layer("activation_1", "Activation", {"add_1"}, "relu"),
+                   spec_layer("add_1", "Add", {"fc_1", "fc_2"}),
+                   spec_layer("activation_1", "Activation", {"add_1"}, "relu"),
                    dense("output", "activation_1", 5, "softmax")};
     const GraphNetwork graph = build_graph_network(spec, collect_weights(deepid));
     REQUIRE(graph.pruned_layer().name() == "conv_3");
