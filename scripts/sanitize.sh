@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Builds the whole test suite with AddressSanitizer and UndefinedBehaviorSanitizer (gcc, -O1)
-# in build-asan/ and runs every CTest test there that runs prunedef's code (unit, golden, CLI,
-# faults, bad inputs, real Keras files) except packaging, which builds consumer projects with
-# their own flags (nothing of this build is in them) and runs in the main build.
+# in build-asan/ and runs the CTest tests that exercise prunedef's code (unit, golden, CLI,
+# faults, bad inputs, eval format); packaging (consumer projects built with their own flags), the
+# Python module (built by pip) and the real-framework checks (keras, torch_onnx) run only in the
+# main build (see the ctest line).
 # The flags are given to this build directory only; CMakeLists.txt sets none.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,5 +21,7 @@ export LSAN_OPTIONS="suppressions=$(pwd)/tests/lsan.supp:print_suppressions=0"
 # the Keras checks (CTest keras) reuse the venv of the main build instead of installing another
 export PRUNEDEF_KERAS_VENV=${PRUNEDEF_KERAS_VENV:-$(pwd)/build/keras-venv}
 cd build-asan
-# the Python module (CTest python*) is built by pip without these flags: its tests run in build/
-ctest --output-on-failure -j1 -E '^(packaging|python.*)$'
+# the Python module (CTest python*) is built by pip without these flags: its tests run in build/.
+# keras and torch_onnx (real Keras and PyTorch models through the tool) run in build/ too: here
+# they would repeat minutes of framework work for code the unit tests already run sanitized.
+ctest --output-on-failure -j1 -E '^(packaging|python.*|keras|torch_onnx)$'

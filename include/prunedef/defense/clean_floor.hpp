@@ -1,9 +1,11 @@
 #pragma once
 // The clean floor of attack success: on a poisoned set (label = the attacker's target), the share
 // of images a clean reference network (trained the same way without poisoning, e.g.
-// `make-badnet --poison 0`) classifies as the target anyway. No defense can honestly bring the
-// attack success rate of B' or G below it (a clean network reads some triggered shirts as
-// T-shirts too), so reports quote it next to the ASR.
+// `make-badnet --poison 0`) classifies as the target anyway (a clean network reads some
+// triggered shirts as T-shirts too). An attack success near it is what removing the backdoor can
+// achieve; one below it comes from B' or G avoiding the target class more than a clean network
+// does (flagging or misclassifying those images), not from more robustness. Reports quote it
+// next to the ASR.
 //
 //   clean_floors(reference, data)          one percentage per poisoned set of a repair
 //   add_clean_floors(result, reference, data)   stores them in RepairResult::poisoned_sets

@@ -112,7 +112,7 @@ inline std::string md_floor_note(const RepairResult& r, const ReportContext& con
     if (sets.empty()) return "";
     return "Clean floor of the ASR: " + sets + " (the share of the poisoned images that the clean reference " +
            (context.clean_reference.empty() ? std::string("network") : md_code(context.clean_reference)) +
-           " classifies as the target; no defense can honestly go below it).\n";
+           " classifies as the target: an attack success near it is what a clean network gives).\n";
 }
 
 }  // namespace detail
