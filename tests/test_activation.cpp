@@ -24,6 +24,9 @@
 #include <type_traits>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_activation {
+
 using namespace prunedef;
 
 namespace {
@@ -310,3 +313,5 @@ TEST_CASE_TEMPLATE("activation_backward multiplies by the derivative (finite dif
         CHECK(std::fabs(d.data()[i] - want) <= 1e-5 + 1e-4 * std::fabs(want));
     }
 }
+
+}  // namespace test_activation

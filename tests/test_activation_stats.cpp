@@ -6,6 +6,9 @@
 
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_activation_stats {
+
 using namespace prunedef;
 
 TEST_CASE("activation stats: accumulator averages over positions, then images") {
@@ -51,3 +54,5 @@ TEST_CASE("activation stats: lab3 network ranks its 32 dormant conv_3 channels f
         for (std::size_t ch = 0; ch < 60; ++ch) CHECK(c.mean[ch] <= a.mean[ch] + 1e-9);  // max-pool >= mean
     }
 }
+
+}  // namespace test_activation_stats

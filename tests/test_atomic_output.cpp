@@ -12,6 +12,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_atomic_output {
+
 using namespace prunedef;
 namespace fs = std::filesystem;
 
@@ -69,3 +72,5 @@ TEST_CASE("atomic output: a directory without write permission is named with the
     }
     ::chmod(locked.c_str(), 0755);
 }
+
+}  // namespace test_atomic_output

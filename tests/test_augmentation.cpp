@@ -8,6 +8,9 @@
 #include <set>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_augmentation {
+
 using namespace prunedef;
 
 namespace {
@@ -93,3 +96,5 @@ TEST_CASE("augmentation: draws cover [-S, S] and both flips, and a batch follows
     CHECK(std::vector<float>(untouched.data(), untouched.data() + untouched.size()) ==
           std::vector<float>(original.data(), original.data() + original.size()));
 }
+
+}  // namespace test_augmentation

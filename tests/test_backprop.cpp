@@ -15,6 +15,9 @@
 #include <random>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_backprop {
+
 using namespace prunedef;
 
 namespace {
@@ -201,3 +204,5 @@ TEST_CASE("backprop: whole DeepID network, every layer's gradients") {
     }
     CHECK(arrays == 14);
 }
+
+}  // namespace test_backprop

@@ -4,6 +4,9 @@
 
 #include <prunedef/prunedef.hpp>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_badnet {
+
 using namespace prunedef;
 
 namespace {
@@ -59,3 +62,5 @@ TEST_CASE("badnet: the backdoor set holds every non-target image, stamped, label
         CHECK(bd.images.at(i, 0, 0, 0) == 10.0f);
     }
 }
+
+}  // namespace test_badnet

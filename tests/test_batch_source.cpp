@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_batch_source {
+
 using namespace prunedef;
 
 namespace {
@@ -143,3 +146,5 @@ TEST_CASE("batch source: a data set file, the same images in memory, its slices 
     }
     CHECK(from_memory.poisoned_images == 20);
 }
+
+}  // namespace test_batch_source

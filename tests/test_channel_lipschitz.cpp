@@ -15,6 +15,9 @@
 #include <random>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_channel_lipschitz {
+
 using namespace prunedef;
 
 namespace {
@@ -251,3 +254,5 @@ TEST_CASE("CLP: on the shared Fashion-MNIST BadNet, the order is the power itera
     std::stable_sort(expected.begin(), expected.end(), [&](std::size_t a, std::size_t b) { return sigma[a] > sigma[b]; });
     CHECK(ChannelLipschitz{}.order(net, ChannelActivations{}) == expected);
 }
+
+}  // namespace test_channel_lipschitz

@@ -6,6 +6,9 @@
 
 #include <random>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_channel_mask {
+
 using namespace prunedef;
 
 TEST_CASE("channel mask: apply zeroes the channel at every position") {
@@ -66,3 +69,5 @@ TEST_CASE("channel mask: prune_channels zeroes kernel slices and biases, feature
     pruned.features(images, baked);
     for (std::size_t i = 0; i < masked.size(); ++i) CHECK(masked.data()[i] == baked.data()[i]);
 }
+
+}  // namespace test_channel_mask

@@ -10,6 +10,9 @@
 #include <random>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_clean_floor {
+
 using namespace prunedef;
 
 namespace {
@@ -87,3 +90,5 @@ TEST_CASE("clean floor: the reference's rate of predicting the labels equals a n
     other_classes.bind({55, 47, 3});
     CHECK_THROWS_AS(add_clean_floors(r, other_classes, data), argument_error);
 }
+
+}  // namespace test_clean_floor

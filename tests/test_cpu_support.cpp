@@ -6,6 +6,9 @@
 #include <cstring>
 #include <string>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_cpu_support {
+
 namespace {
 bool lacks_avx512f(const char* name) { return std::strcmp(name, "avx512f") != 0; }
 bool has_everything(const char*) { return true; }
@@ -45,3 +48,5 @@ TEST_CASE("cpu support: the compiled list follows the compiler's flags, and this
     CHECK_FALSE(prunedef::detail::cpu_supports("no-such-extension"));
 #endif
 }
+
+}  // namespace test_cpu_support

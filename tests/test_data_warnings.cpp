@@ -8,6 +8,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_data_warnings {
+
 using namespace prunedef;
 
 namespace {
@@ -79,3 +82,5 @@ TEST_CASE("data warnings: none for ordinary data, one for each sign") {
     swapped.valid_accuracy = 50;
     CHECK(data_warnings(swapped).empty());
 }
+
+}  // namespace test_data_warnings

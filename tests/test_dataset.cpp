@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_dataset {
+
 using namespace prunedef;
 using prunedef_test::scratch_dir;
 
@@ -499,3 +502,5 @@ TEST_CASE("dataset: declared sizes the file does not hold are refused before all
               std::string::npos);
     }
 }
+
+}  // namespace test_dataset

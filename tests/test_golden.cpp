@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_golden {
+
 using namespace prunedef;
 
 namespace {
@@ -114,3 +117,5 @@ TEST_CASE("golden: the five CSAW networks reproduce the reference logits" * doct
         }
     }
 }
+
+}  // namespace test_golden

@@ -15,6 +15,9 @@
 #include <random>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_goodnet {
+
 using namespace prunedef;
 using prunedef_test::agreement;
 using prunedef_test::zeroed_copy;
@@ -269,3 +272,5 @@ TEST_CASE("goodnet: GoodNet<B, B'> of two independent networks follows the agree
     CHECK(counts.agree > 0);
     CHECK(counts.disagree > 0);
 }
+
+}  // namespace test_goodnet

@@ -7,6 +7,9 @@
 #include <cmath>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_goodnet_roc {
+
 using namespace prunedef;
 
 namespace {
@@ -70,3 +73,5 @@ TEST_CASE("goodnet_roc: refuses figures that are not percentages") {
     CHECK_THROWS_AS(goodnet_roc({{0, 0, 0}}, -1.0), argument_error);
     CHECK_THROWS_AS(goodnet_roc({{0, 0, 0}}, 100.5), argument_error);
 }
+
+}  // namespace test_goodnet_roc

@@ -29,6 +29,9 @@
 #include <type_traits>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_graph_layers {
+
 using namespace prunedef;
 
 namespace {
@@ -623,3 +626,5 @@ TEST_CASE("graph layers: Concatenate joins channels") {
     const Tensor fewer = random_tensor(1, {4, 3, 2}, rng);
     CHECK_THROWS_WITH_AS(cat.forward({&a, &fewer}, out), doctest::Contains("layer concat_1"), shape_error);
 }
+
+}  // namespace test_graph_layers

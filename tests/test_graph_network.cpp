@@ -22,6 +22,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_graph_network {
+
 using namespace prunedef;
 
 namespace {
@@ -888,3 +891,5 @@ TEST_CASE("GraphNetwork against a naive double reference: padding, strides, Batc
         check_masked_equals_pruned(at_f, 45);
     }
 }
+
+}  // namespace test_graph_network

@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_graph_training {
+
 using namespace prunedef;
 using detail::GraphOp;
 using detail::LayerOp;
@@ -500,3 +503,5 @@ TEST_CASE("graph training: Fine-Pruning a residual network with BatchNormalizati
         for (std::size_t k = 0; k < wb.at(name).size(); ++k) CHECK(wh.at(name)[k].values == wb.at(name)[k].values);
     CHECK(wh.at("out")[0].values != wb.at("out")[0].values);
 }
+
+}  // namespace test_graph_training

@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_hdf5 {
+
 using namespace prunedef;
 using prunedef_test::scratch_dir;
 
@@ -383,3 +386,5 @@ TEST_CASE("hdf5: h5_check throws the given error with its message on a negative 
     CHECK_THROWS_WITH_AS(detail::h5_check<io_error>(hid_t(-1), "f.h5: cannot write"), "f.h5: cannot write", io_error);
     CHECK_THROWS_AS(detail::h5_check(H5T_NO_CLASS, "f.h5: no class"), format_error);
 }
+
+}  // namespace test_hdf5

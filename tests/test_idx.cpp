@@ -9,6 +9,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_idx {
+
 using namespace prunedef;
 
 namespace {
@@ -69,3 +72,5 @@ TEST_CASE("dataset writer: written files read back through DatasetReader") {
     CHECK_THROWS_AS(write_dataset((dir / "neg.h5").string(), images, {0, -1, 2}), argument_error);
     CHECK_FALSE(std::filesystem::exists(dir / "bad.h5"));
 }
+
+}  // namespace test_idx

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_image {
+
 using namespace prunedef;
 using prunedef_test::scratch_dir;
 
@@ -168,5 +171,7 @@ TEST_CASE("image: malformed and unsupported files are refused with the file's na
         CHECK_THROWS_AS(load_image(path, face), format_error);
     }
 }
+
+}  // namespace test_image
 
 #endif  // PRUNEDEF_TEST_IMAGES

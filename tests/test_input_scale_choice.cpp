@@ -9,6 +9,9 @@
 
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_input_scale_choice {
+
 using namespace prunedef;
 
 namespace {
@@ -79,3 +82,5 @@ TEST_CASE("input scale: CSAW networks trained on raw pixels and on pixels / 255 
     CHECK(sunglasses.correct_255 > sunglasses.correct_raw);
     CHECK(sunglasses.scale() == 1.0f / 255.0f);
 }
+
+}  // namespace test_input_scale_choice

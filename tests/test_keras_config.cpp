@@ -10,6 +10,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_keras_config {
+
 using namespace prunedef;
 using nlohmann::json;
 
@@ -310,3 +313,5 @@ TEST_CASE("keras config: refusals name the source, the layer and its class") {
     CHECK_THROWS_AS(parse_keras_config("{\"class_name\": ", src), format_error);
     CHECK_THROWS_WITH_AS(parse_keras_config("", src), doctest::Contains((src + ": model config is not valid JSON").c_str()), format_error);
 }
+
+}  // namespace test_keras_config

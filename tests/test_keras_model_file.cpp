@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_keras_model_file {
+
 using namespace prunedef;
 using nlohmann::json;
 using prunedef_test::scratch_dir;
@@ -491,3 +494,5 @@ TEST_CASE("keras model file: a CSAW weights file as a full model" * doctest::tes
     CHECK(out.spec->find("output")->units == 1283);
     check_same_weights(out.weights, in.weights);
 }
+
+}  // namespace test_keras_model_file

@@ -18,6 +18,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_keras_weights {
+
 using namespace prunedef;
 using prunedef_test::scratch_dir;
 
@@ -546,3 +549,5 @@ TEST_CASE("keras weights: files the fuzzer found are refused with an error (test
     }
     CHECK(files >= 1);
 }
+
+}  // namespace test_keras_weights

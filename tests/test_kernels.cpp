@@ -20,6 +20,9 @@
 #include <type_traits>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_kernels {
+
 using namespace prunedef;
 
 namespace {
@@ -404,3 +407,5 @@ TEST_CASE("kernels: fused conv2d + max-pool equals conv2d then maxpool2d exactly
         }
     }
 }
+
+}  // namespace test_kernels

@@ -11,6 +11,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_layers {
+
 using namespace prunedef;
 
 namespace {
@@ -293,3 +296,5 @@ TEST_CASE("layers: another topology is a few lines: Network<Sequential<Conv, Poo
     });
     CHECK(weighted == std::vector<std::string>{"c1", "c2", "out"});
 }
+
+}  // namespace test_layers

@@ -12,6 +12,9 @@
 #include <random>
 #include <variant>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_network_file {
+
 using namespace prunedef;
 using prunedef_test::scratch_dir;
 using prunedef_test::tiny_deepid;
@@ -85,3 +88,5 @@ TEST_CASE("network file: weights-only, full-model and split files run as the net
     CHECK(is_goodnet_file(goodnet));
     CHECK_THROWS_AS(load_network((dir / "missing.h5").string()), io_error);
 }
+
+}  // namespace test_network_file

@@ -14,6 +14,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_onnx_export {
+
 using namespace prunedef;
 
 namespace {
@@ -228,6 +231,8 @@ TEST_CASE("onnx export: layers it cannot write are refused with their name") {
     CHECK_THROWS_AS(onnx_model(spec_of({flat, dense}, {2, 2, 4}), w, {2, 2, 4}, 0.0f), argument_error);
     CHECK_NOTHROW(onnx_model(spec_of({flat, dense}, {2, 2, 4}), w, {2, 2, 4}, 1.0f));
 }
+
+}  // namespace test_onnx_export
 
 #else
 TEST_CASE("onnx export: not built (prunedef::onnx needs libonnx-dev and libprotobuf-dev)" * doctest::skip(true)) {}

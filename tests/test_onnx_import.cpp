@@ -20,6 +20,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_onnx_import {
+
 using namespace prunedef;
 
 namespace {
@@ -546,6 +549,8 @@ TEST_CASE("onnx import: hostile sizes and values are refused before anything is 
 TEST_CASE("onnx import: read_onnx_model refuses a file that is not ONNX") {
     CHECK_THROWS_AS(read_onnx_model("/nonexistent/model.onnx"), io_error);
 }
+
+}  // namespace test_onnx_import
 
 #else
 TEST_CASE("onnx import: not built (prunedef::onnx needs libonnx-dev and libprotobuf-dev)" * doctest::skip(true)) {}

@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_packed_kernel_cache {
+
 using namespace prunedef;
 
 namespace {
@@ -216,3 +219,5 @@ TEST_CASE("packed kernel cache: concurrent const calls on a stale layer all get 
         for (const Tensor& out : outs) CHECK(same(out, expected));
     }
 }
+
+}  // namespace test_packed_kernel_cache

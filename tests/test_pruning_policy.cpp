@@ -6,6 +6,9 @@
 
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_pruning_policy {
+
 using namespace prunedef;
 
 namespace {
@@ -45,3 +48,5 @@ TEST_CASE("pruning policy: a user ranking is checked against the layer") {
                          argument_error);
     CHECK_THROWS_WITH_AS(repeated.order(net, none), "user ranking names channel 1 twice", argument_error);
 }
+
+}  // namespace test_pruning_policy

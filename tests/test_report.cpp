@@ -22,6 +22,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_report {
+
 using namespace prunedef;
 
 namespace {
@@ -926,3 +929,5 @@ TEST_CASE("report: the SVG legends are never cut: the picture grows wider") {
           width);
     CHECK(width > detail::SvgFrame::width);
 }
+
+}  // namespace test_report

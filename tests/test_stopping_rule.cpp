@@ -6,6 +6,9 @@
 
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_stopping_rule {
+
 using namespace prunedef;
 
 TEST_CASE("stopping rule: absolute drop is reached exactly at the boundary") {
@@ -37,3 +40,5 @@ TEST_CASE("stopping rule: k = 0 never counts and bad thresholds are refused") {
     CHECK(AccuracyDrop{2.0, false}.label() == "2");
     CHECK(AccuracyDrop{2.5, true}.label() == "2.5");
 }
+
+}  // namespace test_stopping_rule

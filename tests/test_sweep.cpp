@@ -16,6 +16,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_sweep {
+
 using namespace prunedef;
 
 namespace {
@@ -512,3 +515,5 @@ TEST_CASE("sweep: the fmnist BadNet's repair is the same with its features strea
     CHECK(b.cached_feature_images == 0);
     check_same_repair(a, b);
 }
+
+}  // namespace test_sweep

@@ -6,6 +6,9 @@
 
 #include <cstdint>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_tensor {
+
 using namespace prunedef;
 
 TEST_CASE("tensor: a default tensor is empty") {
@@ -87,3 +90,5 @@ TEST_CASE("tensor: matrix() is the batch with one image per row") {
     CHECK(cm.rows() == 3);
     CHECK(cm.row(1).sum() == doctest::Approx(static_cast<double>(12 * 12 + 66 - 120)));
 }
+
+}  // namespace test_tensor

@@ -11,6 +11,9 @@
 #include <thread>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_thread_pool {
+
 using namespace prunedef;
 
 namespace {
@@ -130,3 +133,5 @@ TEST_CASE("thread pool: more threads than CPUs still completes many short loops"
     for (int i = 0; i < 2000; ++i) detail::parallel_for(16, [&](std::ptrdiff_t t) { sum.fetch_add(t); });
     CHECK(sum.load() == 2000L * (15 * 16 / 2));
 }
+
+}  // namespace test_thread_pool

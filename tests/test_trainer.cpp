@@ -8,6 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_trainer {
+
 using namespace prunedef;
 
 namespace {
@@ -368,3 +371,5 @@ TEST_CASE("fine-pruning: with weight decay and augmentation, pruned channels sta
     CHECK(FinePruningOptions{}.weight_decay == 0.0f);
     CHECK_FALSE(FinePruningOptions{}.augmentation.active());
 }
+
+}  // namespace test_trainer

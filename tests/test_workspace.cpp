@@ -13,6 +13,9 @@
 #include <thread>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_workspace {
+
 using namespace prunedef;
 
 namespace {
@@ -133,3 +136,5 @@ TEST_CASE("workspace: the fused conv + pool kernel inside a parallel region uses
     });
     for (std::size_t i = 0; i < 8; ++i) CHECK(same(got[i], expected[i]));
 }
+
+}  // namespace test_workspace
