@@ -130,16 +130,20 @@ public:
         const ChannelMask& mask = bprime_.mask();
         Tensor features, logits;
         net.features(images, features);
-        // Only inputs in which a pruned channel is non-zero can change.
+        // Only inputs in which a pruned channel is non-zero can change. Features are channel-last:
+        // position by position, only the pruned channels are read (no division per element).
         const std::size_t C = features.channels(), fsize = features.image_size();
         std::vector<std::size_t> affected;
         for (std::size_t n = 0; n < features.batch(); ++n) {
             const float* f = features.image(n);
-            for (std::size_t i = 0; i < fsize; ++i)
-                if (f[i] != 0.0f && mask.is_pruned(i % C)) {
-                    affected.push_back(n);
-                    break;
-                }
+            bool active = false;
+            for (std::size_t position = 0; position < fsize && !active; position += C)
+                for (const std::size_t c : pruned_)
+                    if (f[position + c] != 0.0f) {
+                        active = true;
+                        break;
+                    }
+            if (active) affected.push_back(n);
         }
         if constexpr (detail::has_incremental_head<Net>) {
             if (kept_head_) {
@@ -175,6 +179,7 @@ public:
 
 private:
     void prepare() {
+        pruned_ = bprime_.mask().pruned_channels();
         // a kept-channel head needs at least one kept channel
         if constexpr (detail::has_incremental_head<Net>) {
             const ChannelMask& mask = bprime_.mask();
@@ -192,6 +197,7 @@ private:
                                            std::unique_ptr<detail::KeptChannelHead<Net>>, NoKeptHead>;
 
     Masked<Net> bprime_;
+    std::vector<std::size_t> pruned_;  // the mask's pruned channels, in increasing order
     KeptHeadPtr kept_head_;
 };
 
