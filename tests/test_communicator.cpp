@@ -124,7 +124,7 @@ TEST_CASE("communicator: activation block sums combined in block order are bit-i
     // 1000 images: 3 whole blocks of 256 and one of 232; values of very different magnitude so
     // that another summation order would give other bits.
     const std::size_t n = 1000, C = 7;
-    const Tensor acts = random_tensor(n, {3, 2, C}, 5, 0.0f, 1.0f);
+    Tensor acts = random_tensor(n, {3, 2, C}, 5, 0.0f, 1.0f);
     for (std::size_t i = 0; i < n; i += 3) acts.image(i)[0] *= 1e7f;
     std::vector<std::vector<double>> means;
     for (std::size_t ranks : {1u, 2u, 3u, 4u}) {
@@ -205,13 +205,19 @@ TEST_CASE("communicator: repair on 1, 2 and 4 ranks gives the single-process res
         });
         for (std::size_t r = 0; r < ranks; ++r) {
             CAPTURE(r);
-            REQUIRE(!errors[r]);
+            if (errors[r]) {
+                try {
+                    std::rethrow_exception(errors[r]);
+                } catch (const std::exception& e) {
+                    FAIL(std::string(e.what()));
+                }
+            }
             const RepairResult& x = results[r];
             CHECK(x.ranks == ranks);
             CHECK(x.activations.mean == one.activations.mean);  // bit for bit
             CHECK(x.order == one.order);
             CHECK(x.valid_images == n);
-            CHECK(x.cached_feature_images == std::min(n, 40 * ranks));
+            CHECK(x.cached_feature_images == 40 * std::min<std::size_t>(ranks, 3));  // 3 blocks: a 4th rank has none
             REQUIRE(x.curve.size() == one.curve.size());
             for (std::size_t k = 0; k < one.curve.size(); ++k) {
                 CHECK(x.curve[k].valid_accuracy == one.curve[k].valid_accuracy);

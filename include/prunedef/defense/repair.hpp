@@ -324,7 +324,8 @@ RepairResult repair_on_ranks(const Net& net, const RepairData& data, const Repai
     const std::size_t cached = std::min(vslice.size(), options.feature_cache_bytes / image_feature_bytes);
     Tensor valid_features(cached, net.feature_shape());
     {
-        ChannelActivationAccumulator acc(r.channels, options.site, vslice.first());
+        // (an empty slice, of a rank beyond the last block, starts at the end of the set)
+        ChannelActivationAccumulator acc(r.channels, options.site, vslice.size() > 0 ? vslice.first() : 0);
         Tensor conv, pooled;
         for_each_batch(vslice, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
             acc.add(trunk_outputs(net, images, options.site, pooled, conv));
