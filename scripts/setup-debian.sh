@@ -4,6 +4,7 @@
 #   bash scripts/setup-debian.sh [PACKAGE ...]
 set -euo pipefail
 packages=(cmake g++ make pkg-config libeigen3-dev libhdf5-dev zlib1g-dev doctest-dev libstb-dev libcli11-dev nlohmann-json3-dev libzip-dev libonnx-dev libprotobuf-dev hdf5-tools
+          libopenmpi-dev openmpi-bin
           python3-venv python3-dev
           dataset-fashion-mnist
           "$@")

@@ -19,6 +19,7 @@ RANKS = {
     "core": 0,          # tensor, shapes, errors, activation functions, threads
     "data": 1,          # batch sources: the concept, in-memory arrays, slices, type-erased refs
     "kernels": 1,       # the hot loops (convolution, dense, pooling, backward passes)
+    "mpi": 1,           # core/communicator.hpp over MPI (optional: prunedef::mpi, mpi.h)
     "layers": 2,        # layers and combinators over the kernels
     "model": 3,         # networks, channel masks and pruning, batched prediction
     "defense": 4,       # statistics, policies, sweep, stopping rule, GoodNet, metrics, repair

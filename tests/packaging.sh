@@ -9,7 +9,7 @@ src=$(cd "$1" && pwd)
 work=$2
 rm -rf "$work"
 mkdir -p "$work"
-all="core;io;image;report;prunedef;native;onnx"
+all="core;io;image;report;prunedef;native;onnx;mpi"
 hide=(-DCMAKE_DISABLE_FIND_PACKAGE_HDF5=ON -DCMAKE_DISABLE_FIND_PACKAGE_ZLIB=ON
       -DCMAKE_DISABLE_FIND_PACKAGE_nlohmann_json=ON)
 
@@ -35,11 +35,13 @@ check_no_hdf5() {
   return 0
 }
 
+# (mpi: the consumer runs as an MPI singleton, which Open MPI refuses to root without these)
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # 1. find_package after cmake --install
 cmake -S "$src" -B "$work/build" -DPRUNEDEF_BUILD_TESTS=OFF -DPRUNEDEF_BUILD_TOOLS=OFF \
       -DCMAKE_INSTALL_PREFIX="$work/prefix" >/dev/null
 cmake --install "$work/build" >/dev/null
-for part in core io image report prunedef native onnx; do
+for part in core io image report prunedef native onnx mpi; do
   [ -f "$work/prefix/share/cmake/prunedef/prunedef_${part}Targets.cmake" ] || fail "prunedef::$part is not installed"
 done
 dir_src=$src/tests/cmake_import

@@ -70,6 +70,11 @@ std::string version_text() {
 #else
       << " (prunedef's pool; OMP_NUM_THREADS or --threads to change)";
 #endif
+#if PRUNEDEF_HAVE_MPI
+    s << "\nMPI: yes (mpirun -n R prunedef repair ...: the ranks share the data sets)";
+#else
+    s << "\nMPI: no (built with PRUNEDEF_MPI=OFF)";
+#endif
     return s.str();
 }
 

@@ -5,8 +5,13 @@
 #include "model_file.hpp"
 #include "progress_bar.hpp"
 
+#include <prunedef/core/communicator.hpp>
 #include <prunedef/report/markdown_report.hpp>
 #include <prunedef/report/write_report.hpp>
+#if PRUNEDEF_HAVE_MPI
+#include <prunedef/mpi/mpi_communicator.hpp>
+#include <prunedef/mpi/mpi_session.hpp>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -218,9 +223,11 @@ std::string clean_floor_summary(const RepairResult& r) {
     return out;
 }
 
-int run_repair(const RepairOptionsCli& o) {
-    remove_temporaries_on_signals();
-    o.threads.apply();
+// Under MPI every rank runs this: each reads its slice of every set in repair(); rank 0 alone
+// measures the clean floors, fine-tunes (on the whole validation set, as one process does) and
+// writes the outputs and stdout, the others wait in the last collective (run_repair).
+int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
+    const bool writer = comm.rank() == 0;
     require(o.out_opt);
     const std::string& dir = o.out;
     if (dir.empty()) throw usage_error("--out: empty path given");
@@ -269,7 +276,7 @@ int run_repair(const RepairOptionsCli& o) {
     // that does not fit the data is refused before the sweep).
     std::optional<LoadedModel> reference;
     std::vector<double> floors;
-    if (o.clean_reference_opt->count() > 0) {
+    if (o.clean_reference_opt->count() > 0 && writer) {
         if (poisoned_args.empty()) throw usage_error("--clean-reference: no --poisoned set to measure its floor on");
         reference.emplace(load_model(o.clean_reference, model_options, o.scale_opt, o.scale, valid));
         RepairData sets{&valid, nullptr, nullptr};
@@ -320,8 +327,14 @@ int run_repair(const RepairOptionsCli& o) {
     OutputDirectory out_dir;
     out_dir.prepare(dir, inputs, o.replace, /*check_only=*/true);
 
-    ProgressBar bar(o.quiet);
-    options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) { bar.update(stage, done, total); };
+    ProgressBar bar(o.quiet || !writer);  // rank 0's share stands for the others'
+    const std::string share = comm.size() > 1 ? " (rank 0's share, of " + std::to_string(comm.size()) + " ranks)" : "";
+    options.progress = [&](const std::string& stage, std::size_t done, std::size_t total) {
+        bar.update(stage + share, done, total);
+    };
+    options.communicator = &comm;
+    if (comm.size() > 1 && writer && !o.quiet)
+        std::cerr << "prunedef repair: " << comm.size() << " ranks, each reading a slice of every data set\n";
     RepairData data{&valid, test ? &*test : nullptr, nullptr};
     for (std::size_t i = 0; i < poisoned.size(); ++i)
         data.poisoned_sets.push_back({poisoned_args[i].name, poisoned[i].get()});
@@ -348,6 +361,7 @@ int run_repair(const RepairOptionsCli& o) {
             }
             for (std::size_t s = 0; s < floors.size() && s < result.poisoned_sets.size(); ++s)
                 result.poisoned_sets[s].clean_floor = floors[s];
+            if (!writer) return 0;  // rank 0 writes
 
             std::vector<Net> fine_tuned;
             if (fine_tune) {
@@ -426,6 +440,34 @@ int run_repair(const RepairOptionsCli& o) {
             return 0;
         },
         model.net);
+}
+
+int run_repair(const RepairOptionsCli& o) {
+    remove_temporaries_on_signals();
+    o.threads.apply();
+    const SingleProcess single;
+#if PRUNEDEF_HAVE_MPI
+    // MPI only when started by a launcher (mpirun, srun): a plain 'prunedef repair' runs as before.
+    std::optional<MpiSession> session;
+    std::optional<MpiCommunicator> mpi;
+    if (launched_by_mpi()) {
+        session.emplace(nullptr, nullptr);
+        mpi.emplace();
+    }
+    const Communicator& comm = mpi ? static_cast<const Communicator&>(*mpi) : single;
+#else
+    const Communicator& comm = single;
+#endif
+    try {
+        const int code = run_repair_on(o, comm);
+        comm.check();  // every rank ends here: rank 0's outputs are written, or its error is known
+        return code;
+    } catch (const rank_failure&) {
+        throw;
+    } catch (const std::exception& e) {
+        comm.share_failure(e.what());
+        throw;
+    }
 }
 
 }  // namespace

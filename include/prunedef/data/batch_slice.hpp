@@ -7,6 +7,7 @@
 #include <prunedef/core/tensor.hpp>
 #include <prunedef/data/batch_source.hpp>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -46,14 +47,20 @@ private:
     std::vector<int> labels_;
 };
 
-/// The part of a source that worker `rank` of `ranks` reads: contiguous, sizes differ by at most one.
+/// The part of a source that worker `rank` of `ranks` reads: contiguous, in rank order. The
+/// slices start at multiples of `granule` images (whole granules are dealt out, the counts differ
+/// by at most one granule; the last slice ends with the source); granule 1: sizes differ by at
+/// most one image.
 template <class Source>
-BatchSlice<Source> rank_slice(const Source& source, std::size_t rank, std::size_t ranks) {
+BatchSlice<Source> rank_slice(const Source& source, std::size_t rank, std::size_t ranks, std::size_t granule = 1) {
     if (ranks == 0 || rank >= ranks)
         throw argument_error("rank_slice: rank " + std::to_string(rank) + " of " + std::to_string(ranks));
-    const std::size_t n = source.size(), base = n / ranks, extra = n % ranks;
-    const std::size_t first = rank * base + std::min(rank, extra);
-    return BatchSlice<Source>(source, first, base + (rank < extra ? 1 : 0));
+    if (granule == 0) throw argument_error("rank_slice: a granule of 0 images");
+    const std::size_t n = source.size(), units = n / granule + (n % granule != 0 ? 1 : 0);
+    const std::size_t base = units / ranks, extra = units % ranks;
+    const std::size_t first = std::min(n, (rank * base + std::min(rank, extra)) * granule);
+    const std::size_t last = std::min(n, ((rank + 1) * base + std::min(rank + 1, extra)) * granule);
+    return BatchSlice<Source>(source, first, last - first);
 }
 
 }  // namespace prunedef

@@ -12,7 +12,16 @@
 //  4. for each threshold X, B' = B with the first k_X channels pruned, G = GoodNet<B, B'>, and
 //     their metrics.
 // Every figure is computed from the sweep's per-image predictions (no further forward pass).
+//
+// Data-parallel (RepairOptions::communicator, e.g. prunedef/mpi/mpi_communicator.hpp): each rank
+// reads its own contiguous slice of every data set (rank_slice; the validation slices start at
+// multiples of activation_block_images), the ranks' activation block sums are gathered and added
+// in block order, and the per-step counts of the sweep (integers) are summed. Every rank returns
+// the same result, identical to the single-process one (channel order, thresholds, figures).
+// Every rank must call repair with the same data files; a rank that fails ends every rank's
+// repair (rank_failure, core/communicator.hpp).
 
+#include <prunedef/core/communicator.hpp>
 #include <prunedef/core/error.hpp>
 #include <prunedef/data/batch_slice.hpp>
 #include <prunedef/data/batch_source.hpp>
@@ -27,6 +36,7 @@
 #include <prunedef/defense/sweep.hpp>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <functional>
 #include <optional>
@@ -48,6 +58,9 @@ struct RepairOptions {
     /// Called after each batch with a stage name, images done and images in the stage (for a
     /// progress bar); may be empty.
     std::function<void(const std::string& stage, std::size_t done, std::size_t total)> progress;
+    /// The ranks that share the work (each reads a slice of every set; progress counts this
+    /// rank's slice); none: this process alone. Must outlive the call.
+    const Communicator* communicator = nullptr;
 };
 
 /// A poisoned set and the name its figures are reported under.
@@ -175,7 +188,7 @@ struct RepairResult {
     /// cached_feature_images images were kept in memory after the activation pass, those of the
     /// others recomputed by a second pass over them (when valid_feature_bytes, the features of
     /// the whole set, exceed feature_cache_bytes, RepairOptions).
-    std::size_t cached_feature_images = 0;
+    std::size_t cached_feature_images = 0;  // over all ranks
     std::size_t valid_feature_bytes = 0;
     std::size_t feature_cache_bytes = 0;
     bool all_features_cached() const { return cached_feature_images == valid_images; }
@@ -197,6 +210,8 @@ struct RepairResult {
     /// Signs that the data sets are not what they claim to be (data_warnings.hpp), one sentence
     /// each; the run's figures are computed all the same.
     std::vector<std::string> warnings;
+    /// The number of ranks (processes) that computed it (RepairOptions::communicator); 1: one process.
+    std::size_t ranks = 1;
 
     /// B's figures are the curve's first point.
     const CurvePoint& baseline() const { return curve.front(); }
@@ -225,11 +240,51 @@ inline std::vector<std::size_t> matches_per_step(const SweepPredictions& p) {
 
 }  // namespace detail
 
-/// Runs the pruning defense. Policy is IncreasingActivation, DecreasingActivation, KernelL1Norm,
-/// UserRanking or any type with the same order() member.
-template <class Policy = IncreasingActivation, class Net>
-RepairResult repair(const Net& net, const RepairData& data, const RepairOptions& options = {},
-                    const Policy& policy = {}) {
+namespace detail {
+
+/// Appends the per-step counts of a slice's sweep: matches, then G's matched, flagged, other.
+inline void append_step_counts(const SweepPredictions& p, int classes, std::vector<std::int64_t>& out) {
+    for (std::size_t k = 0; k <= p.steps; ++k) out.push_back(static_cast<std::int64_t>(p.matches(k)));
+    for (const GoodNetCounts& g : goodnet_counts_per_step(p, classes)) {
+        out.push_back(static_cast<std::int64_t>(g.matched));
+        out.push_back(static_cast<std::int64_t>(g.flagged));
+        out.push_back(static_cast<std::int64_t>(g.other));
+    }
+}
+
+/// Reads back what append_step_counts wrote (summed over the ranks) for a set of `images` images.
+inline void read_step_counts(const std::vector<std::int64_t>& in, std::size_t& at, std::size_t steps,
+                             std::size_t images, std::vector<std::size_t>& matches, std::vector<GoodNetCounts>& goodnet) {
+    matches.assign(steps + 1, 0);
+    goodnet.assign(steps + 1, GoodNetCounts{});
+    for (std::size_t k = 0; k <= steps; ++k) matches[k] = static_cast<std::size_t>(in.at(at++));
+    for (std::size_t k = 0; k <= steps; ++k) {
+        goodnet[k].images = images;
+        goodnet[k].matched = static_cast<std::size_t>(in.at(at++));
+        goodnet[k].flagged = static_cast<std::size_t>(in.at(at++));
+        goodnet[k].other = static_cast<std::size_t>(in.at(at++));
+        if (goodnet[k].matched + goodnet[k].flagged + goodnet[k].other != images)
+            throw error("repair: the ranks' counts at step " + std::to_string(k) + " add up to " +
+                        std::to_string(goodnet[k].matched + goodnet[k].flagged + goodnet[k].other) + " images, not " +
+                        std::to_string(images));
+    }
+}
+
+/// Every rank reads the same data: the sizes of every set agree (a rank given other files is refused).
+inline void check_same_sizes(const Communicator& comm, const std::vector<std::int64_t>& sizes) {
+    if (comm.size() <= 1) return;
+    const std::vector<std::int64_t> all = comm.gather(sizes);
+    for (std::size_t r = 1; r < comm.size(); ++r)
+        for (std::size_t i = 0; i < sizes.size(); ++i)
+            if (all.at(r * sizes.size() + i) != all[i])
+                throw argument_error("repair: rank " + std::to_string(r) + "'s data set " + std::to_string(i + 1) +
+                                     " has " + std::to_string(all[r * sizes.size() + i]) + " images, rank 0's " +
+                                     std::to_string(all[i]) + " (every rank must read the same files)");
+}
+
+template <class Policy, class Net>
+RepairResult repair_on_ranks(const Net& net, const RepairData& data, const RepairOptions& options,
+                             const Policy& policy, const Communicator& comm) {
     if (!data.valid) throw argument_error("repair: a validation set is required");
     for (const auto& d : options.drops) check_drop(d);
     const BatchSourceRef& valid = *data.valid;
@@ -243,6 +298,14 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
             other->check_image_shape(net.input_shape());
             other->check_labels(net.num_classes());
         }
+    const std::size_t ranks = comm.size(), me = comm.rank();
+    {
+        std::vector<std::int64_t> sizes;
+        for (const BatchSourcePtr set : {BatchSourcePtr(data.valid), data.test})
+            sizes.push_back(set ? static_cast<std::int64_t>(set->size()) : -1);
+        for (const NamedSource& p : poisoned_sets) sizes.push_back(static_cast<std::int64_t>(p.source->size()));
+        check_same_sizes(comm, sizes);
+    }
 
     RepairResult r;
     r.policy = std::string(Policy::name);
@@ -250,89 +313,99 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     r.pruned_layer = net.pruned_layer().name();
     r.channels = net.prunable_channels();
     r.classes = net.num_classes();
+    r.ranks = ranks;
 
-    // 1. One pass over validation: activations accumulated, the first images' features cached.
+    // 1. One pass over this rank's share of validation (whole activation blocks): activations
+    //    accumulated, the first images' features cached.
+    const BatchSlice<BatchSourceRef> vslice = rank_slice(valid, me, ranks, activation_block_images);
     const std::size_t image_feature_bytes = net.feature_shape().size() * sizeof(float);
     r.valid_feature_bytes = valid.size() * image_feature_bytes;
     r.feature_cache_bytes = options.feature_cache_bytes;
-    const std::size_t cached = std::min(valid.size(), options.feature_cache_bytes / image_feature_bytes);
-    r.cached_feature_images = cached;
+    const std::size_t cached = std::min(vslice.size(), options.feature_cache_bytes / image_feature_bytes);
     Tensor valid_features(cached, net.feature_shape());
     {
-        ChannelActivationAccumulator acc(r.channels, options.site);
+        // (an empty slice, of a rank beyond the last block, starts at the end of the set)
+        ChannelActivationAccumulator acc(r.channels, options.site, vslice.size() > 0 ? vslice.first() : 0);
         Tensor conv, pooled;
-        for_each_batch(valid, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
-            acc.add(detail::trunk_outputs(net, images, options.site, pooled, conv));
+        for_each_batch(vslice, options.batch_size, [&](const Tensor& images, const int*, std::size_t start) {
+            acc.add(trunk_outputs(net, images, options.site, pooled, conv));
             if (start < cached) {
                 const std::size_t n = std::min(images.batch(), cached - start);
                 std::memcpy(valid_features.image(start), pooled.data(), n * image_feature_bytes);
             }
-            if (options.progress) options.progress("validation", start + images.batch(), valid.size());
+            if (options.progress) options.progress("validation", start + images.batch(), vslice.size());
         });
-        r.activations = acc.result();
+        // every rank's block sums, in rank order = block order
+        r.activations = ChannelActivationAccumulator::combine(comm.gather(acc.block_sums()), r.channels, valid.size(),
+                                                              options.site);
     }
-    // 2. The order.
+    // 2. The order (the same on every rank: the same activations and weights).
     r.order = policy.order(net, r.activations);
-    // 3. The sweep on every set.
+    // 3. The sweep of this rank's share of every set.
     auto progress_of = [&](const std::string& stage) -> SweepProgress {
         if (!options.progress) return {};
         return [&options, stage](std::size_t done, std::size_t total) { options.progress(stage, done, total); };
     };
-    SweepPredictions pv = sweep_features(net, valid_features, valid.labels().data(), r.order);
+    SweepPredictions pv = sweep_features(net, valid_features, vslice.labels().data(), r.order);
     valid_features = Tensor();
-    if (cached < valid.size())
-        pv.append(sweep_dataset(net, BatchSlice<BatchSourceRef>(valid, cached, valid.size() - cached), r.order,
-                                options.batch_size, progress_of("validation sweep")));
-    std::optional<SweepPredictions> pt;
-    std::vector<SweepPredictions> pps;
-    if (data.test) pt = sweep_dataset(net, *data.test, r.order, options.batch_size, progress_of("test"));
-    for (const NamedSource& p : poisoned_sets)
-        pps.push_back(sweep_dataset(net, *p.source, r.order, options.batch_size,
-                                    progress_of(poisoned_sets.size() == 1 ? "poisoned" : "poisoned " + p.name)));
-    r.valid_images = pv.images;
-    r.test_images = pt ? pt->images : 0;
-    r.poisoned_images = pps.empty() ? 0 : pps.front().images;
-    for (std::size_t s = 0; s < pps.size(); ++s) r.poisoned_sets.push_back({poisoned_sets[s].name, pps[s].images});
-
+    if (cached < vslice.size())
+        pv.append(sweep_dataset(net, BatchSlice<BatchSlice<BatchSourceRef>>(vslice, cached, vslice.size() - cached),
+                                r.order, options.batch_size, progress_of("validation sweep")));
     const int classes = static_cast<int>(r.classes);
-    const auto valid_correct = detail::matches_per_step(pv);
-    const auto goodnet_valid = goodnet_counts_per_step(pv, classes);
-    std::vector<std::size_t> test_correct;
-    std::vector<GoodNetCounts> goodnet_test;
-    if (pt) {
-        test_correct = detail::matches_per_step(*pt);
-        goodnet_test = goodnet_counts_per_step(*pt, classes);
-    }
-    std::vector<std::vector<std::size_t>> attack;
-    std::vector<std::vector<GoodNetCounts>> goodnet_poisoned;
-    for (const SweepPredictions& pp : pps) {
-        attack.push_back(detail::matches_per_step(pp));
-        goodnet_poisoned.push_back(goodnet_counts_per_step(pp, classes));
-    }
-    for (std::size_t k = 0; k <= r.order.size(); ++k) {
+    std::vector<std::int64_t> counts;  // summed over the ranks
+    append_step_counts(pv, classes, counts);
+    if (data.test)
+        append_step_counts(sweep_dataset(net, rank_slice(*data.test, me, ranks), r.order, options.batch_size,
+                                         progress_of("test")),
+                           classes, counts);
+    for (const NamedSource& p : poisoned_sets)
+        append_step_counts(sweep_dataset(net, rank_slice(*p.source, me, ranks), r.order, options.batch_size,
+                                         progress_of(poisoned_sets.size() == 1 ? "poisoned" : "poisoned " + p.name)),
+                           classes, counts);
+    counts.push_back(static_cast<std::int64_t>(cached));
+    comm.sum(counts);
+
+    r.valid_images = valid.size();
+    r.test_images = data.test ? data.test->size() : 0;
+    r.poisoned_images = poisoned_sets.empty() ? 0 : poisoned_sets.front().source->size();
+    for (const NamedSource& p : poisoned_sets) r.poisoned_sets.push_back({p.name, p.source->size()});
+    const std::size_t steps = r.order.size();
+    std::size_t at = 0;
+    std::vector<std::size_t> valid_correct, test_correct;
+    std::vector<GoodNetCounts> goodnet_valid, goodnet_test;
+    read_step_counts(counts, at, steps, r.valid_images, valid_correct, goodnet_valid);
+    const bool has_test = static_cast<bool>(data.test);
+    if (has_test) read_step_counts(counts, at, steps, r.test_images, test_correct, goodnet_test);
+    std::vector<std::vector<std::size_t>> attack(poisoned_sets.size());
+    std::vector<std::vector<GoodNetCounts>> goodnet_poisoned(poisoned_sets.size());
+    for (std::size_t s = 0; s < poisoned_sets.size(); ++s)
+        read_step_counts(counts, at, steps, r.poisoned_sets[s].images, attack[s], goodnet_poisoned[s]);
+    r.cached_feature_images = static_cast<std::size_t>(counts.at(at++));
+
+    for (std::size_t k = 0; k <= steps; ++k) {
         CurvePoint p;
         p.k = k;
         if (k > 0) p.channel = r.order[k - 1];
         p.fraction_pruned = double(k) / double(r.channels);
-        p.valid_accuracy = percent_of(valid_correct[k], pv.images);
+        p.valid_accuracy = percent_of(valid_correct[k], r.valid_images);
         p.goodnet_valid_accuracy = goodnet_valid[k].matched_percent();
         p.goodnet_valid_fpr = goodnet_valid[k].flagged_percent();
-        if (pt) {
-            p.test_accuracy = percent_of(test_correct[k], pt->images);
+        if (has_test) {
+            p.test_accuracy = percent_of(test_correct[k], r.test_images);
             p.goodnet_test_accuracy = goodnet_test[k].matched_percent();
             p.goodnet_test_fpr = goodnet_test[k].flagged_percent();
         }
-        for (std::size_t s = 0; s < pps.size(); ++s)
-            p.poisoned.push_back({percent_of(attack[s][k], pps[s].images), goodnet_poisoned[s][k].matched_percent(),
-                                  goodnet_poisoned[s][k].flagged_percent()});
-        if (!pps.empty()) p.attack_success = p.poisoned.front().attack_success;
+        for (std::size_t s = 0; s < poisoned_sets.size(); ++s)
+            p.poisoned.push_back({percent_of(attack[s][k], r.poisoned_sets[s].images),
+                                  goodnet_poisoned[s][k].matched_percent(), goodnet_poisoned[s][k].flagged_percent()});
+        if (!poisoned_sets.empty()) p.attack_success = p.poisoned.front().attack_success;
         r.curve.push_back(p);
     }
     // G's ROC over k for each poisoned set.
-    for (std::size_t s = 0; s < pps.size(); ++s) {
+    for (std::size_t s = 0; s < poisoned_sets.size(); ++s) {
         std::vector<RocPoint> points;
         for (const CurvePoint& p : r.curve)
-            points.push_back({p.k, pt ? *p.goodnet_test_fpr : p.goodnet_valid_fpr, p.poisoned[s].goodnet_detection});
+            points.push_back({p.k, has_test ? *p.goodnet_test_fpr : p.goodnet_valid_fpr, p.poisoned[s].goodnet_detection});
         r.roc.push_back(goodnet_roc(std::move(points), options.max_fpr));
     }
 
@@ -340,7 +413,7 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
     for (const auto& drop : options.drops) {
         ThresholdResult t;
         t.drop = drop;
-        const auto k = first_step_reaching(valid_correct, pv.images, drop);
+        const auto k = first_step_reaching(valid_correct, r.valid_images, drop);
         t.reached = k.has_value();
         t.k = k ? *k : r.order.size();
         t.fraction_pruned = double(t.k) / double(r.channels);
@@ -349,26 +422,51 @@ RepairResult repair(const Net& net, const RepairData& data, const RepairOptions&
         t.test_accuracy = r.curve[t.k].test_accuracy;
         t.attack_success = r.curve[t.k].attack_success;
         t.goodnet_valid = goodnet_valid[t.k];
-        if (pt) t.goodnet_test = goodnet_test[t.k];
-        for (std::size_t s = 0; s < pps.size(); ++s) {
+        if (has_test) t.goodnet_test = goodnet_test[t.k];
+        for (std::size_t s = 0; s < poisoned_sets.size(); ++s) {
             t.poisoned_attack_success.push_back(r.curve[t.k].poisoned[s].attack_success);
             t.goodnet_poisoned_sets.push_back(goodnet_poisoned[s][t.k]);
         }
-        if (!pps.empty()) t.goodnet_poisoned = goodnet_poisoned.front()[t.k];
+        if (!poisoned_sets.empty()) t.goodnet_poisoned = goodnet_poisoned.front()[t.k];
         r.thresholds.push_back(std::move(t));
     }
 
-    // 5. Warnings about the data.
+    // 5. Warnings about the data (every rank has every set's labels).
     DataFacts facts;
     facts.classes = r.classes;
     facts.valid_accuracy = r.curve.front().valid_accuracy;
     facts.valid_labels = &valid.labels();
     if (data.test) facts.test_labels = &data.test->labels();
-    for (std::size_t s = 0; s < pps.size(); ++s)
+    for (std::size_t s = 0; s < poisoned_sets.size(); ++s)
         facts.poisoned.push_back({poisoned_sets[s].name, &poisoned_sets[s].source->labels(),
                                   r.curve.front().poisoned[s].attack_success});
     r.warnings = data_warnings(facts);
+    comm.check();  // the last collective: a rank that failed after the sum is known to every rank
     return r;
+}
+
+}  // namespace detail
+
+/// Runs the pruning defense. Policy is IncreasingActivation, DecreasingActivation, KernelL1Norm,
+/// UserRanking or any type with the same order() member. With options.communicator, every rank
+/// calls it (see the top of this file); an error on one rank is rethrown there and ends every
+/// other rank's call with rank_failure.
+template <class Policy = IncreasingActivation, class Net>
+RepairResult repair(const Net& net, const RepairData& data, const RepairOptions& options = {},
+                    const Policy& policy = {}) {
+    const SingleProcess single;
+    const Communicator& comm = options.communicator ? *options.communicator : single;
+    try {
+        return detail::repair_on_ranks(net, data, options, policy, comm);
+    } catch (const rank_failure&) {
+        throw;
+    } catch (const std::exception& e) {
+        comm.share_failure(e.what());
+        throw;
+    } catch (...) {
+        comm.share_failure("unknown error");
+        throw;
+    }
 }
 
 }  // namespace prunedef

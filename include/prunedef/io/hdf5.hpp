@@ -219,7 +219,11 @@ inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
 
 inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
     H5ErrorsSilenced quiet;
-    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    // no modification times in the object headers: the same content gives the same bytes
+    H5Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
+    if (!gcpl.valid() || H5Pset_obj_track_times(gcpl.id(), false) < 0)
+        throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group properties");
+    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT);
     if (id < 0) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group");
     return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
 }
@@ -553,7 +557,10 @@ void h5_write_dataset(const H5Object& loc, const std::string& name, const std::v
     std::vector<hsize_t> hd(dims.begin(), dims.end());
     H5Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
     if (!space.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataspace");
-    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+    H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);  // no modification times (create_h5_group)
+    if (!dcpl.valid() || H5Pset_obj_track_times(dcpl.id(), false) < 0)
+        throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset properties");
+    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
                 H5Dclose);
     if (!ds.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset");
     if (H5Dwrite(ds.id(), h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)

@@ -214,6 +214,7 @@ inline Json json_report_value(const RepairResult& result, const ReportContext& c
             {"images",
              {{"valid", result.valid_images}, {"test", result.test_images}, {"poisoned", result.poisoned_images}}},
             {"poisoned_sets", poisoned_sets},
+            {"ranks", result.ranks},
             {"valid_features",
              {{"cached_images", result.cached_feature_images},
               {"recomputed_images", result.valid_images - result.cached_feature_images},

@@ -163,6 +163,9 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
     out += "- Policy: " + md_code(result.policy) + ", activation site: " + std::string(to_string(result.site)) + "\n";
     out += "- Pruned layer: " + md_code(result.pruned_layer) + ", " + std::to_string(result.channels) +
            " channels\n";
+    if (result.ranks > 1)
+        out += "- Ranks: " + std::to_string(result.ranks) +
+               " processes, each read a contiguous slice of every data set (the figures are those of one process)\n";
     out += "- Validation features (" + detail::md_megabytes(result.valid_feature_bytes) + "): " +
            (result.all_features_cached()
                 ? std::string("kept in memory between the activation pass and the sweep\n\n")
