@@ -248,6 +248,10 @@ grep -q '"weight_decay": 0.001' "$work/fpaug/report.json" || fail "report.json: 
 grep -q '"augment_shift": 2' "$work/fpaug/report.json" || fail "report.json: augment_shift"
 grep -q '"augment_flip": true' "$work/fpaug/report.json" || fail "report.json: augment_flip"
 grep -q '"weight_decay": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.json: weight_decay is not 0 by default"
+# 4i. FT-SAM and agreement fine-tuning toward B run end to end (doctests check the steps).
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
+  --sam 0.05 --distill 0.5,2 --quiet --out "$work/fpsam" > /dev/null || fail "repair --sam --distill exit code"
+[ -s "$work/fpsam/report.json" ] || fail "repair --sam --distill wrote no report"
 
 # 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
 label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"
@@ -298,6 +302,12 @@ bad "--clean-reference requires --poisoned" "$tool" repair --model "$fm/bd_weigh
   --clean-reference "$fm/bd_weights.h5" --out "$work/x"
 bad "--weight-decay requires --fine-tune" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
   --weight-decay 0.01 --out "$work/x"
+bad "--sam requires --fine-tune" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --sam 0.05 --out "$work/x"
+bad "--distill 1.5,2: expected WEIGHT[,T]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --fine-tune 1 --distill 1.5,2 --out "$work/x"
+bad "--distill 0.5,x: expected WEIGHT[,T]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --fine-tune 1 --distill 0.5,x --out "$work/x"
 bad "expects 3" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" --poisoned "$fm/bd_test.h5" \
   --clean-reference "$lab3" --out "$work/x"
 [ -e "$work/x" ] && fail "a failed repair created $work/x"

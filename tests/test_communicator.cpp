@@ -17,6 +17,9 @@
 #include <string>
 #include <vector>
 
+// Each test file in a namespace of its own: the test binary may be compiled as a unity build.
+namespace test_communicator {
+
 using namespace prunedef;
 using prunedef_test::run_ranks;
 
@@ -260,3 +263,5 @@ TEST_CASE("communicator: repair refuses ranks given data sets of other sizes, on
         }
     }
 }
+
+}  // namespace test_communicator

@@ -66,9 +66,11 @@
 
 #include <prunedef/training/augmentation.hpp>
 #include <prunedef/training/backprop.hpp>
+#include <prunedef/training/distillation.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
 #include <prunedef/training/optimizer.hpp>
+#include <prunedef/training/sam.hpp>
 #include <prunedef/training/trainer.hpp>
 
 #include <prunedef/io/atomic_output.hpp>

@@ -48,6 +48,8 @@ struct RepairOptionsCli {
     float weight_decay = 0;             // --weight-decay
     std::size_t augment_shift = 0;      // --augment-shift
     bool augment_flip = false;          // --augment-flip
+    float sam = 0;                      // --sam
+    std::string distill;                // --distill WEIGHT[,T]
     std::uint64_t seed = 1;
     bool relative = false, head_only = false, replace = false, weights_only = false, quiet = false;
     bool onnx = false;  // --onnx: every B' and G also as ONNX
@@ -56,6 +58,25 @@ struct RepairOptionsCli {
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
                 *poisoned_opt = nullptr, *clean_reference_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
 };
+
+/// --distill WEIGHT[,T] (T 2 when absent).
+Distillation parse_distill(const std::string& text) {
+    Distillation d{0.0f, 2.0f};
+    const std::size_t comma = text.find(',');
+    try {
+        std::size_t used = 0;
+        d.weight = std::stof(text.substr(0, comma), &used);
+        if (used != (comma == std::string::npos ? text.size() : comma)) throw std::invalid_argument(text);
+        if (comma != std::string::npos) {
+            d.temperature = std::stof(text.substr(comma + 1), &used);
+            if (used != text.size() - comma - 1) throw std::invalid_argument(text);
+        }
+        check_distillation(d);
+    } catch (const std::exception&) {
+        throw usage_error("--distill " + text + ": expected WEIGHT[,T], the weight in [0, 1] and T > 0");
+    }
+    return d;
+}
 
 std::vector<AccuracyDrop> parse_drops(const std::string& text, bool relative) {
     std::vector<AccuracyDrop> drops;
@@ -242,6 +263,8 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         fine.weight_decay = o.weight_decay;
         fine.augmentation.max_shift = o.augment_shift;
         fine.augmentation.horizontal_flip = o.augment_flip;
+        fine.sam_rho = o.sam;
+        if (!o.distill.empty()) fine.distillation = parse_distill(o.distill);
         fine.lr_drop = o.lr_drop_opt->count() > 0 ? o.lr_drop
                                                   : (o.fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(o.fine_tune))) : 0);
         fine.seed = o.seed;
@@ -482,7 +505,8 @@ Runner add_repair(CLI::App& app) {
               "                      [--order increasing|decreasing|l1|clp] [--layer NAME] [--site pooled|conv]\n"
               "                      [--k N,...] [--name TEMPLATE]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
-              "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]]\n"
+              "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]\n"
+              "                                          [--sam RHO] [--distill W[,T]]]\n"
               "                      [--weights-only] [--onnx]\n"
               "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
@@ -590,6 +614,15 @@ Runner add_repair(CLI::App& app) {
     sub->add_flag("--augment-flip", o->augment_flip,
                   "fine-tuning: flip each image left to right with probability 1/2 (only where the classes allow it)")
         ->needs(o->fine_tune_opt);
+    sub->add_option("--sam", o->sam, "fine-tuning: sharpness-aware steps (FT-SAM) with radius RHO (default 0, plain steps)")
+        ->check(CLI::Range(0.0, 100.0))
+        ->needs(o->fine_tune_opt)
+        ->type_name("RHO");
+    sub->add_option("--distill", o->distill,
+                    "fine-tuning: mix the label loss with W x T^2 KL(B's outputs at temperature T || B''s), W in [0, 1] "
+                    "(default T 2; default 0, plain)")
+        ->needs(o->fine_tune_opt)
+        ->type_name("W[,T]");
     sub->add_flag("--head-only", o->head_only, "fine-tune only the layers after the pruned layer (conv_3 in DeepID; --layer)")->needs(o->fine_tune_opt);
     sub->add_option("--holdout", o->holdout,
                     "without --test: the fraction of V.h5 held out of fine-tuning (the last F of a shuffle seeded "

@@ -46,6 +46,13 @@ struct FinePruningOptions {
     /// Random shifts (up to augmentation.max_shift pixels, zero padding) and horizontal flips of
     /// the fine-tuning images (augmentation.hpp); none by default.
     Augmentation augmentation{};
+    /// FT-SAM: sharpness-aware fine-tuning with this radius (sam.hpp, TrainOptions::sam_rho;
+    /// Zhu et al., ICCV 2023); 0: plain steps (the default). About twice the fine-tuning time.
+    float sam_rho = 0.0f;
+    /// Agreement fine-tuning toward B (distillation.hpp): the loss mixes the label cross-entropy
+    /// with weight x T^2 KL(B's softened outputs || B''s) on each (augmented) fine-tuning batch,
+    /// B run unpruned; weight 0: plain (the default). About 1.3 times the fine-tuning time.
+    Distillation distillation{};
     /// Without a test set, this fraction of the validation set is held out of fine-tuning and the
     /// "after" figures are measured on it (fine_prune_all, holdout_split); 0: none, the figures
     /// are then on the fine-tuning data itself. Ignored when a test set is given.
@@ -88,6 +95,10 @@ Net fine_tune_pruned(const Net& b, const ChannelMask& mask, const LabelledImages
     train_options.seed = options.seed;
     train_options.train_trunk = !options.head_only;
     train_options.on_epoch = on_epoch;
+    train_options.sam_rho = options.sam_rho;
+    train_options.distillation = options.distillation;
+    if (options.distillation.weight > 0.0f)
+        train_options.teacher = [&b](const Tensor& images, Tensor& logits) { b.logits(images, logits); };
     if (options.lr_drop > 0)
         train_options.learning_rate = [lr = options.learning_rate, drop = options.lr_drop](std::size_t epoch) {
             return epoch >= drop ? lr / 10 : lr;

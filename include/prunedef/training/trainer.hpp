@@ -4,6 +4,8 @@
 // and applies a constraint to the network before training and after every step (Fine-Pruning
 // keeps B''s pruned channels at zero this way). Optional data augmentation (augmentation.hpp):
 // each mini-batch is shifted and flipped after it is gathered, with its own seeded generator.
+// Optional sharpness-aware steps (sam.hpp) and an agreement loss toward a teacher network
+// (distillation.hpp; the teacher sees each mini-batch as augmented).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/percent.hpp>
@@ -13,11 +15,14 @@
 #include <prunedef/model/predict.hpp>
 #include <prunedef/training/augmentation.hpp>
 #include <prunedef/training/backprop.hpp>
+#include <prunedef/training/distillation.hpp>
 #include <prunedef/training/initializer.hpp>
 #include <prunedef/training/loss.hpp>
 #include <prunedef/training/optimizer.hpp>
+#include <prunedef/training/sam.hpp>
 
 #include <chrono>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -74,6 +79,14 @@ struct TrainOptions {
     /// Shifts and flips of each mini-batch (none by default); drawn from Rng(seed ^
     /// augmentation_seed_mix), so turning it on leaves the shuffle as it was.
     Augmentation augmentation{};
+    /// Sharpness-aware minimisation radius (sam.hpp): each step takes the gradient at the weights
+    /// moved by sam_rho g / ||g|| (the constraint applied there too); 0: plain steps (the default).
+    float sam_rho = 0.0f;
+    /// Agreement loss toward teacher (distillation.hpp); weight 0 (the default): plain
+    /// cross-entropy, the teacher unused. teacher(images, logits) writes the teacher's logits of
+    /// the mini-batch as trained on (after augmentation).
+    Distillation distillation{};
+    std::function<void(const Tensor& images, Tensor& logits)> teacher;
     /// Learning rate for an epoch (1-based); empty keeps the optimizer's.
     std::function<float(std::size_t epoch)> learning_rate;
     std::function<void(const EpochReport&)> on_epoch;
@@ -104,6 +117,11 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
         if (data.labels[i] < 0 || std::size_t(data.labels[i]) >= net.num_classes())
             throw argument_error("train: label " + std::to_string(data.labels[i]) + " of image " + std::to_string(i) +
                                  " is not a class of the network (" + std::to_string(net.num_classes()) + ")");
+    if (!(options.sam_rho >= 0.0f) || !std::isfinite(options.sam_rho))
+        throw argument_error("train: the SAM radius must be finite and >= 0");
+    check_distillation(options.distillation);
+    const bool distill = options.distillation.weight > 0.0f;
+    if (distill && !options.teacher) throw argument_error("train: distillation without a teacher");
     constrain(net);
     const std::vector<ParameterRef> params = options.train_trunk ? parameters(net) : head_parameters(net);
     Rng rng(options.seed);
@@ -112,8 +130,13 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
     std::iota(order.begin(), order.end(), std::size_t(0));
     std::vector<EpochReport> reports;
     NetworkTrainCache<Net> cache;
-    Tensor images, logits, dlogits;
+    Tensor images, logits, dlogits, teacher_logits, sam_logits;
     std::vector<int> labels;
+    SamPerturbation sam;
+    const auto batch_loss = [&](const Tensor& z) {
+        return distill ? distillation_loss(z, teacher_logits, labels.data(), options.distillation, dlogits)
+                       : softmax_cross_entropy(z, labels.data(), dlogits);
+    };
     for (std::size_t epoch = 1; epoch <= options.epochs; ++epoch) {
         const auto start = std::chrono::steady_clock::now();
         if (options.learning_rate) optimizer.set_learning_rate(options.learning_rate(epoch));
@@ -124,11 +147,22 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
             const std::size_t count = std::min(options.batch_size, order.size() - first);
             gather(data, order.data() + first, count, images, labels);
             augment_batch(images, options.augmentation, augment_rng);
+            if (distill) options.teacher(images, teacher_logits);
             forward_train(net, images, logits, cache, options.train_trunk);
             const std::vector<int> predicted = argmax(logits);
             for (std::size_t i = 0; i < count; ++i) correct += predicted[i] == labels[i];
-            loss_sum += softmax_cross_entropy(logits, labels.data(), dlogits) * double(count);
+            loss_sum += batch_loss(logits) * double(count);
             backward(net, cache, dlogits);
+            if (options.sam_rho > 0.0f) {
+                sam.perturb(params, options.sam_rho);
+                if (sam.perturbed()) {
+                    constrain(net);
+                    forward_train(net, images, sam_logits, cache, options.train_trunk);
+                    batch_loss(sam_logits);
+                    backward(net, cache, dlogits);
+                    sam.restore(params);
+                }
+            }
             optimizer.step(params);
             constrain(net);
         }
