@@ -114,6 +114,20 @@ grep -q '^lab3,.*--drops 4$' "$m/changed.csv" || fail "test setup: changed.csv"
 grep -q "lab3: failed: .*other settings" "$work/batch5.err" || fail "a changed row was not refused: $(cat "$work/batch5.err")"
 grep -q '^lab3,failed,' "$work/out/summary.csv" || fail "a changed row is not failed in the summary"
 
+# 4b. SIGTERM while a model is being repaired: no DIR/<name> is left (at most the hidden partial
+# directory; a leftover one with files in it is tested in 4), and the next run completes it.
+printf 'name,model,scale,valid,poisoned,options\nslow,fm/bd_weights.h5,1,fm/valid.h5,fm/bd_valid.h5,--drops 4 --fine-tune 2\n' \
+  > "$m/slow.csv"
+"$tool" batch --manifest "$m/slow.csv" --out "$work/slow" --quiet > /dev/null 2>&1 &
+pid=$!
+sleep 0.5  # in the sweep or fine-tuning: the partial directory is made only to write the outputs
+kill -TERM $pid; wait $pid; code=$?
+[ $code -eq 143 ] || fail "SIGTERM test: exit code $code, expected 143 (the batch ended before the signal?)"
+[ ! -e "$work/slow/slow" ] || fail "SIGTERM test: a killed batch left $work/slow/slow"
+[ -z "$(find "$work/slow" -name '.*.tmp*')" ] || fail "SIGTERM test: temporary files left: $(find "$work/slow" -name '.*.tmp*')"
+"$tool" batch --manifest "$m/slow.csv" --out "$work/slow" --quiet > /dev/null 2>&1 || fail "SIGTERM test: the next run failed"
+[ -f "$work/slow/slow/report.json" ] && [ ! -e "$work/slow/.slow.partial" ] || fail "SIGTERM test: the next run did not complete the model"
+
 # 5. Malformed manifests: refused before any work, with FILE:LINE:COLUMN.
 bad() {  # expected-message manifest-text
   printf '%b' "$2" > "$m/bad.csv"
