@@ -23,6 +23,7 @@
 #include <cctype>
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -426,6 +427,10 @@ ModelOutcome run_model(const BatchSettings& b, const ManifestRow& m) {
     ModelOutcome outcome;
     const fs::path dir = model_dir(b, m), partial = partial_dir(b, m);
     std::error_code ec;
+    if (fs::is_symlink(fs::symlink_status(dir, ec))) {
+        outcome.message = dir.string() + " is a symbolic link, not a directory a batch made; remove it to repair this model";
+        return outcome;
+    }
     if (fs::exists(fs::symlink_status(dir, ec))) {
         const std::string why = incomplete_reason(b, m, outcome.seconds);
         outcome.status = why.empty() ? ModelStatus::skipped_complete : ModelStatus::failed;
