@@ -32,6 +32,7 @@ Runner add_repair(CLI::App& app);
 Runner add_classify(CLI::App& app);
 Runner add_make_badnet(CLI::App& app);
 Runner add_export(CLI::App& app);
+Runner add_batch(CLI::App& app);
 
 /// What an app's help shows above its options (see main.cpp's formatter): "usage: <synopsis>",
 /// then the details. The app's own description stays one line, for the list of commands.

@@ -132,7 +132,8 @@ int main(int argc, char** argv) {
                                                    {"repair", add_repair(app)},
                                                    {"classify", add_classify(app)},
                                                    {"make-badnet", add_make_badnet(app)},
-                                                   {"export", add_export(app)}};
+                                                   {"export", add_export(app)},
+                                                   {"batch", add_batch(app)}};
     // A switch (--relative) given twice is harmless: only options that take a value throw.
     for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
         for (CLI::Option* opt : sub->get_options())

@@ -150,12 +150,21 @@ inline herr_t h5_close_output_file(hid_t id) {
     return ok ? 0 : -1;
 }
 
+/// Creation properties of class cls (H5P_FILE_CREATE, H5P_GROUP_CREATE, H5P_DATASET_CREATE) without
+/// modification times: no object header holds a time stamp, so the same content gives the same
+/// bytes whenever it is written (reproducible outputs).
+inline H5Handle h5_untimed_creation(hid_t cls) {
+    H5Handle p(H5Pcreate(cls), H5Pclose);
+    if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0) throw io_error("cannot set up HDF5 creation properties");
+    return p;
+}
+
 inline H5Object create_h5_file(const std::string& file) {
     H5ErrorsSilenced quiet;
     H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (!fapl.valid() || H5Pset_fapl_core(fapl.id(), 1 << 20, /*backing_store=*/0) < 0)
         throw io_error(file + ": cannot set up HDF5's in-memory file driver");
-    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl.id());
+    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, h5_untimed_creation(H5P_FILE_CREATE).id(), fapl.id());
     if (id < 0) throw io_error(file + ": cannot create file");
     return {H5Handle(id, h5_close_output_file), file, "/"};
 }
@@ -219,11 +228,7 @@ inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
 
 inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
     H5ErrorsSilenced quiet;
-    // no modification times in the object headers: the same content gives the same bytes
-    H5Handle gcpl(H5Pcreate(H5P_GROUP_CREATE), H5Pclose);
-    if (!gcpl.valid() || H5Pset_obj_track_times(gcpl.id(), false) < 0)
-        throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group properties");
-    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT);
+    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, h5_untimed_creation(H5P_GROUP_CREATE).id(), H5P_DEFAULT);
     if (id < 0) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group");
     return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
 }
@@ -557,10 +562,8 @@ void h5_write_dataset(const H5Object& loc, const std::string& name, const std::v
     std::vector<hsize_t> hd(dims.begin(), dims.end());
     H5Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
     if (!space.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataspace");
-    H5Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);  // no modification times (create_h5_group)
-    if (!dcpl.valid() || H5Pset_obj_track_times(dcpl.id(), false) < 0)
-        throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset properties");
-    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT),
+    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
+                            h5_untimed_creation(H5P_DATASET_CREATE).id(), H5P_DEFAULT),
                 H5Dclose);
     if (!ds.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset");
     if (H5Dwrite(ds.id(), h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)
