@@ -105,7 +105,8 @@ for sig in TERM INT KILL; do
       --out "$d" > /dev/null 2>&1 &
     pid=$!
     while kill -0 $pid 2>/dev/null; do
-      if ls -a "$d" 2>/dev/null | grep -q '\.tmp[0-9]*_[0-9]*$'; then kill -$sig $pid; caught=1; break; fi
+      # (repair may end between the listing and the kill: then this attempt does not count)
+      if ls -a "$d" 2>/dev/null | grep -q '\.tmp[0-9]*_[0-9]*$'; then kill -$sig $pid 2>/dev/null && caught=1; break; fi
     done
     wait $pid; rc=$?
     [ "$caught" -eq 1 ] && break

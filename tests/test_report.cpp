@@ -456,7 +456,7 @@ TEST_CASE("report: JSON is valid and holds every field") {
     std::vector<std::string> keys;
     for (const auto& [key, value] : ordered.items()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"context", "policy", "activation_site", "pruned_layer", "channels",
-                                           "classes", "images", "poisoned_sets", "valid_features", "baseline", "order",
+                                           "classes", "images", "poisoned_sets", "ranks", "valid_features", "baseline", "order",
                                            "mean_activation", "activation_images", "curve", "thresholds", "roc", "warnings"});
     CHECK(j["context"] == nlohmann::json{{"model", "models/bd_net.h5"},
                                          {"valid", "data/clean_validation_data.h5"},
