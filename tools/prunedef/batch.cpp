@@ -413,8 +413,8 @@ void sync_directory(const fs::path& dir) {
 /// Restores a stream's buffer when it goes out of scope.
 struct StreamCapture {
     std::ostream& stream;
+    std::ostringstream text;  // before old: old's initialiser redirects the stream into text
     std::streambuf* old;
-    std::ostringstream text;
     explicit StreamCapture(std::ostream& s) : stream(s), old(s.rdbuf(text.rdbuf())) {}
     ~StreamCapture() { stream.rdbuf(old); }
     StreamCapture(const StreamCapture&) = delete;
