@@ -37,7 +37,7 @@ constexpr std::size_t activation_block_images = 256;
 
 /// Running per-channel sums; add() batches in order, then result(). The images added are those
 /// from first_image on (a multiple of activation_block_images) of a data set; block_sums() are
-/// the sums of each block they touch, which combine_activation_blocks() turns into the means.
+/// the sums of each block they touch, which combine() turns into the means.
 class ChannelActivationAccumulator {
 public:
     explicit ChannelActivationAccumulator(std::size_t channels, ActivationSite site, std::size_t first_image = 0)
