@@ -123,6 +123,16 @@ TEST_CASE("image: files the fuzzer found are refused with an error (tests/fuzz/r
     CHECK(files >= 1);
     CHECK_THROWS_WITH_AS(load_image((dir / "png_idat_length_2gib.png").string(), ImageShape{55, 47, 3}),
                          doctest::Contains("truncated PNG: chunk 'IDAT'"), format_error);
+
+    // png_second_ihdr_1gib.png: a 47 x 55 PNG with a second IHDR chunk declaring 16000 x 16000
+    // RGBA and ten times the image data 47 x 55 holds. The inflate bound once came from the last
+    // IHDR (a 1 GiB buffer, the fuzzer's out-of-memory); it must come from the size stb reads.
+    const std::string second_ihdr = (dir / "png_second_ihdr_1gib.png").string();
+    std::ifstream in(second_ihdr, std::ios::binary);
+    const std::vector<unsigned char> bytes{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    CHECK_THROWS_WITH_AS(prunedef::detail::check_png_inflated_size(bytes, second_ihdr, 47, 55),
+                         doctest::Contains("inflates to more than the 7810 bytes a PNG of its size holds"), format_error);
+    CHECK_THROWS_AS(load_image(second_ihdr, ImageShape{55, 47, 3}), format_error);
 }
 
 TEST_CASE("image: malformed and unsupported files are refused with the file's name") {

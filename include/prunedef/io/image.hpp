@@ -68,10 +68,12 @@ inline std::uint32_t image_le32(const std::vector<unsigned char>& b, std::size_t
 /// A PNG's image data (its IDAT chunks, one zlib stream) must inflate to no more than an image
 /// of its header's size holds: stb_image inflates the whole stream into a growing buffer before
 /// it compares, so a small file could take gigabytes (a decompression bomb). Inflates into a
-/// buffer of that size, once the header's size has been checked against the model's.
-inline void check_png_inflated_size(const std::vector<unsigned char>& b, const std::string& path) {
+/// buffer of that size. width and height are the image's size as stb_image reads it (from the
+/// first IHDR chunk), already checked against the model's; a later IHDR chunk (stb refuses the
+/// file) must not size the buffer, or a crafted one would ask for gigabytes.
+inline void check_png_inflated_size(const std::vector<unsigned char>& b, const std::string& path, std::size_t width,
+                                    std::size_t height) {
     std::size_t p = 8;
-    double width = 0, height = 0;
     unsigned depth = 8, colour = 6, interlace = 0;
     bool header = false, apple = false;
     std::vector<char> data;
@@ -86,9 +88,7 @@ inline void check_png_inflated_size(const std::vector<unsigned char>& b, const s
                                std::to_string(b.size() - p - 12) + " more)");
         const unsigned char* type = b.data() + p + 4;
         const unsigned char* d = b.data() + p + 8;
-        if (std::memcmp(type, "IHDR", 4) == 0 && length >= 13) {
-            width = image_be32(b, p + 8);
-            height = image_be32(b, p + 12);
+        if (std::memcmp(type, "IHDR", 4) == 0 && length >= 13 && !header) {
             depth = d[8];
             colour = d[9];
             interlace = d[12];
@@ -104,9 +104,9 @@ inline void check_png_inflated_size(const std::vector<unsigned char>& b, const s
     }
     if (!header || data.empty() || data.size() > std::size_t(INT32_MAX)) return;  // stb refuses these
     const unsigned channels = colour == 0 || colour == 3 ? 1 : colour == 4 ? 2 : colour == 2 ? 3 : 4;
-    const double row = std::ceil(width * channels * std::min(depth, 16u) / 8) + 1;  // + the filter byte
+    const double row = std::ceil(double(width) * channels * std::min(depth, 16u) / 8) + 1;  // + the filter byte
     // Adam7 interlacing stores 7 reduced images, each row with its own filter byte and padding.
-    const double limit = height * row + (interlace ? 16 * (height + 8) : 0);
+    const double limit = double(height) * row + (interlace ? 16 * (double(height) + 8) : 0);
     if (limit > double(INT32_MAX - 1)) return;  // cannot happen for a size the model accepts
     const int bound = static_cast<int>(limit);
     std::vector<char> out(std::size_t(bound) + 1);
@@ -176,7 +176,7 @@ inline Tensor load_image(const std::string& path, const ImageShape& expected) {
     if (h <= 0 || w <= 0 || std::size_t(h) != expected.height || std::size_t(w) != expected.width)
         throw shape_error(path + ": image is " + std::to_string(h) + "x" + std::to_string(w) + " (height x width), the model expects " +
                           std::to_string(expected.height) + "x" + std::to_string(expected.width));
-    if (png) detail::check_png_inflated_size(bytes, path);
+    if (png) detail::check_png_inflated_size(bytes, path, std::size_t(w), std::size_t(h));
     if (bmp) detail::check_bmp_size(bytes, path);
     std::unique_ptr<unsigned char, void (*)(void*)> pixels(
         stbi_load_from_memory(bytes.data(), length, &w, &h, &c, static_cast<int>(expected.channels)),
