@@ -152,10 +152,12 @@ inline herr_t h5_close_output_file(hid_t id) {
 
 /// Creation properties of class cls (H5P_FILE_CREATE, H5P_GROUP_CREATE, H5P_DATASET_CREATE) without
 /// modification times: no object header holds a time stamp, so the same content gives the same
-/// bytes whenever it is written (reproducible outputs).
-inline H5Handle h5_untimed_creation(hid_t cls) {
+/// bytes whenever it is written (reproducible outputs). `what` (file and HDF5 path) names the
+/// object in the error.
+inline H5Handle h5_untimed_creation(hid_t cls, const std::string& what) {
     H5Handle p(H5Pcreate(cls), H5Pclose);
-    if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0) throw io_error("cannot set up HDF5 creation properties");
+    if (!p.valid() || H5Pset_obj_track_times(p.id(), 0) < 0)
+        throw io_error(what + ": cannot set up HDF5 creation properties");
     return p;
 }
 
@@ -164,7 +166,7 @@ inline H5Object create_h5_file(const std::string& file) {
     H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (!fapl.valid() || H5Pset_fapl_core(fapl.id(), 1 << 20, /*backing_store=*/0) < 0)
         throw io_error(file + ": cannot set up HDF5's in-memory file driver");
-    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, h5_untimed_creation(H5P_FILE_CREATE).id(), fapl.id());
+    hid_t id = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, h5_untimed_creation(H5P_FILE_CREATE, file).id(), fapl.id());
     if (id < 0) throw io_error(file + ": cannot create file");
     return {H5Handle(id, h5_close_output_file), file, "/"};
 }
@@ -228,7 +230,8 @@ inline H5Object open_h5_group(const H5Object& loc, const std::string& name) {
 
 inline H5Object create_h5_group(const H5Object& loc, const std::string& name) {
     H5ErrorsSilenced quiet;
-    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, h5_untimed_creation(H5P_GROUP_CREATE).id(), H5P_DEFAULT);
+    const H5Handle untimed = h5_untimed_creation(H5P_GROUP_CREATE, loc.file + ": " + loc.child_path(name));
+    hid_t id = H5Gcreate2(loc.id(), name.c_str(), H5P_DEFAULT, untimed.id(), H5P_DEFAULT);
     if (id < 0) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create group");
     return {H5Handle(id, H5Gclose), loc.file, loc.child_path(name)};
 }
@@ -562,8 +565,8 @@ void h5_write_dataset(const H5Object& loc, const std::string& name, const std::v
     std::vector<hsize_t> hd(dims.begin(), dims.end());
     H5Handle space(H5Screate_simple(static_cast<int>(hd.size()), hd.data(), nullptr), H5Sclose);
     if (!space.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataspace");
-    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT,
-                            h5_untimed_creation(H5P_DATASET_CREATE).id(), H5P_DEFAULT),
+    const H5Handle untimed = h5_untimed_creation(H5P_DATASET_CREATE, loc.file + ": " + loc.child_path(name));
+    H5Handle ds(H5Dcreate2(loc.id(), name.c_str(), file_type, space.id(), H5P_DEFAULT, untimed.id(), H5P_DEFAULT),
                 H5Dclose);
     if (!ds.valid()) throw io_error(loc.file + ": " + loc.child_path(name) + ": cannot create dataset");
     if (H5Dwrite(ds.id(), h5_native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, values) < 0)

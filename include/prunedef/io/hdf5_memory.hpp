@@ -33,7 +33,7 @@ inline H5Object create_h5_memory_file(const std::string& name) {
     H5Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
     if (!fapl.valid() || H5Pset_fapl_core(fapl.id(), 1 << 20, /*backing_store=*/0) < 0)
         throw io_error(name + ": cannot set up HDF5's in-memory file driver");
-    const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, h5_untimed_creation(H5P_FILE_CREATE).id(), fapl.id());
+    const hid_t id = H5Fcreate(name.c_str(), H5F_ACC_TRUNC, h5_untimed_creation(H5P_FILE_CREATE, name).id(), fapl.id());
     if (id < 0) throw io_error(name + ": cannot create an in-memory HDF5 file");
     return {H5Handle(id, H5Fclose), name, "/"};
 }
