@@ -20,6 +20,12 @@
 // Because a worker registers (active_) before it checks closed_, and the caller closes before it
 // checks active_ (both sequentially consistent), a worker either sees the job closed and touches
 // nothing, or the caller waits for it: no worker ever reads a finished job's body.
+//
+// A worker descheduled in the middle of a task still holds the caller up; when that makes the
+// jobs slower than on the caller alone (another process on the worker's core), which the pool
+// measures from time to time, they run on the caller alone (core/parallel_gain.hpp).
+
+#include <prunedef/core/parallel_gain.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -121,7 +127,9 @@ public:
         const std::ptrdiff_t teams = std::min<std::ptrdiff_t>(threads(), count);
         std::unique_lock<std::mutex> job(job_mutex_, std::try_to_lock);
         PoolThreadState& me = pool_thread_state();
-        if (teams <= 1 || me.in_job || !job.owns_lock()) {
+        const bool shared = teams > 1 && !me.in_job && job.owns_lock();
+        const auto opened = shared ? ParallelGainMonitor::clock::now() : ParallelGainMonitor::clock::time_point{};
+        if (!shared || gain_.serial(opened)) {
             // On this thread alone, with the same outcome as on several: every task runs, then
             // the first exception is rethrown.
             std::exception_ptr first;
@@ -132,6 +140,7 @@ public:
                     if (!first) first = std::current_exception();
                 }
             }
+            if (shared) gain_.record(static_cast<std::size_t>(count), opened, ParallelGainMonitor::clock::now());
             if (first) std::rethrow_exception(first);
             return;
         }
@@ -160,6 +169,7 @@ public:
         for (unsigned spins = 0; active_.load(std::memory_order_seq_cst) != 0; ++spins)
             if (spins < 4096) cpu_relax();
             else std::this_thread::yield();
+        gain_.record(static_cast<std::size_t>(count), opened, ParallelGainMonitor::clock::now());
         body_ = nullptr;
         if (failure_) {
             std::exception_ptr f = failure_;
@@ -260,6 +270,7 @@ private:
     void (*invoke_)(void*, std::ptrdiff_t) = nullptr;
     std::mutex failure_mutex_;
     std::exception_ptr failure_;
+    ParallelGainMonitor gain_;  // used by the job's caller only (under job_mutex_)
 
     std::atomic<bool> closed_{true};
     std::atomic<int> active_{0};
