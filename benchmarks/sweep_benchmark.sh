@@ -9,8 +9,8 @@
 #              computed as 61 x forward rather than run for an hour
 #
 # usage: benchmarks/sweep_benchmark.sh [REPS] [VALID_COPIES] (defaults 3 and 1). Builds
-# build-bench-tools/ as README's commands build (native by default), generates the data once in
-# build-bench-tools/csaw_sized/ (VALID_COPIES 1) or csaw_sized_x<N>/: the validation set is N
+# build-bench/ (as contention.sh does: the default native Release build), generates the data once in
+# build-bench/csaw_sized/ (VALID_COPIES 1) or csaw_sized_x<N>/: the validation set is N
 # times the challenge's 11,547 images (10: 115,470, the memory-budget case of repair, whose
 # features exceed the default --feature-cache and are recomputed; report.json says which).
 set -euo pipefail
@@ -18,9 +18,9 @@ cd "$(dirname "$0")/.."
 reps=${1:-3}
 copies=${2:-1}
 shared=${PRUNEDEF_SHARED:-$(pwd)/../shared}
-build=build-bench-tools
+build=build-bench
 cmake -S . -B $build -DCMAKE_BUILD_TYPE=Release -DPRUNEDEF_BUILD_TESTS=OFF \
-      -DPRUNEDEF_BUILD_BENCHMARKS=ON -DPRUNEDEF_SHARED_DIR="$shared" >/dev/null
+      -DPRUNEDEF_BUILD_BENCHMARKS=ON -DPRUNEDEF_INSTALL=OFF -DPRUNEDEF_SHARED_DIR="$shared" >/dev/null
 cmake --build $build -j"$(nproc)" --target prunedef_tool make_csaw_sized >/dev/null
 data=$build/csaw_sized
 [ "$copies" = 1 ] || data=$build/csaw_sized_x$copies
@@ -47,7 +47,8 @@ median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? 
 f=$(median "${fwd[@]}") s=$(median "${swp[@]}") m=$(median "${mem[@]}")
 # how the validation features reached the sweep (report.json's valid_features)
 features=$(python3 -c 'import json, sys; v = json.load(open(sys.argv[1]))["valid_features"]
-print(("cached" if v["cached"] else "recomputed") + f" ({v[\"bytes\"] / 1e6:.0f} MB)")' $build/sweep_out/report.json)
+c, r, mb = v["cached_images"], v["recomputed_images"], v["bytes"] / 1e6
+print(f"{c} cached, {r} recomputed (all: {mb:.0f} MB)")' $build/sweep_out/report.json)
 echo
 echo "| images (valid + test + poisoned) | forward (s) | sweep (s) | sweep / forward | naive 61 x forward (s) | naive / sweep | sweep peak RSS (MB) | validation features |"
 echo "|---|---:|---:|---:|---:|---:|---:|---|"
