@@ -25,9 +25,9 @@ cd build-asan
 # the Python module (CTest python*) is built by pip without these flags: its tests run in build/.
 # keras and torch_onnx (real Keras and PyTorch models through the tool) run in build/ too: here
 # they would repeat minutes of framework work for code the unit tests already run sanitized.
-# mpi (mpirun -n 1/2/4) runs in build/: LeakSanitizer reports Open MPI's own allocations at
+# mpi (mpirun -n 1/2/4) and mpi_batch (batch under mpirun) run in build/: LeakSanitizer reports Open MPI's own allocations at
 # MPI_Finalize (a program that only initialises MPI and runs two collectives: 13 kB), which no suppression of
 # ours should hide; the communicator, the failure protocol and repair on 1/2/4 ranks run
 # sanitized in the unit tests (test_communicator.cpp, ranks as threads).
 # two tests at a time (they took 360 s one at a time on CI; each writes to its own directories)
-ctest --output-on-failure -j2 -E '^(packaging|python.*|keras|torch_onnx|mpi)$'
+ctest --output-on-failure -j2 -E '^(packaging|python.*|keras|torch_onnx|mpi|mpi_batch)$'

@@ -4,6 +4,8 @@
 # Each model's sweep.csv and B' files must be byte-identical to 'prunedef repair' run alone; the
 # failing row is reported while the others complete; a second run skips every complete model and
 # writes the same summary; malformed manifests are refused with FILE:LINE:COLUMN.
+# WORK_DIR is the reference of the CTest mpi_batch (mpi_batch_test.sh): its manifests/models.csv,
+# the model directories of out/ and summary1.csv/md (the first run's summary).
 # usage: batch_test.sh PRUNEDEF SHARED_DIR WORK_DIR      Exits 77 (skipped) when SHARED_DIR is absent.
 set -uo pipefail
 tool=$1 shared=${PRUNEDEF_SHARED:-$2} work=$3

@@ -8,13 +8,18 @@
 // holds the same arguments and its report.json (repair's last file) lists files that all exist.
 // A killed run leaves at most a hidden .partial directory, removed by the next run.
 //
-// The loop is split so that models can be handed out elsewhere (MPI ranks, later):
-// ModelQueue::next() chooses the next model, run_model() does one model and returns a
-// ModelOutcome (small, serialisable), and the summary is built from the outcomes and the
-// models' report.json files.
+// The loop is split so that models can be handed out to MPI ranks (batch_ranks.hpp, implemented
+// in batch_mpi.cpp): ModelQueue::next() chooses the next model, run_model() does one model and
+// returns a ModelOutcome (small, sent to rank 0 as JSON), and the summary is built from the
+// outcomes and the models' report.json files. Under mpirun with R > 1 ranks, rank 0 alone checks
+// the manifest, prepares and locks DIR and writes the summaries; each model is repaired whole, in
+// one process, by the rank that takes it, which also decides whether it is complete (no other
+// rank touches DIR/<name> or its partial directory).
 
+#include "batch_ranks.hpp"
 #include "common.hpp"
 
+#include <prunedef/core/communicator.hpp>
 #include <prunedef/io/atomic_output.hpp>
 
 #include <nlohmann/json.hpp>
@@ -24,6 +29,7 @@
 #include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -32,6 +38,7 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <utility>
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -137,6 +144,28 @@ struct ManifestRow {
     std::vector<std::string> args;
 };
 
+/// What ranks send each other: JSON values as CBOR bytes, which carry any string byte for byte
+/// (a path need not be UTF-8, which JSON text would refuse).
+std::string to_bytes(const nlohmann::json& j) {
+    const std::vector<std::uint8_t> cbor = nlohmann::json::to_cbor(j);
+    return std::string(cbor.begin(), cbor.end());
+}
+nlohmann::json from_bytes(const std::string& bytes) { return nlohmann::json::from_cbor(bytes); }
+
+/// The checked rows as rank 0 sends them to the other ranks, and back.
+std::string rows_to_bytes(const std::vector<ManifestRow>& rows) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const ManifestRow& m : rows) out.push_back({{"name", m.name}, {"line", m.line}, {"args", m.args}});
+    return to_bytes(out);
+}
+std::vector<ManifestRow> rows_from_bytes(const std::string& bytes) {
+    std::vector<ManifestRow> rows;
+    for (const auto& r : from_bytes(bytes))
+        rows.push_back({r.at("name").get<std::string>(), r.at("line").get<std::size_t>(),
+                        r.at("args").get<std::vector<std::string>>()});
+    return rows;
+}
+
 /// The columns of a manifest; name, model and valid are required.
 const std::vector<std::string> manifest_columns{"name", "model", "scale", "valid", "test", "poisoned", "options"};
 
@@ -195,7 +224,7 @@ struct RepairParser {
     Runner run;
     RepairParser() {
         app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::Throw);
-        run = add_repair(app);
+        run = add_repair(app, /*single_process=*/true);  // under mpirun too: one rank repairs the model
         sub = app.get_subcommand("repair");
         for (CLI::Option* opt : sub->get_options())
             if (opt->get_type_size() == 0) opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
@@ -346,13 +375,31 @@ const char* status_text(ModelStatus s) {
     return "?";
 }
 
-/// What one model's run gives back (small: what a rank would send to rank 0).
+/// What one model's run gives back (small: what a rank sends to rank 0).
 struct ModelOutcome {
     ModelStatus status = ModelStatus::failed;
     std::string message;  // why it failed
     double seconds = 0;   // the repair's wall time (read back from the record when skipped)
     std::string notes;    // what the repair said on stderr (warnings, notes)
 };
+
+/// A model's outcome as a rank sends it to rank 0 (the double goes exactly).
+nlohmann::json outcome_to_json(std::size_t model, const ModelOutcome& o) {
+    return {{"model", model}, {"status", status_text(o.status)}, {"message", o.message}, {"seconds", o.seconds},
+            {"notes", o.notes}};
+}
+std::pair<std::size_t, ModelOutcome> outcome_from_json(const nlohmann::json& j) {
+    ModelOutcome o;
+    const std::string status = j.at("status").get<std::string>();
+    bool known = false;
+    for (ModelStatus s : {ModelStatus::ok, ModelStatus::failed, ModelStatus::skipped_complete})
+        if (status == status_text(s)) o.status = s, known = true;
+    if (!known) throw format_error("prunedef batch: a rank sent the unknown model status '" + status + "'");
+    o.message = j.at("message").get<std::string>();
+    o.seconds = j.at("seconds").get<double>();
+    o.notes = j.at("notes").get<std::string>();
+    return {j.at("model").get<std::size_t>(), std::move(o)};
+}
 
 /// Settings of the batch that every model's run shares.
 struct BatchSettings {
@@ -480,22 +527,43 @@ ModelOutcome run_model(const BatchSettings& b, const ManifestRow& m) {
 // ---------------------------------------------------------------------------------------------
 // The order of the work
 
-/// Hands out the models: next() gives the index of the model to run next, nullopt when none is
-/// left; finish() takes a model's outcome. Without MPI one model at a time, in manifest order;
-/// an MPI version hands next() to whichever rank is free and calls finish() when its outcome
-/// arrives.
+/// Hands out the models: next() gives the index of the model this process runs next, nullopt
+/// when none is left; finish() takes a model's outcome (this process's, or on rank 0 one another
+/// rank sent). Without ranks one model at a time, in manifest order; with MPI ranks the model
+/// no rank has taken yet (BatchRanks::take), so a rank that is free takes the next one.
 class ModelQueue {
 public:
-    explicit ModelQueue(std::size_t models) : outcomes_(models) {}
+    ModelQueue(std::size_t models, BatchRanks* ranks) : outcomes_(models), ranks_(ranks) {}
     std::optional<std::size_t> next() {
+        if (ranks_) return ranks_->take();
         if (next_ >= outcomes_.size()) return std::nullopt;
         return next_++;
     }
-    void finish(std::size_t model, ModelOutcome outcome) { outcomes_.at(model) = std::move(outcome); }
+    void finish(std::size_t model, ModelOutcome outcome) {
+        if (model >= outcomes_.size() || outcomes_[model])
+            throw prunedef::error("prunedef batch: model " + std::to_string(model) + " finished twice or unknown (" +
+                        std::to_string(outcomes_.size()) + " models)");
+        outcomes_[model] = std::move(outcome);
+    }
     const std::vector<std::optional<ModelOutcome>>& outcomes() const { return outcomes_; }
+    /// This process's outcomes, for rank 0.
+    std::string to_bytes() const {
+        nlohmann::json out = nlohmann::json::array();
+        for (std::size_t i = 0; i < outcomes_.size(); ++i)
+            if (outcomes_[i]) out.push_back(outcome_to_json(i, *outcomes_[i]));
+        return prunedef_tool::to_bytes(out);
+    }
+    /// Takes the outcomes another rank sent (its to_bytes()).
+    void finish_from_bytes(const std::string& bytes) {
+        for (const auto& item : from_bytes(bytes)) {
+            auto [model, outcome] = outcome_from_json(item);
+            finish(model, std::move(outcome));
+        }
+    }
 
 private:
     std::vector<std::optional<ModelOutcome>> outcomes_;
+    BatchRanks* ranks_;
     std::size_t next_ = 0;
 };
 
@@ -596,8 +664,9 @@ std::string md_cell(const std::string& s) {
     return out;
 }
 
+/// ranks: the number of MPI ranks that shared the models (stated in summary.md when above 1).
 void write_summaries(const BatchSettings& b, const std::vector<ManifestRow>& rows,
-                     const std::vector<std::optional<ModelOutcome>>& outcomes) {
+                     const std::vector<std::optional<ModelOutcome>>& outcomes, std::size_t ranks) {
     std::string csv, md;
     for (std::size_t c = 0; c < summary_columns.size(); ++c) csv += (c ? "," : "") + summary_columns[c];
     csv += "\n";
@@ -605,8 +674,10 @@ void write_summaries(const BatchSettings& b, const std::vector<ManifestRow>& row
          "Per model and accuracy drop X: clean accuracy (on the test set when the row has one, else on the "
          "validation set) and attack success (ASR, per poisoned set) of B, B' and the GoodNet G, G's detection "
          "rate on the poisoned set and the share of clean inputs it flags, in percent. Each model's files are in "
-         "its own directory (report.md there has everything).\n\n"
-         "| model | status | s | X | k | clean on | poisoned set | B clean | B ASR | B' clean | B' ASR | G clean | G ASR "
+         "its own directory (report.md there has everything).\n\n";
+    if (ranks > 1)
+        md += "Run on " + std::to_string(ranks) + " MPI ranks: each model was repaired whole by one rank, in one process.\n\n";
+    md += "| model | status | s | X | k | clean on | poisoned set | B clean | B ASR | B' clean | B' ASR | G clean | G ASR "
          "| G detection | G flags clean |\n"
          "|---|---|--:|--:|--:|---|---|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     std::string failures;
@@ -660,53 +731,101 @@ private:
     int fd_ = -1;
 };
 
-int run_batch(const BatchOptionsCli& o) {
-    remove_temporaries_on_signals();
-    require(o.manifest_opt);
-    require(o.out_opt);
-    if (o.out.empty()) throw usage_error("--out: empty path given");
-    const std::vector<ManifestRow> rows = read_manifest(o.manifest);  // every mistake before any work
+/// Rank 0's preparation (or the single process's): DIR checked and created.
+void prepare_out_dir(const std::string& out) {
+    std::error_code ec;
+    const auto st = fs::symlink_status(out, ec);
+    if (fs::is_symlink(st)) throw io_error(out + ": is a symbolic link; give the directory itself");
+    if (fs::exists(st) && !fs::is_directory(st)) throw io_error(out + ": exists and is not a directory");
+    fs::create_directories(out, ec);
+    if (!fs::is_directory(out, ec)) throw io_error(out + ": cannot create the output directory");
+}
+
+/// The batch on this process; ranks: the MPI ranks sharing the models, or null (this process alone).
+int run_batch_on(const BatchOptionsCli& o, BatchRanks* ranks) {
+    const bool root = !ranks || ranks->rank() == 0;
+    const std::size_t rank_count = ranks ? ranks->size() : 1;
+    std::vector<ManifestRow> rows;
+    std::optional<BatchLock> lock;
+    if (root) rows = read_manifest(o.manifest);  // every mistake before any work
     BatchSettings settings;
     settings.out = o.out;
     if (o.threads.option->count() > 0) {
         o.threads.apply();
         settings.threads = {"--threads", std::to_string(o.threads.threads)};
     }
-    std::error_code ec;
-    const auto st = fs::symlink_status(o.out, ec);
-    if (fs::is_symlink(st)) throw io_error(o.out + ": is a symbolic link; give the directory itself");
-    if (fs::exists(st) && !fs::is_directory(st)) throw io_error(o.out + ": exists and is not a directory");
-    fs::create_directories(o.out, ec);
-    if (!fs::is_directory(o.out, ec)) throw io_error(o.out + ": cannot create the output directory");
-    const BatchLock lock(o.out);
-
-    ModelQueue queue(rows.size());
-    std::size_t done = 0;
+    if (root) {
+        prepare_out_dir(o.out);
+        lock.emplace(o.out);  // held by rank 0 until every rank's outcome is in the summary
+    }
+    if (ranks) {
+        const std::string shared = ranks->broadcast(root ? rows_to_bytes(rows) : std::string());
+        if (!root) rows = rows_from_bytes(shared);
+        ranks->start(rows.size());
+        if (root && !o.quiet)
+            std::cerr << "prunedef batch: " << rows.size() << " models on " << rank_count
+                      << " ranks, each model repaired by one rank\n";
+    }
+    // Under MPI each line names the rank; [i/N] is the model's place in the manifest.
+    const std::string who = "prunedef batch: " + (ranks ? "rank " + std::to_string(ranks->rank()) + ": " : std::string());
+    ModelQueue queue(rows.size(), ranks);
     while (const auto i = queue.next()) {
         const ManifestRow& m = rows[*i];
         ModelOutcome outcome = run_model(settings, m);
-        ++done;
+        std::ostringstream lines;
         std::istringstream notes(outcome.notes);
-        for (std::string line; std::getline(notes, line);) std::cerr << m.name << ": " << line << "\n";
+        for (std::string line; std::getline(notes, line);)
+            lines << (ranks ? who : std::string()) << m.name << ": " << line << "\n";
         if (!o.quiet || outcome.status == ModelStatus::failed) {
-            std::cerr << "prunedef batch: [" << done << "/" << rows.size() << "] " << m.name << ": "
-                      << status_text(outcome.status);
-            if (outcome.status == ModelStatus::ok) std::cerr << " (" << std::size_t(outcome.seconds + 0.5) << " s)";
-            if (!outcome.message.empty()) std::cerr << ": " << outcome.message;
-            std::cerr << "\n";
+            lines << who << "[" << *i + 1 << "/" << rows.size() << "] " << m.name << ": " << status_text(outcome.status);
+            if (outcome.status == ModelStatus::ok) lines << " (" << std::size_t(outcome.seconds + 0.5) << " s)";
+            if (!outcome.message.empty()) lines << ": " << outcome.message;
+            lines << "\n";
         }
+        std::cerr << lines.str() << std::flush;  // one write: the ranks' lines do not interleave
         queue.finish(*i, std::move(outcome));
     }
-    write_summaries(settings, rows, queue.outcomes());
-    std::size_t failed = 0;
-    for (const auto& outcome : queue.outcomes()) failed += outcome && outcome->status != ModelStatus::failed ? 0 : 1;
-    write_stdout("prunedef batch: " + std::to_string(rows.size() - failed) + " of " + std::to_string(rows.size()) +
-                 " models complete" + (failed ? ", " + std::to_string(failed) + " failed" : std::string()) + "; " +
-                 (fs::path(o.out) / "summary.md").string() + "\n");
-    return failed ? 1 : 0;
+    if (ranks) {
+        const std::vector<std::string> sent = ranks->gather(queue.to_bytes());
+        for (std::size_t r = 1; r < sent.size(); ++r) queue.finish_from_bytes(sent[r]);
+    }
+    int code = 0;
+    if (root) {
+        write_summaries(settings, rows, queue.outcomes(), rank_count);
+        std::size_t failed = 0;
+        for (const auto& outcome : queue.outcomes()) failed += outcome && outcome->status != ModelStatus::failed ? 0 : 1;
+        write_stdout("prunedef batch: " + std::to_string(rows.size() - failed) + " of " + std::to_string(rows.size()) +
+                     " models complete" + (failed ? ", " + std::to_string(failed) + " failed" : std::string()) + "; " +
+                     (fs::path(o.out) / "summary.md").string() + "\n");
+        code = failed ? 1 : 0;
+    }
+    // Every rank ends here: rank 0's summary is written (its exit code for all), or its error is known.
+    if (ranks) code = std::stoi(ranks->broadcast(std::to_string(code)));
+    return code;
+}
+
+int run_batch(const BatchOptionsCli& o) {
+    remove_temporaries_on_signals();
+    require(o.manifest_opt);
+    require(o.out_opt);
+    if (o.out.empty()) throw usage_error("--out: empty path given");
+    const std::unique_ptr<BatchRanks> ranks = mpi_batch_ranks();  // null without mpirun or with one rank
+    if (!ranks) return run_batch_on(o, nullptr);
+    try {
+        return run_batch_on(o, ranks.get());
+    } catch (const rank_failure&) {
+        throw;
+    } catch (const std::exception& e) {
+        ranks->share_failure(e.what());  // every other rank ends with this message
+        throw;
+    }
 }
 
 }  // namespace
+
+#if !PRUNEDEF_HAVE_MPI
+std::unique_ptr<BatchRanks> mpi_batch_ranks() { return nullptr; }  // a build without MPI: one process
+#endif
 
 Runner add_batch(CLI::App& app) {
     auto o = std::make_shared<BatchOptionsCli>();
@@ -724,7 +843,10 @@ Runner add_batch(CLI::App& app) {
              "Resumable: a model whose DIR/<name> is complete (made by a batch with the same row) is skipped and\n"
              "its figures read back. A model that fails is reported and the others go on; the exit code is 1\n"
              "when any failed. An interrupted run leaves no DIR/<name>, only a hidden partial directory that the\n"
-             "next run removes.");
+             "next run removes.\n\n"
+             "Under MPI (mpirun -n R prunedef batch ..., or srun) each model is repaired whole by one rank, and\n"
+             "a rank that finishes takes the next model no rank has taken; rank 0 checks the manifest, locks DIR\n"
+             "and writes the summary. Give each rank its share of the cores (--threads).");
     o->manifest_opt = sub->add_option("--manifest", o->manifest, "the models, a CSV file; required")->type_name("MODELS.csv");
     o->out_opt = sub->add_option("--out", o->out, "output directory (created if missing); required")->type_name("DIR");
     sub->add_flag("--quiet", o->quiet, "no line per model on stderr (failures and the repairs' warnings stay)");

@@ -28,7 +28,9 @@ using Runner = std::function<int()>;
 /// Each subcommand adds itself to the tool's app and returns its runner (one file each).
 Runner add_eval(CLI::App& app);
 Runner add_predict(CLI::App& app);
-Runner add_repair(CLI::App& app);
+/// single_process: the runner never uses MPI, even under mpirun (batch repairs each model in
+/// one process).
+Runner add_repair(CLI::App& app, bool single_process = false);
 Runner add_classify(CLI::App& app);
 Runner add_make_badnet(CLI::App& app);
 Runner add_export(CLI::App& app);

@@ -71,7 +71,7 @@ std::string version_text() {
       << " (prunedef's pool; OMP_NUM_THREADS or --threads to change)";
 #endif
 #if PRUNEDEF_HAVE_MPI
-    s << "\nMPI: yes (mpirun -n R prunedef repair ...: the ranks share the data sets)";
+    s << "\nMPI: yes (mpirun -n R prunedef repair ...: the ranks share the data sets; batch: the models)";
 #else
     s << "\nMPI: no (built with PRUNEDEF_MPI=OFF)";
 #endif

@@ -465,7 +465,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         model.net);
 }
 
-int run_repair(const RepairOptionsCli& o) {
+int run_repair(const RepairOptionsCli& o, bool single_process) {
     remove_temporaries_on_signals();
     o.threads.apply();
     const SingleProcess single;
@@ -473,7 +473,7 @@ int run_repair(const RepairOptionsCli& o) {
     // MPI only when started by a launcher (mpirun, srun): a plain 'prunedef repair' runs as before.
     std::optional<MpiSession> session;
     std::optional<MpiCommunicator> mpi;
-    if (launched_by_mpi()) {
+    if (launched_by_mpi() && !single_process) {
         session.emplace(nullptr, nullptr);
         mpi.emplace();
     }
@@ -495,7 +495,7 @@ int run_repair(const RepairOptionsCli& o) {
 
 }  // namespace
 
-Runner add_repair(CLI::App& app) {
+Runner add_repair(CLI::App& app, bool single_process) {
     auto o = std::make_shared<RepairOptionsCli>();
     CLI::App* sub = app.add_subcommand("repair", "prune, choose B' for each accuracy drop X, build GoodNets, write reports");
     set_help(sub,
@@ -645,7 +645,7 @@ Runner add_repair(CLI::App& app) {
     sub->add_flag("--replace", o->replace,
                   "--out may hold an earlier repair: its files (reports, *_X*.h5, *_X*.keras) are removed first");
     o->threads.add(*sub);
-    return [o] { return run_repair(*o); };
+    return [o, single_process] { return run_repair(*o, single_process); };
 }
 
 }  // namespace prunedef_tool
