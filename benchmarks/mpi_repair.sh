@@ -15,7 +15,11 @@ fm=$shared/fmnist_badnet
 [ -f "$fm/bd_weights.h5" ] || { echo "mpi_repair.sh: $fm/bd_weights.h5 is absent" >&2; exit 1; }
 tool=build/tools/prunedef/prunedef
 "$tool" --version | grep -q '^MPI: yes' || { echo "mpi_repair.sh: $tool was built without MPI" >&2; exit 1; }
-python=${PYTHON:-$(bash scripts/bench-venv.sh | tail -1)}
+if [ -z "${PYTHON:-}" ]; then
+  bash scripts/bench-venv.sh >/dev/null
+  PYTHON=${PRUNEDEF_BENCH_VENV:-$(pwd)/build/bench-venv}/bin/python
+fi
+python=$PYTHON
 work=build/mpi_repair_bench
 mkdir -p "$work"
 valid=$work/valid_x$copies.h5

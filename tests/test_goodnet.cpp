@@ -13,6 +13,7 @@
 #include <cmath>
 #include <memory>
 #include <random>
+#include <thread>
 #include <vector>
 
 // Each test file in a namespace of its own: the test binary may be compiled as a unity build.
@@ -233,6 +234,37 @@ TEST_CASE("goodnet: GoodNet<DeepID, Masked<DeepID>> (kept-channel head) follows 
         original.reset();
         const Tensor images = random_images(9, net.input_shape(), 6);
         CHECK(copy.predict(images) == agreement(net.predict(images), zeroed_copy(net, {0}).predict(images), 5));
+    }
+}
+
+TEST_CASE("goodnet: one GoodNet<DeepID, Masked<DeepID>> called again and from two threads at once gives the same classes") {
+    // predict() reuses workspaces from call to call (one per concurrent call): batches of
+    // different sizes one after another, and two threads at once, must not see each other's data
+    DeepID net = prunedef_test::tiny_deepid(23);
+    net.bind({55, 47, 3});
+    ChannelMask mask(2);
+    mask.prune(1);
+    const GoodNet<DeepID, Masked<DeepID>> goodnet(net, mask);
+    const DeepID zeroed = zeroed_copy(net, {1});
+    std::vector<Tensor> batches;
+    std::vector<std::vector<int>> expected;
+    for (std::size_t b = 0; b < 6; ++b) {
+        batches.push_back(random_images(b % 2 ? 13 : 3, net.input_shape(), 40 + static_cast<unsigned>(b)));
+        expected.push_back(agreement(net.predict(batches[b]), zeroed.predict(batches[b]), 5));
+    }
+    for (int round = 0; round < 2; ++round)
+        for (std::size_t b = 0; b < batches.size(); ++b) CHECK(goodnet.predict(batches[b]) == expected[b]);
+    std::vector<std::vector<int>> got[2];
+    auto run = [&](int t) {
+        for (int round = 0; round < 20; ++round)
+            for (std::size_t b = 0; b < batches.size(); ++b) got[t].push_back(goodnet.predict(batches[b]));
+    };
+    std::thread other(run, 1);
+    run(0);
+    other.join();
+    for (int t = 0; t < 2; ++t) {
+        REQUIRE(got[t].size() == 20 * batches.size());
+        for (std::size_t i = 0; i < got[t].size(); ++i) CHECK(got[t][i] == expected[i % batches.size()]);
     }
 }
 
