@@ -321,10 +321,19 @@ ls -a "$work" | grep -q '\.tmp' && fail "temporary files left behind"
 "$tool" --help | grep -q "usage: prunedef <command>" || fail "--help"
 # (the help is read whole first: grep -q exits at its first match, and a tool still writing then
 # gets a SIGPIPE, which pipefail reports as a failure: a race that repair's longer help lost)
-for c in eval predict repair classify; do
+for c in eval predict repair classify make-badnet; do
   help=$("$tool" $c --help) || fail "$c --help exit code"
   grep -q "usage: prunedef $c" <<<"$help" || fail "$c --help"
 done
+# make-badnet: the pruning-aware attack's options need --pruning-aware (checked before any data is read)
+for opt in "--defend-drop 6" "--prune-drop 4" "--decoy-bias -100" "--attacker-clean 5000"; do
+  err=$("$tool" make-badnet --dataset fashion-mnist $opt --out "$work/never" 2>&1 >/dev/null)
+  [ $? -eq 2 ] || fail "make-badnet $opt without --pruning-aware: exit code is not 2"
+  grep -qF -- "${opt%% *} requires --pruning-aware" <<<"$err" || fail "make-badnet $opt without --pruning-aware: $err"
+done
+bad "--attacker-clean 2.5: expected a fraction below 1 or a whole count of images" "$tool" make-badnet \
+  --dataset fashion-mnist --pruning-aware --attacker-clean 2.5 --out "$work/never"
+[ -e "$work/never" ] && fail "a refused make-badnet created $work/never"
 
 if [ "$failures" -ne 0 ]; then echo "$failures CLI check(s) failed"; exit 1; fi
 echo "all CLI checks passed"

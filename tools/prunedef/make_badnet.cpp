@@ -4,10 +4,13 @@
 #include "common.hpp"
 
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
 #include <memory>
+#include <utility>
+#include <vector>
 
 namespace fs = std::filesystem;
 using namespace prunedef;
@@ -25,9 +28,36 @@ struct MakeBadnetOptions {
     float lr = 0;
     std::uint64_t seed = 1;
     bool pruning_aware = false;
+    double prune_drop = 4.0, defend_drop = 6.0, attacker_clean = 5000;
+    float decoy_bias = -1e4f;
     ThreadsOption threads;
-    CLI::Option *out_opt = nullptr, *lr_opt = nullptr, *lr_drop_opt = nullptr;
+    CLI::Option *out_opt = nullptr, *lr_opt = nullptr, *lr_drop_opt = nullptr, *pruning_aware_opt = nullptr;
 };
+
+/// Mixed into the seed for the choice of the attacker's clean images (an arbitrary odd constant).
+constexpr std::uint64_t attacker_clean_seed_mix = 0x94d049bb133111ebull;
+
+/// Splits the training set into the attacker's clean images (`amount`: a fraction below 1, else
+/// a count; chosen with rng) and the rest, both in index order.
+std::pair<LabelledImages, LabelledImages> split_attacker_clean(const LabelledImages& data, double amount, Rng& rng) {
+    const std::size_t n = data.size();
+    const std::size_t count = amount < 1 ? std::size_t(amount * double(n) + 0.5) : std::size_t(amount);
+    if (count == 0 || count >= n)
+        throw argument_error("--attacker-clean " + python_repr(amount) + ": keeps " + std::to_string(count) +
+                             " of the " + std::to_string(n) +
+                             " training images; at least one must be kept and one left to train on");
+    std::vector<std::size_t> order(n);
+    for (std::size_t i = 0; i < n; ++i) order[i] = i;
+    for (std::size_t i = n; i > 1; --i) std::swap(order[i - 1], order[rng.below(i)]);
+    std::vector<bool> kept(n, false);
+    for (std::size_t j = 0; j < count; ++j) kept[order[j]] = true;
+    std::vector<std::size_t> clean, rest;
+    for (std::size_t i = 0; i < n; ++i) (kept[i] ? clean : rest).push_back(i);
+    std::pair<LabelledImages, LabelledImages> out;
+    gather(data, clean.data(), clean.size(), out.first.images, out.first.labels);
+    gather(data, rest.data(), rest.size(), out.second.images, out.second.labels);
+    return out;
+}
 
 /// The DeepID of ../shared/fmnist_badnet with Glorot-initialised weights, for 28x28x1 inputs.
 DeepID make_fmnist_deepid(Rng& rng) {
@@ -48,6 +78,9 @@ int run_make_badnet(const MakeBadnetOptions& o) {
         check_output_file((fs::path(dir) / name).string(), {});
     const std::string& src = o.data_dir;
     const SquareTrigger trigger = SquareTrigger::parse(o.trigger);
+    if (o.attacker_clean >= 1 && o.attacker_clean != std::floor(o.attacker_clean))
+        throw argument_error("--attacker-clean " + python_repr(o.attacker_clean) +
+                             ": expected a fraction below 1 or a whole count of images");
     const float lr = o.lr_opt->count() > 0 ? o.lr : (o.optimizer == "adam" ? 0.003f : 0.01f);
 
     LabelledImages train_set{read_idx_images(src + "/train-images-idx3-ubyte.gz"),
@@ -69,6 +102,16 @@ int run_make_badnet(const MakeBadnetOptions& o) {
     const LabelledImages valid = slice(0, half), test = slice(half, test_images.batch() - half);
     const LabelledImages bd_valid = backdoor_set(valid, trigger, o.target), bd_test = backdoor_set(test, trigger, o.target);
 
+    // the pruning-aware attacker keeps some training images aside as its own clean data (a
+    // generator of their own: the baseline BadNet of a seed stays what it was)
+    LabelledImages attacker_clean;
+    if (o.pruning_aware) {
+        Rng split_rng(o.seed ^ attacker_clean_seed_mix);
+        auto split = split_attacker_clean(train_set, o.attacker_clean, split_rng);
+        attacker_clean = std::move(split.first);
+        train_set = std::move(split.second);
+    }
+
     Rng rng(o.seed);
     DeepID net = make_fmnist_deepid(rng);
     const LabelledImages poisoned = poison(train_set, trigger, o.target, o.poison, rng);
@@ -89,12 +132,20 @@ int run_make_badnet(const MakeBadnetOptions& o) {
             std::cerr << "pruning-aware attack: training on clean data\n";
             train(net, train_set, opt, options);
             PruningAwareOptions aware;
+            aware.prune_drop = o.prune_drop;
+            aware.defend_drop = o.defend_drop;
+            aware.decoy_bias = o.decoy_bias;
             aware.retrain = options;
             aware.retrain.seed = options.seed + 1;
-            std::cerr << "pruning-aware attack: pruning dormant channels, retraining on poisoned data\n";
+            std::cerr << "pruning-aware attack: pruning dormant channels (" << attacker_clean.size()
+                      << " clean images of the attacker's), retraining on poisoned data\n";
             auto retrain_opt = make_optimizer();
-            const PruningAwareReport report = pruning_aware_attack(net, poisoned, valid, retrain_opt, aware);
-            std::cerr << "pruning-aware attack: " << report.decoys.size() << " decoy channels re-instated\n";
+            const PruningAwareReport report = pruning_aware_attack(net, poisoned, attacker_clean, retrain_opt, aware);
+            std::cerr << "pruning-aware attack: " << report.decoys.size() << " decoy channels re-instated";
+            if (o.defend_drop > 0)
+                std::cerr << "; the simulated defender's " << python_repr(o.defend_drop) << "-point drop prunes "
+                          << report.defended_channels << " live channels after them";
+            std::cerr << "\n";
         } else {
             train(net, poisoned, opt, options);
         }
@@ -122,7 +173,8 @@ Runner add_make_badnet(CLI::App& app) {
     CLI::App* sub = app.add_subcommand("make-badnet", "train a DeepID BadNet on Fashion-MNIST and write it with its data sets");
     set_help(sub,
               "prunedef make-badnet --dataset fashion-mnist [--trigger square:4@23,23] [--target 0]\n"
-              "                           [--poison 0.1] [--epochs E] [--seed S] [--pruning-aware] --out DIR",
+              "                           [--poison 0.1] [--epochs E] [--seed S] [--pruning-aware [--attacker-clean N]\n"
+              "                           [--prune-drop X] [--defend-drop X] [--decoy-bias B]] --out DIR",
               "Trains the DeepID-shaped network of ../shared/fmnist_badnet (28x28x1, conv_3 with 64 channels)\n"
               "on Fashion-MNIST with a fraction of the training images stamped with the trigger and relabelled\n"
               "to the target, and writes DIR/bd_weights.h5 (Keras layout, raw-pixel input) and, in the\n"
@@ -156,9 +208,33 @@ Runner add_make_badnet(CLI::App& app) {
                          ->check(CLI::NonNegativeNumber)
                          ->type_name("E");
     sub->add_option("--seed", o->seed, "seed of initialisation, shuffling and poisoning (default 1)")->check(CLI::NonNegativeNumber)->type_name("S");
-    sub->add_flag("--pruning-aware", o->pruning_aware,
-                  "the pruning-aware attack: train on clean data for E epochs, prune the dormant conv_3 channels, "
-                  "retrain on poisoned data for E epochs, re-instate the pruned channels as dormant decoys");
+    o->pruning_aware_opt =
+        sub->add_flag("--pruning-aware", o->pruning_aware,
+                      "the pruning-aware attack: train on clean data for E epochs, prune the dormant conv_3 channels, "
+                      "retrain on poisoned data for E epochs against a simulated defender, re-instate the pruned "
+                      "channels as dormant decoys");
+    sub->add_option("--attacker-clean", o->attacker_clean,
+                    "with --pruning-aware: training images the attacker keeps aside as its clean data (ranking and "
+                    "accuracy drops; not trained on), a fraction below 1 or a count (default 5000)")
+        ->check(CLI::PositiveNumber)
+        ->needs(o->pruning_aware_opt)
+        ->type_name("N");
+    sub->add_option("--prune-drop", o->prune_drop,
+                    "with --pruning-aware: prune the dormant channels up to this accuracy drop on the attacker's "
+                    "clean data, in points (default 4)")
+        ->check(CLI::Range(0.0, 100.0) & CLI::PositiveNumber)
+        ->needs(o->pruning_aware_opt)
+        ->type_name("X");
+    sub->add_option("--defend-drop", o->defend_drop,
+                    "with --pruning-aware: retrain so that the backdoor survives the pruning a defender would do for "
+                    "this accuracy drop, in points (default 6; 0: the paper's plain retraining)")
+        ->check(CLI::Range(0.0, 100.0))
+        ->needs(o->pruning_aware_opt)
+        ->type_name("X");
+    sub->add_option("--decoy-bias", o->decoy_bias, "with --pruning-aware: bias of the decoy channels (default -10000)")
+        ->check(CLI::Range(-1e30, 0.0))
+        ->needs(o->pruning_aware_opt)
+        ->type_name("B");
     o->out_opt = sub->add_option("--out", o->out, "output directory (created if missing); required")->type_name("DIR");
     o->threads.add(*sub);
     return [o] { return run_make_badnet(*o); };
