@@ -131,8 +131,10 @@ public:
         const auto opened = shared ? ParallelGainMonitor::clock::now() : ParallelGainMonitor::clock::time_point{};
         if (!shared || gain_.serial(opened)) {
             // On this thread alone, with the same outcome as on several: every task runs, then
-            // the first exception is rethrown.
+            // the first exception is rethrown. A job the pool runs alone by choice (shared) is
+            // still a parallel loop to its tasks: in_parallel(), thread index 0, inner loops here.
             std::exception_ptr first;
+            if (shared) me.in_job = true, me.index = 0;
             for (std::ptrdiff_t task = 0; task < count; ++task) {
                 try {
                     body(task);
@@ -140,6 +142,7 @@ public:
                     if (!first) first = std::current_exception();
                 }
             }
+            if (shared) me.in_job = false;
             if (shared) gain_.record(static_cast<std::size_t>(count), opened, ParallelGainMonitor::clock::now());
             if (first) std::rethrow_exception(first);
             return;
