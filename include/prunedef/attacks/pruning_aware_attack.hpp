@@ -66,18 +66,27 @@ struct SimulatedPruning {
     bool reached = false;            // whether a step reached the drop
 };
 
-/// Mean pooled activation of the pruned layer's channels over clean images.
-template <class Net>
-ChannelActivations pruned_layer_activations(const Net& net, const LabelledImages& clean) {
-    ChannelActivationAccumulator acc(net.prunable_channels(), ActivationSite::pooled);
+namespace detail {
+/// Calls f(first, features) for the clean images in batches of 1024: the pruned layer's
+/// features of images first, first + 1, ...
+template <class Net, class F>
+void for_each_feature_batch(const Net& net, const LabelledImages& clean, F&& f) {
     Tensor batch, features;
     for (std::size_t first = 0; first < clean.size(); first += 1024) {
         const std::size_t count = std::min<std::size_t>(1024, clean.size() - first);
         batch.resize(count, clean.images.shape());
         std::memcpy(batch.data(), clean.images.image(first), count * clean.images.image_size() * sizeof(float));
         net.features(batch, features);
-        acc.add(features);
+        f(first, static_cast<const Tensor&>(features));
     }
+}
+}  // namespace detail
+
+/// Mean pooled activation of the pruned layer's channels over clean images.
+template <class Net>
+ChannelActivations pruned_layer_activations(const Net& net, const LabelledImages& clean) {
+    ChannelActivationAccumulator acc(net.prunable_channels(), ActivationSite::pooled);
+    detail::for_each_feature_batch(net, clean, [&](std::size_t, const Tensor& features) { acc.add(features); });
     return acc.result();
 }
 
@@ -92,14 +101,9 @@ SimulatedPruning simulate_pruning(const Net& net, const LabelledImages& clean, d
     out.order = IncreasingActivation{}.order(net, pruned_layer_activations(net, clean));
     SweepPredictions swept;
     swept.steps = out.order.size();
-    Tensor batch, features;
-    for (std::size_t first = 0; first < clean.size(); first += 1024) {
-        const std::size_t count = std::min<std::size_t>(1024, clean.size() - first);
-        batch.resize(count, clean.images.shape());
-        std::memcpy(batch.data(), clean.images.image(first), count * clean.images.image_size() * sizeof(float));
-        net.features(batch, features);
+    detail::for_each_feature_batch(net, clean, [&](std::size_t first, const Tensor& features) {
         swept.append(sweep_features(net, features, clean.labels.data() + first, out.order));
-    }
+    });
     std::vector<std::size_t> correct(out.order.size() + 1);
     for (std::size_t k = 0; k < correct.size(); ++k) correct[k] = swept.matches(k);
     const auto step = first_step_reaching(correct, clean.size(), d);
