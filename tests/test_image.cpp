@@ -133,6 +133,13 @@ TEST_CASE("image: files the fuzzer found are refused with an error (tests/fuzz/r
     CHECK_THROWS_WITH_AS(prunedef::detail::check_png_inflated_size(bytes, second_ihdr, 47, 55),
                          doctest::Contains("inflates to more than the 7810 bytes a PNG of its size holds"), format_error);
     CHECK_THROWS_AS(load_image(second_ihdr, ImageShape{55, 47, 3}), format_error);
+
+    // png_trailing_idat_header_2gib.png: a valid 47 x 55 PNG without IEND, ending in 8 bytes (a
+    // length of 2 GiB - 16 and "IDAT", no data, no CRC). stb_image read them as a chunk and grew
+    // its buffer to 2 GiB (the fuzzer's out-of-memory in CI); a PNG must end with a whole IEND.
+    CHECK_THROWS_WITH_AS(load_image((dir / "png_trailing_idat_header_2gib.png").string(), ImageShape{55, 47, 3}),
+                         doctest::Contains("truncated PNG: the last 8 bytes are not a whole chunk, at byte 614"),
+                         format_error);
 }
 
 TEST_CASE("image: malformed and unsupported files are refused with the file's name") {

@@ -75,9 +75,9 @@ inline void check_png_inflated_size(const std::vector<unsigned char>& b, const s
                                     std::size_t height) {
     std::size_t p = 8;
     unsigned depth = 8, colour = 6, interlace = 0;
-    bool header = false, apple = false;
+    bool header = false, apple = false, end = false;
     std::vector<char> data;
-    while (p + 12 <= b.size()) {
+    while (p + 12 <= b.size() && !end) {
         const std::uint32_t length = image_be32(b, p);
         // stb_image grows its buffer to a chunk's declared length before it finds the file too
         // short (2 GiB for a 1 KB file the fuzzer found), so a truncated chunk is refused here.
@@ -98,10 +98,19 @@ inline void check_png_inflated_size(const std::vector<unsigned char>& b, const s
         } else if (std::memcmp(type, "IDAT", 4) == 0) {
             data.insert(data.end(), d, d + length);
         } else if (std::memcmp(type, "IEND", 4) == 0) {
-            break;
+            end = true;
         }
         p += 12 + std::size_t(length);
     }
+    // stb_image reads chunks until IEND, and reads bytes past the end as zeros: 8 to 11 bytes
+    // left after the last whole chunk still give it a length and a type (the fuzzer found
+    // "IDAT" declaring 2 GiB there), so a PNG must end with an IEND chunk that the file holds.
+    if (!end)
+        throw format_error(path + ": cannot decode image (truncated PNG: " +
+                           (p < b.size() ? "the last " + std::to_string(b.size() - p) +
+                                               " bytes are not a whole chunk"
+                                         : std::string("no IEND chunk")) +
+                           ", at byte " + std::to_string(p) + ")");
     if (!header || data.empty() || data.size() > std::size_t(INT32_MAX)) return;  // stb refuses these
     const unsigned channels = colour == 0 || colour == 3 ? 1 : colour == 4 ? 2 : colour == 2 ? 3 : 4;
     const double row = std::ceil(double(width) * channels * std::min(depth, 16u) / 8) + 1;  // + the filter byte
