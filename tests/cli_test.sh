@@ -252,6 +252,11 @@ grep -q '"weight_decay": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
   --sam 0.05 --distill 0.5,2 --quiet --out "$work/fpsam" > /dev/null || fail "repair --sam --distill exit code"
 [ -s "$work/fpsam/report.json" ] || fail "repair --sam --distill wrote no report"
+grep -q "sharpness-aware (SAM) steps of radius 0.05, agreement with B (distillation weight 0.5, temperature 2), batches of 32, seed 1)" \
+  "$work/fpsam/report.md" || fail "report.md does not name SAM, distillation, batch and seed"
+grep -q '"sam_rho": 0.05' "$work/fpsam/report.json" || fail "report.json: sam_rho"
+grep -A2 '"distillation": {' "$work/fpsam/report.json" | grep -q '"temperature": 2' || fail "report.json: distillation"
+grep -q '"distillation": null' "$work/fp/report.json" || fail "report.json: distillation is not null by default"
 
 # 5. classify: a clean face gives a class in [0, 1283]; a wrong-size image is refused.
 label=$("$topng" "$data/clean_samples.h5" 0 "$work/face.png") || fail "h5_image_to_png"

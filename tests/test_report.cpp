@@ -533,6 +533,11 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
     f.learning_rate = 0.005f;
     f.lr_drop = 8;
     f.head_only = true;
+    f.sam_rho = 0.05f;
+    f.distill_weight = 0.5f;
+    f.distill_temperature = 2.0f;
+    f.batch_size = 64;
+    f.seed = 3;
     f.valid_accuracy = 88.5;
     f.test_accuracy = 87.75;
     f.attack_success = 2.5;
@@ -555,6 +560,10 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"weight_decay", 0.0},
                                {"augment_shift", 0},
                                {"augment_flip", false},
+                               {"sam_rho", 0.05},
+                               {"distillation", {{"weight", 0.5}, {"temperature", 2.0}}},
+                               {"batch_size", 64},
+                               {"seed", 3},
                                {"clean_set", "valid"},
                                {"tuned_images", 0},
                                {"holdout_fraction", 0.0},

@@ -148,6 +148,11 @@ struct FineTuneResult : RepairedFigures {
     float weight_decay = 0;        // decoupled (AdamW) weight decay; 0: none
     std::size_t augment_shift = 0; // random shifts of up to this many pixels; 0: none
     bool augment_flip = false;     // random horizontal flips
+    float sam_rho = 0;             // FT-SAM's radius; 0: plain steps
+    float distill_weight = 0;      // agreement fine-tuning toward B: weight of the KL term; 0: none
+    float distill_temperature = 1; // and its temperature
+    std::size_t batch_size = 0;    // images per fine-tuning step
+    std::uint64_t seed = 0;        // shuffling, augmentation and the held-out split
     /// The clean set the "after" figures a report quotes come from: "test" (test_accuracy,
     /// goodnet_test), "holdout" (images of the validation set held out of fine-tuning:
     /// holdout_accuracy, goodnet_holdout) or "valid" (nothing held out: the fine-tuning data).

@@ -252,6 +252,11 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.weight_decay = options.weight_decay;
         f.augment_shift = options.augmentation.max_shift;
         f.augment_flip = options.augmentation.horizontal_flip;
+        f.sam_rho = options.sam_rho;
+        f.distill_weight = options.distillation.weight;
+        f.distill_temperature = options.distillation.temperature;
+        f.batch_size = options.batch_size;
+        f.seed = options.seed;
         f.clean_set = data.test ? "test" : hold_out ? "holdout" : "valid";
         f.tuned_images = clean.size();
         f.holdout_fraction = hold_out ? options.holdout : 0.0;

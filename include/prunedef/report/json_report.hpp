@@ -140,6 +140,12 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"weight_decay", json_number(f->weight_decay)},
             {"augment_shift", f->augment_shift},
             {"augment_flip", f->augment_flip},
+            {"sam_rho", json_number(f->sam_rho)},
+            {"distillation", f->distill_weight > 0 ? Json{{"weight", json_number(f->distill_weight)},
+                                                          {"temperature", json_number(f->distill_temperature)}}
+                                                    : Json(nullptr)},
+            {"batch_size", f->batch_size},
+            {"seed", f->seed},
             {"clean_set", f->clean_set},
             {"tuned_images", f->tuned_images},
             {"holdout_fraction", json_number(f->holdout_fraction)},

@@ -324,6 +324,12 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                (first.augment_shift > 0 ? ", random shifts of up to " + std::to_string(first.augment_shift) + " pixels"
                                         : std::string()) +
                (first.augment_flip ? ", random horizontal flips" : "") +
+               (first.sam_rho > 0 ? ", sharpness-aware (SAM) steps of radius " + detail::md_float(first.sam_rho)
+                                  : std::string()) +
+               (first.distill_weight > 0 ? ", agreement with B (distillation weight " + detail::md_float(first.distill_weight) +
+                                               ", temperature " + detail::md_float(first.distill_temperature) + ")"
+                                         : std::string()) +
+               ", batches of " + std::to_string(first.batch_size) + ", seed " + std::to_string(first.seed) +
                "), pruned channels held at zero; G = GoodNet<B, fine-tuned B'>.\n\n";
         const std::size_t sets = std::max<std::size_t>(1, result.poisoned_sets.size());
         std::string head, rule;
