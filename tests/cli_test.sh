@@ -242,7 +242,7 @@ grep -q '"clean_floor": null' "$work/repair/report.json" || fail "without --clea
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
   --weight-decay 0.001 --augment-shift 2 --augment-flip --quiet --out "$work/fpaug" > /dev/null \
   || fail "repair --weight-decay --augment-shift --augment-flip exit code"
-grep -q "decoupled weight decay 0.001, random shifts of up to 2 pixels, random horizontal flips)" "$work/fpaug/report.md" \
+grep -q "decoupled weight decay 0.001, random shifts of up to 2 pixels, random horizontal flips, batches of 32, seed 1)" "$work/fpaug/report.md" \
   || fail "report.md does not name the weight decay and augmentation"
 grep -q '"weight_decay": 0.001' "$work/fpaug/report.json" || fail "report.json: weight_decay"
 grep -q '"augment_shift": 2' "$work/fpaug/report.json" || fail "report.json: augment_shift"
