@@ -373,6 +373,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         [&](const auto& net) {
             using Net = std::decay_t<decltype(net)>;
             RepairResult result;
+            std::string anp_note;  // --policy anp: what the paper's threshold on the masks would prune
             try {
                 if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
                 else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
@@ -399,6 +400,11 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
                         anp.masks = anp_masks(net, clean, anp.options);
                     }
                     result = repair(net, data, options, anp);
+                    const auto below = std::count_if(anp.masks.begin(), anp.masks.end(), [](double m) { return m < 0.2; });
+                    anp_note = "prunedef repair: ANP: " + std::to_string(below) + " of " +
+                               std::to_string(anp.masks.size()) +
+                               " channels end with a mask below 0.2 (the paper prunes those: --k " +
+                               std::to_string(below) + ")\n";
                 } else result = repair<KernelL1Norm>(net, data, options);
             } catch (const numeric_error& e) {
                 throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
@@ -480,6 +486,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
                 std::cerr << model_notes(*reference, "repair --clean-reference");
                 std::cerr << clean_floor_summary(result);
             }
+            std::cerr << anp_note;
             for (const std::string& w : result.warnings) std::cerr << "prunedef repair: warning: " << w << "\n";
             return 0;
         },
