@@ -403,8 +403,8 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
                     const auto below = std::count_if(anp.masks.begin(), anp.masks.end(), [](double m) { return m < 0.2; });
                     anp_note = "prunedef repair: ANP: " + std::to_string(below) + " of " +
                                std::to_string(anp.masks.size()) +
-                               " channels end with a mask below 0.2 (the paper prunes those: --k " +
-                               std::to_string(below) + ")\n";
+                               " channels end with a mask below 0.2, the paper's pruning threshold" +
+                               (below > 0 ? " (--k " + std::to_string(below) + " writes that B')" : std::string()) + "\n";
                 } else result = repair<KernelL1Norm>(net, data, options);
             } catch (const numeric_error& e) {
                 throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model

@@ -35,8 +35,9 @@
 // Cost: iterations x batch images through the stem plus 3 x that through the pruned layer and
 // the layers after it, forward and backward (no gradient into the stem): 2000 x 128 = 256,000
 // images, about as much as 3 to 4 training epochs of a 60,000-image set. On the Fashion-MNIST
-// DeepID of make-badnet this is tens of seconds on one core (see benchmarks/README.md); on the
-// full-size DeepID of CSAW (55x47x3 inputs) several times that.
+// DeepID of make-badnet (28x28x1, conv_3 of 64 channels) 26 s of CPU, 38 to 65 s on a loaded
+// 2-core machine (benchmarks/README.md, "ANP against the default order"); on the full-size DeepID
+// of CSAW (55x47x3 inputs, about 8 times the multiply-adds per image) expect several minutes.
 //
 // A network whose head cannot train as it is (a GraphNetwork with a folded BatchNormalization)
 // learns its masks on its training form (fine_pruning.hpp, graph_training_form()): the pruned
