@@ -1,7 +1,7 @@
 // ANP (adversarial_neuron_pruning.hpp): the gradient in the channels' weight and bias factors
 // against central finite differences; the masks stay in [0, 1], move away from 1, and are the same
 // with 1 and 2 threads; the order is a permutation by increasing mask, reproducible for a seed;
-// repair() with the policy; the options' checks.
+// repair() with the policy; the options' checks; a GraphNetwork learns the DeepID's masks.
 
 #include "tiny_deepid.hpp"
 
@@ -191,6 +191,40 @@ TEST_CASE("anp: repair() with the policy prunes in the learnt order") {
     const RepairResult r = repair(net, data, options, anp);
     CHECK(r.order == detail::stable_order_by(masks, true));
     REQUIRE(r.thresholds.size() == 1);
+}
+
+TEST_CASE("anp: a GraphNetwork's training form learns the compile-time DeepID's masks") {
+    DeepID deepid = prunedef_test::tiny_deepid(11, 5);
+    deepid.bind({55, 47, 3});
+    deepid.set_input_scale(0.5f);
+    const ModelSpec spec = parse_keras_config(deepid_keras_config(collect_weights(deepid), {55, 47, 3}), "deepid");
+    GraphNetwork fast = build_graph_network(spec, collect_weights(deepid));
+    fast.set_input_scale(0.5f);
+    const GraphNetwork graph = graph_training_form(spec).to_training(fast);
+    Rng rng(6);
+    LabelledImages data;
+    data.images.resize(24, {55, 47, 3});
+    for (std::size_t i = 0; i < data.images.size(); ++i) data.images.data()[i] = float(rng.uniform() * 2.0 - 1.0);
+    for (std::size_t i = 0; i < 24; ++i) data.labels.push_back(int(i % 5));
+    AnpOptions o;
+    o.iterations = 10;
+    o.batch_size = 8;
+    detail::AnpBatchLoss<DeepID> ld(deepid);
+    detail::AnpBatchLoss<GraphNetwork> lg(graph);
+    ld.set_batch(data.images, data.labels);
+    lg.set_batch(data.images, data.labels);
+    const std::vector<double> s{0.7, 1.2}, t{0.9, 1.3};
+    std::vector<double> dsd, dtd, dsg, dtg;
+    CHECK(ld(s, t, &dsd, &dtd) == doctest::Approx(lg(s, t, &dsg, &dtg)).epsilon(1e-6));
+    REQUIRE(dsg.size() == 2);
+    for (std::size_t c = 0; c < 2; ++c) {
+        CHECK(dsd[c] == doctest::Approx(dsg[c]).epsilon(1e-5));
+        CHECK(dtd[c] == doctest::Approx(dtg[c]).epsilon(1e-5));
+    }
+    CHECK(std::fabs(dsd[0]) + std::fabs(dsd[1]) > 0.0);
+    const std::vector<double> a = anp_masks(deepid, data, o), b = anp_masks(graph, data, o);
+    REQUIRE(a.size() == 2);
+    for (std::size_t c = 0; c < 2; ++c) CHECK(a[c] == doctest::Approx(b[c]).epsilon(1e-5));
 }
 
 }  // namespace test_adversarial_neuron_pruning
