@@ -238,6 +238,21 @@ expect_eq "$(images_of "$floor")" "$(images_of "$(awk -F, '$1==0 {print $6}' "$w
 cmp -s <(grep -A70 '"order"' "$work/floor/report.json" | head -66) <(grep -A70 '"order"' "$work/floor_b/report.json" | head -66) \
   || fail "--policy clp and --order clp give different orders"
 grep -q '"clean_floor": null' "$work/repair/report.json" || fail "without --clean-reference, clean_floor is not null"
+# 4g'. --policy anp: the learnt order is the same with 1 and 2 threads, the report names the
+# policy, stderr counts the masks below the paper's threshold; --anp-eps alone is refused.
+for t in 1 2; do
+  "$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --drops 4 --policy anp \
+    --anp-iterations 20 --threads $t --quiet --out "$work/anp$t" > /dev/null 2> "$work/anp$t.err" \
+    || fail "repair --policy anp --threads $t exit code: $(cat "$work/anp$t.err")"
+done
+grep -q '"policy": "anp"' "$work/anp1/report.json" || fail "--policy anp: report.json's policy is not anp"
+cmp -s <(grep -A70 '"order"' "$work/anp1/report.json" | head -66) <(grep -A70 '"order"' "$work/anp2/report.json" | head -66) \
+  || fail "--policy anp: different orders with 1 and 2 threads"
+grep -q "^prunedef repair: ANP: [0-9]* of 64 channels end with a mask below 0.2" "$work/anp1.err" \
+  || fail "--policy anp: no mask line on stderr: $(cat "$work/anp1.err")"
+"$tool" repair --model "$fm/bd_weights.h5" --scale 1 --valid "$fm/valid.h5" --drops 4 --anp-eps 0.2 \
+  --quiet --out "$work/anp_refused" > /dev/null 2> "$work/anp_refused.err" && fail "--anp-eps without --policy anp accepted"
+grep -q -- "--anp-eps: only with --policy anp" "$work/anp_refused.err" || fail "--anp-eps alone: $(cat "$work/anp_refused.err")"
 # 4h. Fine-tuning with weight decay and augmentation: the reports name them.
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
   --weight-decay 0.001 --augment-shift 2 --augment-flip --quiet --out "$work/fpaug" > /dev/null \

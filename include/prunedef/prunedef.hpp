@@ -90,6 +90,7 @@
 #include <prunedef/io/network_file.hpp>
 #include <prunedef/io/zip_archive.hpp>
 
+#include <prunedef/fine_pruning/adversarial_neuron_pruning.hpp>
 #include <prunedef/fine_pruning/fine_pruning.hpp>
 
 #include <prunedef/attacks/badnet.hpp>

@@ -50,13 +50,16 @@ struct RepairOptionsCli {
     bool augment_flip = false;          // --augment-flip
     float sam = 0;                      // --sam
     std::string distill;                // --distill WEIGHT[,T]
+    float anp_eps = 0.4f;               // --anp-eps
+    std::size_t anp_iterations = 2000;  // --anp-iterations
     std::uint64_t seed = 1;
     bool relative = false, head_only = false, replace = false, weights_only = false, quiet = false;
     bool onnx = false;  // --onnx: every B' and G also as ONNX
     ThreadsOption threads;
     ModelOptions model_options;
     CLI::Option *model_opt = nullptr, *scale_opt = nullptr, *valid_opt = nullptr, *test_opt = nullptr,
-                *poisoned_opt = nullptr, *clean_reference_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr;
+                *poisoned_opt = nullptr, *clean_reference_opt = nullptr, *max_fpr_opt = nullptr, *out_opt = nullptr, *fine_tune_opt = nullptr, *lr_drop_opt = nullptr,
+                *anp_eps_opt = nullptr, *anp_iterations_opt = nullptr;
 };
 
 /// --distill WEIGHT[,T] (T 2 when absent).
@@ -280,6 +283,9 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
     if (o.onnx && !onnx_available())
         throw usage_error("--onnx: this prunedef was built without ONNX (Debian libonnx-dev, libprotobuf-dev)");
 
+    if (o.order != "anp" && (o.anp_eps_opt->count() > 0 || o.anp_iterations_opt->count() > 0))
+        throw usage_error(std::string(o.anp_eps_opt->count() > 0 ? "--anp-eps" : "--anp-iterations") +
+                          ": only with --policy anp");
     require(o.valid_opt);
     const DatasetReader valid(o.valid);
     std::optional<DatasetReader> test;
@@ -367,6 +373,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         [&](const auto& net) {
             using Net = std::decay_t<decltype(net)>;
             RepairResult result;
+            std::string anp_note;  // --policy anp: what the paper's threshold on the masks would prune
             try {
                 if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
                 else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
@@ -378,6 +385,26 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
                                                                            net.pruned_layer().name())
                                                     .value_or(std::vector<double>{});
                     result = repair(net, data, options, clp);
+                } else if (o.order == "anp") {
+                    // the masks are learnt on the whole validation set (every rank the same) and,
+                    // for a graph network, on its trainable form (the same channels)
+                    AdversarialNeuronPruning anp;
+                    anp.options.epsilon = o.anp_eps;
+                    anp.options.iterations = o.anp_iterations;
+                    anp.options.progress = [&](std::size_t done, std::size_t total) { bar.update("ANP" + share, done, total); };
+                    const LabelledImages clean = read_all(valid);
+                    if constexpr (std::is_same_v<Net, GraphNetwork>) {
+                        if (!model.file.spec) throw usage_error("--policy anp: " + o.model + " has no model configuration to train from");
+                        anp.masks = anp_masks(graph_training_form(*model.file.spec).to_training(net), clean, anp.options);
+                    } else {
+                        anp.masks = anp_masks(net, clean, anp.options);
+                    }
+                    result = repair(net, data, options, anp);
+                    const auto below = std::count_if(anp.masks.begin(), anp.masks.end(), [](double m) { return m < 0.2; });
+                    anp_note = "prunedef repair: ANP: " + std::to_string(below) + " of " +
+                               std::to_string(anp.masks.size()) +
+                               " channels end with a mask below 0.2, the paper's pruning threshold" +
+                               (below > 0 ? " (--k " + std::to_string(below) + " writes that B')" : std::string()) + "\n";
                 } else result = repair<KernelL1Norm>(net, data, options);
             } catch (const numeric_error& e) {
                 throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
@@ -459,6 +486,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
                 std::cerr << model_notes(*reference, "repair --clean-reference");
                 std::cerr << clean_floor_summary(result);
             }
+            std::cerr << anp_note;
             for (const std::string& w : result.warnings) std::cerr << "prunedef repair: warning: " << w << "\n";
             return 0;
         },
@@ -502,7 +530,8 @@ Runner add_repair(CLI::App& app, bool single_process) {
               "prunedef repair --model B.h5|B.keras|B.onnx [--config MODEL.json] --scale S --valid V.h5\n"
               "                      [--test T.h5] [--poisoned [NAME=]P.h5 ...] [--clean-reference C.h5] [--max-fpr P]\n"
               "                      [--drops 2,4,10] [--relative]\n"
-              "                      [--order increasing|decreasing|l1|clp] [--layer NAME] [--site pooled|conv]\n"
+              "                      [--order increasing|decreasing|l1|clp|anp [--anp-eps E] [--anp-iterations N]]\n"
+              "                      [--layer NAME] [--site pooled|conv]\n"
               "                      [--k N,...] [--name TEMPLATE]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
               "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]\n"
@@ -570,9 +599,20 @@ Runner add_repair(CLI::App& app, bool single_process) {
     sub->add_flag("--relative", o->relative, "X is a percentage of B's accuracy instead of percentage points");
     sub->add_option("--order,--policy", o->order,
                     "increasing (default, Liu et al.), decreasing, l1 (data-free kernel norm), or clp (data-free: "
-                    "largest channel Lipschitz bound first, Zheng et al. ECCV 2022)")
-        ->check(CLI::IsMember({"increasing", "decreasing", "l1", "clp"}))
+                    "largest channel Lipschitz bound first, Zheng et al. ECCV 2022), or anp (lowest mask learnt "
+                    "under adversarial neuron perturbation on V.h5 first, Wu and Wang NeurIPS 2021)")
+        ->check(CLI::IsMember({"increasing", "decreasing", "l1", "clp", "anp"}))
         ->type_name("O");
+    o->anp_eps_opt = sub->add_option("--anp-eps", o->anp_eps,
+                                     "--policy anp: perturbation budget of the channels' weights and biases (default "
+                                     "0.4, the paper's)")
+                         ->check(CLI::Range(0.0, 1.0))
+                         ->type_name("E");
+    o->anp_iterations_opt = sub->add_option("--anp-iterations", o->anp_iterations,
+                                            "--policy anp: mini-batches of 128 validation images the masks learn "
+                                            "on (default 2000, the paper's)")
+                                ->check(CLI::Range(std::size_t(1), std::size_t(10000000)))
+                                ->type_name("N");
     sub->add_option("--feature-cache", o->feature_cache_mb,
                     "largest size, in MB, of the validation set's features kept in memory for the sweep (default "
                     "256); above it the validation set is read and run through the trunk a second time instead")
