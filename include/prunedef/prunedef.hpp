@@ -92,6 +92,7 @@
 
 #include <prunedef/fine_pruning/adversarial_neuron_pruning.hpp>
 #include <prunedef/fine_pruning/fine_pruning.hpp>
+#include <prunedef/fine_pruning/named_order.hpp>
 
 #include <prunedef/attacks/badnet.hpp>
 #include <prunedef/attacks/pruning_aware_attack.hpp>

@@ -584,9 +584,16 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
                                         const std::string& site, std::size_t fine_tune, float lr, std::size_t batch,
                                         std::optional<std::size_t> lr_drop, bool head_only, double holdout,
                                         std::uint64_t seed, bool last_epoch, std::optional<double> max_fpr,
-                                        const py::object& progress) {
-    if (order != "increasing" && order != "decreasing" && order != "l1")
-        throw argument_error("order '" + order + "': expected 'increasing', 'decreasing' or 'l1'");
+                                        float weight_decay, std::size_t augment_shift, bool augment_flip, float sam,
+                                        std::optional<std::pair<float, float>> distill, std::optional<float> anp_eps,
+                                        std::optional<std::size_t> anp_iterations, const py::object& progress) {
+    if (!is_pruning_order_name(order)) {
+        std::string names;
+        for (std::string_view n : pruning_order_names) names += (names.empty() ? "'" : ", '") + std::string(n) + "'";
+        throw argument_error("order '" + order + "': expected one of " + names);
+    }
+    if (order != "anp" && (anp_eps || anp_iterations))
+        throw argument_error(std::string(anp_eps ? "anp_eps" : "anp_iterations") + ": only with order='anp'");
     if (site != "pooled" && site != "conv") throw argument_error("site '" + site + "': expected 'pooled' or 'conv'");
     RepairOptions options;
     options.drops.clear();
@@ -622,6 +629,12 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
         fine.lr_drop = lr_drop ? *lr_drop : (fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(fine_tune))) : 0);
         fine.seed = seed;
         fine.holdout = holdout;
+        fine.weight_decay = weight_decay;
+        fine.augmentation.max_shift = augment_shift;
+        fine.augmentation.horizontal_flip = augment_flip;
+        fine.sam_rho = sam;
+        if (distill) fine.distillation = Distillation{distill->first, distill->second};
+        check_fine_pruning_options(fine);
         fine.choose_epoch = !last_epoch;
         fine.on_epoch = [progress = options.progress, epochs = fine_tune](const std::string& drop, const EpochReport& r) {
             progress("fine-tuning X=" + drop, r.epoch, epochs);
@@ -639,9 +652,15 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
             using Net = std::decay_t<decltype(net)>;
             RepairResult result;
             try {
-                if (order == "increasing") result = repair<IncreasingActivation>(net, data, options);
-                else if (order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
-                else result = repair<KernelL1Norm>(net, data, options);
+                NamedOrderSettings settings;
+                if (b.file->spec) settings.spec = &*b.file->spec;
+                if (anp_eps) settings.anp.epsilon = *anp_eps;
+                if (anp_iterations) settings.anp.iterations = *anp_iterations;
+                settings.anp.progress = [progress = options.progress](std::size_t done, std::size_t total) {
+                    progress("ANP", done, total);
+                };
+                check_anp_options(settings.anp);
+                result = repair_with_order(net, data, options, order, settings).result;
             } catch (const numeric_error& e) {
                 throw numeric_error(b.file->path + ": " + e.what());
             }
@@ -905,7 +924,9 @@ PYBIND11_MODULE(_core, m) {
     m.def("repair", &run_repair, py::arg("model"), py::arg("valid"), py::arg("test"), py::arg("poisoned"),
           py::arg("drops"), py::arg("relative"), py::arg("order"), py::arg("site"), py::arg("fine_tune"), py::arg("lr"),
           py::arg("batch"), py::arg("lr_drop"), py::arg("head_only"), py::arg("holdout"), py::arg("seed"),
-          py::arg("last_epoch"), py::arg("max_fpr"), py::arg("progress"));
+          py::arg("last_epoch"), py::arg("max_fpr"), py::arg("weight_decay"), py::arg("augment_shift"),
+          py::arg("augment_flip"), py::arg("sam"), py::arg("distill"), py::arg("anp_eps"), py::arg("anp_iterations"),
+          py::arg("progress"));
     m.def("read_dataset", [](const std::string& path, const std::optional<std::string>& layout, const std::string& label) {
         Tensor images;
         std::vector<int> labels;

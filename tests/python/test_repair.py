@@ -159,3 +159,46 @@ def test_several_poisoned_sets_give_the_tools_columns(tool, fmnist, tmp_path):
     for j, name in enumerate(header):
         assert [cell(name, v) for v in r.sweep[name].tolist()] == [row[j] for row in rows], name
     assert [t.tag for t in r.thresholds] == ["X2rel", "X10rel"]
+
+
+@pytest.mark.parametrize("order,extra,kwargs", [
+    ("clp", [], {}),
+    ("anp", ["--anp-iterations", "30", "--anp-eps", "0.3"], {"anp_iterations": 30, "anp_eps": 0.3}),
+])
+def test_every_order_of_the_tool_gives_the_tools_report(tool, fmnist, tmp_path, order, extra, kwargs):
+    from conftest import run_tool
+    import json
+    out = tmp_path / "tool"
+    run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
+             "--poisoned", fmnist["bd_test.h5"], "--drops", "4", "--order", order, *extra, "--out", out, "--quiet")
+    r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], poisoned=fmnist["bd_test.h5"],
+                        drops=[4], order=order, **kwargs)
+    report = json.loads((out / "report.json").read_text())
+    assert report["policy"] == order
+    assert list(r.order) == report["order"]
+    assert json.loads(r.json())["thresholds"] == report["thresholds"]
+
+
+def test_regularised_fine_tuning_equals_the_tools(tool, fmnist, tmp_path):
+    from conftest import run_tool
+    import json
+    out = tmp_path / "tool"
+    run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
+             "--drops", "4", "--fine-tune", "1", "--weight-decay", "0.01", "--augment-shift", "2", "--augment-flip",
+             "--sam", "0.05", "--distill", "0.5,2", "--out", out, "--quiet")
+    r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
+                        weight_decay=0.01, augment_shift=2, augment_flip=True, sam=0.05, distill=(0.5, 2))
+    tuned = json.loads(r.json())["thresholds"][0]["fine_tuned"]
+    assert tuned == json.loads((out / "report.json").read_text())["thresholds"][0]["fine_tuned"]
+    assert tuned["weight_decay"] == pytest.approx(0.01) and tuned["sam_rho"] == pytest.approx(0.05)
+    assert tuned["distillation"] == {"weight": 0.5, "temperature": 2.0}
+
+
+def test_order_and_fine_tuning_options_are_checked(fmnist):
+    with pytest.raises(prunedef.ArgumentError, match="order 'random': expected one of 'increasing'"):
+        prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], order="random")
+    with pytest.raises(prunedef.ArgumentError, match="anp_eps: only with order='anp'"):
+        prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], anp_eps=0.2)
+    with pytest.raises(prunedef.ArgumentError, match="weight decay must be finite and >= 0"):
+        prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
+                        weight_decay=-1)

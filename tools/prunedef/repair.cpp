@@ -6,6 +6,7 @@
 #include "progress_bar.hpp"
 
 #include <prunedef/core/communicator.hpp>
+#include <prunedef/fine_pruning/named_order.hpp>
 #include <prunedef/report/markdown_report.hpp>
 #include <prunedef/report/write_report.hpp>
 #if PRUNEDEF_HAVE_MPI
@@ -375,37 +376,20 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
             RepairResult result;
             std::string anp_note;  // --policy anp: what the paper's threshold on the masks would prune
             try {
-                if (o.order == "increasing") result = repair<IncreasingActivation>(net, data, options);
-                else if (o.order == "decreasing") result = repair<DecreasingActivation>(net, data, options);
-                else if (o.order == "clp") {
-                    ChannelLipschitz clp;  // with the scale of a BatchNormalization after the pruned layer
-                    if constexpr (std::is_same_v<Net, GraphNetwork>)
-                        if (model.file.spec)
-                            clp.channel_scale = following_batch_norm_scale(*model.file.spec, graph_weights(net),
-                                                                           net.pruned_layer().name())
-                                                    .value_or(std::vector<double>{});
-                    result = repair(net, data, options, clp);
-                } else if (o.order == "anp") {
-                    // the masks are learnt on the whole validation set (every rank the same) and,
-                    // for a graph network, on its trainable form (the same channels)
-                    AdversarialNeuronPruning anp;
-                    anp.options.epsilon = o.anp_eps;
-                    anp.options.iterations = o.anp_iterations;
-                    anp.options.progress = [&](std::size_t done, std::size_t total) { bar.update("ANP" + share, done, total); };
-                    const LabelledImages clean = read_all(valid);
-                    if constexpr (std::is_same_v<Net, GraphNetwork>) {
-                        if (!model.file.spec) throw usage_error("--policy anp: " + o.model + " has no model configuration to train from");
-                        anp.masks = anp_masks(graph_training_form(*model.file.spec).to_training(net), clean, anp.options);
-                    } else {
-                        anp.masks = anp_masks(net, clean, anp.options);
-                    }
-                    result = repair(net, data, options, anp);
-                    const auto below = std::count_if(anp.masks.begin(), anp.masks.end(), [](double m) { return m < 0.2; });
-                    anp_note = "prunedef repair: ANP: " + std::to_string(below) + " of " +
-                               std::to_string(anp.masks.size()) +
+                NamedOrderSettings settings;
+                if (model.file.spec) settings.spec = &*model.file.spec;
+                settings.anp.epsilon = o.anp_eps;
+                settings.anp.iterations = o.anp_iterations;
+                settings.anp.progress = [&](std::size_t done, std::size_t total) { bar.update("ANP" + share, done, total); };
+                NamedOrderRepair named = repair_with_order(net, data, options, o.order, settings);
+                result = std::move(named.result);
+                if (o.order == "anp") {
+                    const std::vector<double>& masks = named.anp_masks;
+                    const auto below = std::count_if(masks.begin(), masks.end(), [](double m) { return m < 0.2; });
+                    anp_note = "prunedef repair: ANP: " + std::to_string(below) + " of " + std::to_string(masks.size()) +
                                " channels end with a mask below 0.2, the paper's pruning threshold" +
                                (below > 0 ? " (--k " + std::to_string(below) + " writes that B')" : std::string()) + "\n";
-                } else result = repair<KernelL1Norm>(net, data, options);
+                }
             } catch (const numeric_error& e) {
                 throw numeric_error(o.model + ": " + e.what());  // an overflowing network names the model
             }
@@ -601,7 +585,7 @@ Runner add_repair(CLI::App& app, bool single_process) {
                     "increasing (default, Liu et al.), decreasing, l1 (data-free kernel norm), or clp (data-free: "
                     "largest channel Lipschitz bound first, Zheng et al. ECCV 2022), or anp (lowest mask learnt "
                     "under adversarial neuron perturbation on V.h5 first, Wu and Wang NeurIPS 2021)")
-        ->check(CLI::IsMember({"increasing", "decreasing", "l1", "clp", "anp"}))
+        ->check(CLI::IsMember(std::vector<std::string>(pruning_order_names.begin(), pruning_order_names.end())))
         ->type_name("O");
     o->anp_eps_opt = sub->add_option("--anp-eps", o->anp_eps,
                                      "--policy anp: perturbation budget of the channels' weights and biases (default "

@@ -63,6 +63,19 @@ struct FinePruningOptions {
     std::function<void(const std::string& drop, const EpochReport&)> on_epoch;
 };
 
+/// Refuses settings fine-tuning cannot run with (argument_error), before any work: a rate that is
+/// not positive, a negative weight decay or SAM radius, a distillation weight outside [0, 1].
+inline void check_fine_pruning_options(const FinePruningOptions& o) {
+    if (!(o.learning_rate > 0.0f) || !std::isfinite(o.learning_rate))
+        throw argument_error("fine-pruning: the learning rate must be finite and > 0, got " + std::to_string(o.learning_rate));
+    if (o.batch_size == 0) throw argument_error("fine-pruning: the batch size must be positive");
+    if (!(o.weight_decay >= 0.0f) || !std::isfinite(o.weight_decay))
+        throw argument_error("fine-pruning: the weight decay must be finite and >= 0, got " + std::to_string(o.weight_decay));
+    if (!(o.sam_rho >= 0.0f) || !std::isfinite(o.sam_rho))
+        throw argument_error("fine-pruning: the SAM radius must be finite and >= 0, got " + std::to_string(o.sam_rho));
+    check_distillation(o.distillation);
+}
+
 /// How a network type is trained when its fast form cannot be (a GraphNetwork with
 /// BatchNormalization folded: graph_training_form()): to_training makes the trainable form of a
 /// network, to_inference the fast form of a trained one. Empty functions: the network trains as

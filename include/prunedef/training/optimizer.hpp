@@ -9,12 +9,14 @@
 // parameters(net) lists every weighted layer's arrays with their gradients, in visit order;
 // head_parameters(net) only those after the pruned layer.
 
+#include <prunedef/core/error.hpp>
 #include <prunedef/layers/layer_base.hpp>
 #include <prunedef/layers/parameter_ref.hpp>
 
 #include <cmath>
 #include <functional>
 #include <type_traits>
+#include <string>
 #include <vector>
 
 namespace prunedef {
@@ -69,7 +71,11 @@ public:
     void set_learning_rate(float lr) { lr_ = lr; }
     float learning_rate() const { return lr_; }
     /// Decoupled weight decay lambda (file comment); 0: none.
-    void set_weight_decay(float lambda) { weight_decay_ = lambda; }
+    void set_weight_decay(float lambda) {
+        if (!(lambda >= 0.0f) || !std::isfinite(lambda))
+            throw argument_error("weight decay must be finite and >= 0, got " + std::to_string(lambda));
+        weight_decay_ = lambda;
+    }
     float weight_decay() const { return weight_decay_; }
 
     void step(const std::vector<ParameterRef>& params) {
@@ -103,7 +109,11 @@ public:
     void set_learning_rate(float lr) { lr_ = lr; }
     float learning_rate() const { return lr_; }
     /// Decoupled weight decay lambda (file comment); 0: none.
-    void set_weight_decay(float lambda) { weight_decay_ = lambda; }
+    void set_weight_decay(float lambda) {
+        if (!(lambda >= 0.0f) || !std::isfinite(lambda))
+            throw argument_error("weight decay must be finite and >= 0, got " + std::to_string(lambda));
+        weight_decay_ = lambda;
+    }
     float weight_decay() const { return weight_decay_; }
 
     void step(const std::vector<ParameterRef>& params) {
