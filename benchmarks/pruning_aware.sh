@@ -7,6 +7,8 @@
 # ASR, and at each X the channels pruned, B''s ASR after pruning alone, and after fine-tuning
 # B''s clean test accuracy and G's ASR. G's ASR: the poisoned images G classifies as the target.
 # usage: benchmarks/pruning_aware.sh PRUNEDEF WORK_DIR [SEEDS (default "1 2 3 4 5") [EXTRA...]]
+# REPAIR_OPTIONS (environment): more repair options, e.g. REPAIR_OPTIONS="--policy anp"; a
+# BadNet already made in WORK_DIR with the same seed and options is reused (REUSE=1).
 # Needs: dataset-fashion-mnist (Debian), python3.
 set -euo pipefail
 tool=$1 work=$2 seeds=${3:-1 2 3 4 5}
@@ -16,11 +18,15 @@ echo "| seed | decoys | B clean / ASR (%) | X=2: k; B' / G ASR pruned -> G ASR f
 echo "|---|---:|---|---|---|---|---:|"
 for s in $seeds; do
   d=$work/pa$s
-  rm -rf "$d" "$d.repair"
   start=$(date +%s)
-  "$tool" make-badnet --dataset fashion-mnist --pruning-aware --seed "$s" "$@" --out "$d" >"$d.out" 2>"$d.err"
+  if [ "${REUSE:-0}" != 1 ] || [ ! -s "$d/bd_weights.h5" ]; then
+    rm -rf "$d"
+    "$tool" make-badnet --dataset fashion-mnist --pruning-aware --seed "$s" "$@" --out "$d" >"$d.out" 2>"$d.err"
+  fi
+  rm -rf "$d.repair"
+  # shellcheck disable=SC2086  # REPAIR_OPTIONS is a list of options
   "$tool" repair --model "$d/bd_weights.h5" --scale 1 --valid "$d/valid.h5" --test "$d/test.h5" \
-    --poisoned "$d/bd_test.h5" --fine-tune 10 --quiet --out "$d.repair" >"$d.repair.out" 2>"$d.repair.err"
+    --poisoned "$d/bd_test.h5" --fine-tune 10 ${REPAIR_OPTIONS:-} --quiet --out "$d.repair" >"$d.repair.out" 2>"$d.repair.err"
   seconds=$(($(date +%s) - start))
   python3 - "$d" "$s" "$seconds" <<'EOF'
 import json, re, sys

@@ -3,6 +3,7 @@
 // with 1 and 2 threads; the order is a permutation by increasing mask, reproducible for a seed;
 // repair() with the policy; the options' checks; a GraphNetwork learns the DeepID's masks.
 
+#include "quadrant_task.hpp"
 #include "tiny_deepid.hpp"
 
 #include <doctest/doctest.h>
@@ -21,35 +22,8 @@ using namespace prunedef;
 
 namespace {
 
-DeepID anp_net(std::uint64_t seed) {
-    DeepID net = make_deepid();
-    Rng rng(seed);
-    initialize(net, {{3, 3, 1, 4}, {3, 3, 4, 6}, {2, 2, 6, 8}, {32, 16}, {2, 2, 8, 4}, {4, 16}, {16, 4}}, rng);
-    net.visit([&](auto& layer) {  // biases away from zero so that ReLUs sit away from their kink
-        using L = std::decay_t<decltype(layer)>;
-        if constexpr (L::has_weights)
-            for (float& b : layer.bias()) b = float(rng.uniform() * 0.2 - 0.05);
-    });
-    net.bind({26, 26, 1});
-    net.set_input_scale(1.0f / 255.0f);
-    return net;
-}
-
-LabelledImages quadrant_images(std::size_t n, std::uint64_t seed) {
-    Rng rng(seed);
-    LabelledImages d;
-    d.images.resize(n, {26, 26, 1});
-    for (std::size_t i = 0; i < n; ++i) {
-        const int label = int(rng.below(4));
-        d.labels.push_back(label);
-        for (std::size_t y = 0; y < 26; ++y)
-            for (std::size_t x = 0; x < 26; ++x) {
-                const int quadrant = int(y >= 13) * 2 + int(x >= 13);
-                d.images.at(i, y, x, 0) = float(rng.uniform() * 60.0) + (quadrant == label ? 180.0f : 0.0f);
-            }
-    }
-    return d;
-}
+DeepID anp_net(std::uint64_t seed) { return prunedef_test::quadrant_deepid(seed, true); }
+LabelledImages quadrant_images(std::size_t n, std::uint64_t seed) { return prunedef_test::bright_quadrants(n, seed); }
 
 /// The network trained a little on the quadrant task, so that the masks have something to keep.
 DeepID trained_net() {

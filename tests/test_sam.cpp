@@ -2,6 +2,8 @@
 // gradient evaluations; rho 0 is the plain step bit for bit; the same weights with 1 and 2
 // threads; pruned channels stay zero.
 
+#include "quadrant_task.hpp"
+
 #include <doctest/doctest.h>
 
 #include <prunedef/prunedef.hpp>
@@ -17,35 +19,8 @@ using namespace prunedef;
 
 namespace {
 
-DeepID sam_net(std::uint64_t seed) {
-    DeepID net = make_deepid();
-    Rng rng(seed);
-    initialize(net, {{3, 3, 1, 4}, {3, 3, 4, 6}, {2, 2, 6, 8}, {32, 16}, {2, 2, 8, 4}, {4, 16}, {16, 4}}, rng);
-    net.visit([&](auto& layer) {  // biases away from zero so that ReLUs sit away from their kink
-        using L = std::decay_t<decltype(layer)>;
-        if constexpr (L::has_weights)
-            for (float& b : layer.bias()) b = float(rng.uniform() * 0.2 - 0.05);
-    });
-    net.bind({26, 26, 1});
-    net.set_input_scale(1.0f / 255.0f);
-    return net;
-}
-
-LabelledImages bright_quadrants(std::size_t n, std::uint64_t seed) {
-    Rng rng(seed);
-    LabelledImages d;
-    d.images.resize(n, {26, 26, 1});
-    for (std::size_t i = 0; i < n; ++i) {
-        const int label = int(rng.below(4));
-        d.labels.push_back(label);
-        for (std::size_t y = 0; y < 26; ++y)
-            for (std::size_t x = 0; x < 26; ++x) {
-                const int quadrant = int(y >= 13) * 2 + int(x >= 13);
-                d.images.at(i, y, x, 0) = float(rng.uniform() * 60.0) + (quadrant == label ? 180.0f : 0.0f);
-            }
-    }
-    return d;
-}
+DeepID sam_net(std::uint64_t seed) { return prunedef_test::quadrant_deepid(seed, true); }
+using prunedef_test::bright_quadrants;
 
 /// The cross-entropy gradient of net on data (one batch), every trained array in visit order.
 std::vector<std::vector<double>> gradient(DeepID& net, const LabelledImages& data) {

@@ -1,6 +1,8 @@
 // The trainer: it learns, it is deterministic for a seed, it keeps masked channels at zero;
 // Fine-Pruning keeps them zero too.
 
+#include "quadrant_task.hpp"
+
 #include <doctest/doctest.h>
 
 #include <prunedef/prunedef.hpp>
@@ -16,30 +18,8 @@ using namespace prunedef;
 namespace {
 
 /// A 26x26x1 DeepID with 4 classes and a data set whose class is which quadrant is bright.
-DeepID small_net(std::uint64_t seed) {
-    DeepID net = make_deepid();
-    Rng rng(seed);
-    initialize(net, {{3, 3, 1, 4}, {3, 3, 4, 6}, {2, 2, 6, 8}, {32, 16}, {2, 2, 8, 4}, {4, 16}, {16, 4}}, rng);
-    net.bind({26, 26, 1});
-    net.set_input_scale(1.0f / 255.0f);
-    return net;
-}
-
-LabelledImages quadrants(std::size_t n, std::uint64_t seed) {
-    Rng rng(seed);
-    LabelledImages d;
-    d.images.resize(n, {26, 26, 1});
-    for (std::size_t i = 0; i < n; ++i) {
-        const int label = int(rng.below(4));
-        d.labels.push_back(label);
-        for (std::size_t y = 0; y < 26; ++y)
-            for (std::size_t x = 0; x < 26; ++x) {
-                const int quadrant = int(y >= 13) * 2 + int(x >= 13);
-                d.images.at(i, y, x, 0) = float(rng.uniform() * 60.0) + (quadrant == label ? 180.0f : 0.0f);
-            }
-    }
-    return d;
-}
+DeepID small_net(std::uint64_t seed) { return prunedef_test::quadrant_deepid(seed); }
+LabelledImages quadrants(std::size_t n, std::uint64_t seed) { return prunedef_test::bright_quadrants(n, seed); }
 
 }  // namespace
 
