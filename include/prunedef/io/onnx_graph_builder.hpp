@@ -14,6 +14,7 @@
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/shape.hpp>
+#include <prunedef/layers/padding.hpp>
 #include <prunedef/model/graph_network.hpp>
 #include <prunedef/model/keras_layer_ops.hpp>
 #include <prunedef/model/layer_spec.hpp>
@@ -145,19 +146,14 @@ public:
 private:
     using i64 = std::int64_t;
 
-    static std::array<std::size_t, 2> same_pads(std::size_t in, std::size_t k, std::size_t s, std::size_t& out) {
-        out = (in + s - 1) / s;
-        const std::size_t need = (out - 1) * s + k;
-        const std::size_t total = need > in ? need - in : 0;
-        return {total / 2, total - total / 2};
-    }
     /// Output size and pads (top, left, bottom, right) of a window over an image.
     static std::array<std::size_t, 4> window(const SpecGraph& g, const LayerSpec& l, const OnnxValue& x,
                                              std::array<std::size_t, 2> k, std::size_t& oh, std::size_t& ow) {
         if (l.padding == "same") {
-            const auto ph = same_pads(x.h, k[0], l.strides[0], oh);
-            const auto pw = same_pads(x.w, k[1], l.strides[1], ow);
-            return {ph[0], pw[0], ph[1], pw[1]};
+            oh = (x.h + l.strides[0] - 1) / l.strides[0];
+            ow = (x.w + l.strides[1] - 1) / l.strides[1];
+            const auto p = same_padding(ImageShape{x.h, x.w, 1}, k, l.strides);  // top, bottom, left, right
+            return {p[0], p[2], p[1], p[3]};
         }
         if (x.h < k[0] || x.w < k[1])
             throw shape_error(spec_where(*g.spec, l) + ": window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) +

@@ -27,6 +27,7 @@
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/shape.hpp>
 #include <prunedef/io/input_file.hpp>
+#include <prunedef/layers/padding.hpp>
 #include <prunedef/model/layer_spec.hpp>
 
 #include <onnx/onnx_pb.h>
@@ -388,11 +389,11 @@ private:
     }
     std::string input_name_;
 
-    static std::array<std::size_t, 2> same_pads(std::size_t in, std::size_t k, std::size_t s) {
-        const std::size_t out = (in + s - 1) / s;
-        const std::size_t need = (out - 1) * s + k;
-        const std::size_t total = need > in ? need - in : 0;
-        return {total / 2, total - total / 2};
+    /// TensorFlow's 'same' pads of a window over x (layers/padding.hpp), in ONNX's order: top,
+    /// left, bottom, right.
+    static std::array<std::size_t, 4> same_pads(const Value& x, std::array<std::size_t, 2> k, std::array<std::size_t, 2> s) {
+        const auto p = same_padding(ImageShape{x.h, x.w, 1}, k, s);  // top, bottom, left, right
+        return {p[0], p[2], p[1], p[3]};
     }
 
     struct Window {
@@ -415,8 +416,7 @@ private:
         const std::string auto_pad = string_attr(n, "auto_pad", "NOTSET");
         if (auto_pad == "SAME_UPPER") {
             w.padding = "same";  // TensorFlow's split: the extra row or column at the end
-            const auto ph = same_pads(x.h, k[0], w.s[0]), pw = same_pads(x.w, k[1], w.s[1]);
-            w.pads = {ph[0], pw[0], ph[1], pw[1]};
+            w.pads = same_pads(x, k, w.s);
             return w;
         }
         if (auto_pad != "NOTSET" && auto_pad != "VALID")
@@ -425,9 +425,8 @@ private:
         if (p.size() != 4 || std::any_of(p.begin(), p.end(), [](i64 v) { return v < 0; }))
             throw format_error(where(n) + ": pads " + dims_text(p) + " are not four numbers >= 0");
         w.pads = {std::size_t(p[0]), std::size_t(p[1]), std::size_t(p[2]), std::size_t(p[3])};
-        const auto ph = same_pads(x.h, k[0], w.s[0]), pw = same_pads(x.w, k[1], w.s[1]);
         if (w.pads == std::array<std::size_t, 4>{0, 0, 0, 0}) w.padding = "valid";
-        else if (w.pads == std::array<std::size_t, 4>{ph[0], pw[0], ph[1], pw[1]}) w.padding = "same";
+        else if (w.pads == same_pads(x, k, w.s)) w.padding = "same";
         else w.padding = "explicit";
         if (x.h + w.pads[0] + w.pads[2] < k[0] || x.w + w.pads[1] + w.pads[3] < k[1])
             throw shape_error(where(n) + ": window " + std::to_string(k[0]) + "x" + std::to_string(k[1]) +
