@@ -265,11 +265,13 @@ grep -q '"augment_flip": true' "$work/fpaug/report.json" || fail "report.json: a
 grep -q '"weight_decay": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.json: weight_decay is not 0 by default"
 # 4i. FT-SAM and agreement fine-tuning toward B run end to end (doctests check the steps).
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
-  --sam 0.05 --distill 0.5,2 --quiet --out "$work/fpsam" > /dev/null || fail "repair --sam --distill exit code"
+  --sam 0.05 --sam-adaptive --distill 0.5,2 --quiet --out "$work/fpsam" > /dev/null || fail "repair --sam --distill exit code"
 [ -s "$work/fpsam/report.json" ] || fail "repair --sam --distill wrote no report"
-grep -q "sharpness-aware (SAM) steps of radius 0.05, agreement with B (distillation weight 0.5, temperature 2), batches of 32, seed 1)" \
+grep -q "adaptive sharpness-aware (ASAM) steps of radius 0.05, agreement with B (distillation weight 0.5, temperature 2), batches of 32, seed 1)" \
   "$work/fpsam/report.md" || fail "report.md does not name SAM, distillation, batch and seed"
 grep -q '"sam_rho": 0.05' "$work/fpsam/report.json" || fail "report.json: sam_rho"
+grep -q '"sam_adaptive": true' "$work/fpsam/report.json" || fail "report.json: sam_adaptive"
+grep -q '"sam_adaptive": false' "$work/fp/report.json" || fail "report.json: sam_adaptive is not false by default"
 grep -A2 '"distillation": {' "$work/fpsam/report.json" | grep -q '"temperature": 2' || fail "report.json: distillation"
 grep -q '"distillation": null' "$work/fp/report.json" || fail "report.json: distillation is not null by default"
 
@@ -324,6 +326,10 @@ bad "--weight-decay requires --fine-tune" "$tool" repair --model "$fm/bd_weights
   --weight-decay 0.01 --out "$work/x"
 bad "--sam requires --fine-tune" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
   --sam 0.05 --out "$work/x"
+bad "--sam-adaptive requires --sam" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --fine-tune 1 --sam-adaptive --out "$work/x"
+bad "adaptive SAM needs a radius > 0" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
+  --fine-tune 1 --sam 0 --sam-adaptive --out "$work/x"
 bad "--distill 1.5,2: expected WEIGHT[,T]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \
   --fine-tune 1 --distill 1.5,2 --out "$work/x"
 bad "--distill 0.5,x: expected WEIGHT[,T]" "$tool" repair --model "$fm/bd_weights.h5" --valid "$fm/valid.h5" \

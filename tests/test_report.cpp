@@ -534,6 +534,7 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
     f.lr_drop = 8;
     f.head_only = true;
     f.sam_rho = 0.05f;
+    f.sam_adaptive = true;
     f.distill_weight = 0.5f;
     f.distill_temperature = 2.0f;
     f.batch_size = 64;
@@ -561,6 +562,7 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"augment_shift", 0},
                                {"augment_flip", false},
                                {"sam_rho", 0.05},
+                               {"sam_adaptive", true},
                                {"distillation", {{"weight", 0.5}, {"temperature", 2.0}}},
                                {"batch_size", 64},
                                {"seed", 3},

@@ -141,37 +141,100 @@ TEST_CASE("sam: perturb moves the weights by exactly rho in norm, restore puts t
     CHECK(w == detail::AlignedFloats{1.0f, -2.0f, 0.5f});
 }
 
-TEST_CASE("sam: fine-pruning with SAM gives the same weights with 1 and 2 threads; pruned channels stay zero") {
+TEST_CASE("sam: adaptive perturbation (ASAM) moves each weight by rho w^2 g / ||w g||; zero weights stay") {
+    detail::AlignedFloats w{1.0f, -2.0f, 0.0f, 0.5f}, g{3.0f, 1.0f, -4.0f, -2.0f}, w2{0.25f}, g2{8.0f};
+    const std::vector<ParameterRef> params{{&w, &g}, {&w2, &g2}};
+    // ||w g|| = ||(3, -2, 0, -1, 2)|| = sqrt(18)
+    const double norm = std::sqrt(18.0), rho = 0.5;
+    SamPerturbation s;
+    CHECK(s.perturb(params, 0.5f, true) == doctest::Approx(norm));
+    REQUIRE(s.perturbed());
+    CHECK(double(w[0]) == doctest::Approx(1.0 + rho * 1.0 * 3.0 / norm));
+    CHECK(double(w[1]) == doctest::Approx(-2.0 + rho * 4.0 * 1.0 / norm));
+    CHECK(w[2] == 0.0f);  // a zero (pruned) weight is not moved, whatever its gradient
+    CHECK(double(w[3]) == doctest::Approx(0.5 + rho * 0.25 * -2.0 / norm));
+    CHECK(double(w2[0]) == doctest::Approx(0.25 + rho * 0.0625 * 8.0 / norm));
+    // the plain perturbation of the same arrays differs: it moves the zero weight
+    s.restore(params);
+    CHECK(w == detail::AlignedFloats{1.0f, -2.0f, 0.0f, 0.5f});
+    CHECK(s.perturb(params, 0.5f, false) == doctest::Approx(std::sqrt(9.0 + 1 + 16 + 4 + 64)));
+    CHECK(w[2] != 0.0f);
+    s.restore(params);
+    // every weight zero: nothing moves
+    w = {0.0f, 0.0f, 0.0f, 0.0f};
+    w2 = {0.0f};
+    CHECK(s.perturb(params, 0.5f, true) == 0.0);
+    CHECK_FALSE(s.perturbed());
+}
+
+namespace {
+
+/// Fine-pruning of the quadrant DeepID with mask and `options` (2 epochs at
+/// 1e-2, batches of 32) on 1 thread and on 2, and with `other` on 2: the three networks.
+struct ThreadRuns {
+    DeepID one, two, other;
+};
+ThreadRuns fine_prune_on_threads(const ChannelMask& mask, FinePruningOptions options, FinePruningOptions other) {
     const LabelledImages data = bright_quadrants(120, 8);
     const DeepID net = sam_net(12);
+    for (FinePruningOptions* o : {&options, &other}) {
+        o->epochs = 2;
+        o->learning_rate = 1e-2f;
+        o->batch_size = 32;
+        o->lr_drop = 0;
+    }
+    const int threads = thread_count();
+    set_thread_count(1);
+    DeepID one = fine_prune(net, mask, data, options);
+    set_thread_count(2);
+    DeepID two = fine_prune(net, mask, data, options);
+    DeepID third = fine_prune(net, mask, data, other);
+    set_thread_count(threads);
+    return {std::move(one), std::move(two), std::move(third)};
+}
+
+/// The same weights with 1 and 2 threads, other than `other`'s, and the pruned channels at zero.
+void check_runs(const ThreadRuns& r, const ChannelMask& mask) {
+    CHECK(r.one.stem().layer<0>().kernel() == r.two.stem().layer<0>().kernel());
+    CHECK(r.one.pruned_layer().kernel() == r.two.pruned_layer().kernel());
+    CHECK(r.one.head().layer<2>().kernel() == r.two.head().layer<2>().kernel());
+    CHECK(r.one.pruned_layer().kernel() != r.other.pruned_layer().kernel());
+    const auto& k = r.one.pruned_layer().kernel();
+    for (std::size_t i = 0; i < k.size(); ++i)
+        if (mask.is_pruned(i % 8)) CHECK(k[i] == 0.0f);
+    for (std::size_t c = 0; c < 8; ++c)
+        if (mask.is_pruned(c)) CHECK(r.one.pruned_layer().bias()[c] == 0.0f);
+}
+
+}  // namespace
+
+TEST_CASE("sam: fine-pruning with SAM gives the same weights with 1 and 2 threads; pruned channels stay zero") {
     ChannelMask mask(8);
     mask.prune(2);
     mask.prune(5);
-    FinePruningOptions options;
-    options.epochs = 2;
-    options.learning_rate = 1e-2f;
-    options.batch_size = 32;
-    options.lr_drop = 0;
-    options.sam_rho = 0.05f;
-    const int threads = thread_count();
-    set_thread_count(1);
-    const DeepID one = fine_prune(net, mask, data, options);
-    set_thread_count(2);
-    const DeepID two = fine_prune(net, mask, data, options);
-    FinePruningOptions plain = options;
-    plain.sam_rho = 0;
-    const DeepID unsharp = fine_prune(net, mask, data, plain);
-    set_thread_count(threads);
-    CHECK(one.stem().layer<0>().kernel() == two.stem().layer<0>().kernel());
-    CHECK(one.pruned_layer().kernel() == two.pruned_layer().kernel());
-    CHECK(one.head().layer<2>().kernel() == two.head().layer<2>().kernel());
-    CHECK(one.pruned_layer().kernel() != unsharp.pruned_layer().kernel());
-    const auto& k = one.pruned_layer().kernel();
-    for (std::size_t i = 0; i < k.size(); ++i)
-        if (mask.is_pruned(i % 8)) CHECK(k[i] == 0.0f);
-    CHECK(one.pruned_layer().bias()[2] == 0.0f);
-    CHECK(one.pruned_layer().bias()[5] == 0.0f);
+    FinePruningOptions sharp, plain;
+    sharp.sam_rho = 0.05f;
+    check_runs(fine_prune_on_threads(mask, sharp, plain), mask);
     CHECK(FinePruningOptions{}.sam_rho == 0.0f);
+}
+
+TEST_CASE("sam: adaptive SAM fine-pruning: 1 and 2 threads agree, pruned channels stay zero, differs from plain SAM; "
+          "adaptive without a radius is refused") {
+    ChannelMask mask(8);
+    mask.prune(1);
+    mask.prune(6);
+    FinePruningOptions adaptive;
+    adaptive.sam_rho = 0.5f;
+    adaptive.sam_adaptive = true;
+    FinePruningOptions plain_sam = adaptive;
+    plain_sam.sam_adaptive = false;
+    check_runs(fine_prune_on_threads(mask, adaptive, plain_sam), mask);
+
+    FinePruningOptions no_radius;
+    no_radius.sam_adaptive = true;
+    CHECK_THROWS_WITH_AS(check_fine_pruning_options(no_radius), doctest::Contains("adaptive SAM needs a radius"),
+                         argument_error);
+    CHECK_FALSE(FinePruningOptions{}.sam_adaptive);
 }
 
 }  // namespace test_sam

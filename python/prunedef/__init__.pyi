@@ -120,7 +120,7 @@ def repair(model: Union[Model, _Path], scale: Union[float, str, None] = None, va
            lr: float = 5e-3, batch: int = 64, lr_drop: Optional[int] = None, head_only: bool = False,
            holdout: float = 0.2, seed: int = 1, last_epoch: bool = False, max_fpr: Optional[float] = None,
            weight_decay: float = 0.0, augment_shift: int = 0, augment_flip: bool = False, sam: float = 0.0,
-           distill: Optional[Tuple[float, float]] = None, anp_eps: Optional[float] = None,
+           sam_adaptive: bool = False, distill: Optional[Tuple[float, float]] = None, anp_eps: Optional[float] = None,
            anp_iterations: Optional[int] = None,
            progress: Optional[Callable[[str, int, int], Any]] = None) -> RepairResult: ...
 def read_dataset(path: _Path, layout: str = "NCHW", label: str = "label") -> Tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]: ...

@@ -185,13 +185,15 @@ def test_regularised_fine_tuning_equals_the_tools(tool, fmnist, tmp_path):
     out = tmp_path / "tool"
     run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
              "--drops", "4", "--fine-tune", "1", "--weight-decay", "0.01", "--augment-shift", "2", "--augment-flip",
-             "--sam", "0.05", "--distill", "0.5,2", "--out", out, "--quiet")
+             "--sam", "0.05", "--sam-adaptive", "--distill", "0.5,2", "--out", out, "--quiet")
     r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
-                        weight_decay=0.01, augment_shift=2, augment_flip=True, sam=0.05, distill=(0.5, 2))
+                        weight_decay=0.01, augment_shift=2, augment_flip=True, sam=0.05, sam_adaptive=True,
+                        distill=(0.5, 2))
     tuned = json.loads(r.json())["thresholds"][0]["fine_tuned"]
     assert tuned == json.loads((out / "report.json").read_text())["thresholds"][0]["fine_tuned"]
     assert tuned["weight_decay"] == pytest.approx(0.01) and tuned["sam_rho"] == pytest.approx(0.05)
     assert tuned["distillation"] == {"weight": 0.5, "temperature": 2.0}
+    assert tuned["sam_adaptive"] is True
 
 
 def test_order_and_fine_tuning_options_are_checked(fmnist):
@@ -202,3 +204,6 @@ def test_order_and_fine_tuning_options_are_checked(fmnist):
     with pytest.raises(prunedef.ArgumentError, match="weight decay must be finite and >= 0"):
         prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
                         weight_decay=-1)
+    with pytest.raises(prunedef.ArgumentError, match="adaptive SAM needs a radius"):
+        prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
+                        sam_adaptive=True)

@@ -50,6 +50,7 @@ struct RepairOptionsCli {
     std::size_t augment_shift = 0;      // --augment-shift
     bool augment_flip = false;          // --augment-flip
     float sam = 0;                      // --sam
+    bool sam_adaptive = false;          // --sam-adaptive
     std::string distill;                // --distill WEIGHT[,T]
     float anp_eps = 0.4f;               // --anp-eps
     std::size_t anp_iterations = 2000;  // --anp-iterations
@@ -268,12 +269,14 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         fine.augmentation.max_shift = o.augment_shift;
         fine.augmentation.horizontal_flip = o.augment_flip;
         fine.sam_rho = o.sam;
+        fine.sam_adaptive = o.sam_adaptive;
         if (!o.distill.empty()) fine.distillation = parse_distill(o.distill);
         fine.lr_drop = o.lr_drop_opt->count() > 0 ? o.lr_drop
                                                   : (o.fine_tune >= 4 ? std::size_t(std::ceil(0.75 * double(o.fine_tune))) : 0);
         fine.seed = o.seed;
         fine.holdout = o.holdout;
         fine.choose_epoch = !o.last_epoch;
+        check_fine_pruning_options(fine);  // before any work
     }
     options.drops = parse_drops(o.drops, o.relative);
     options.site = o.site == "pooled" ? ActivationSite::pooled : ActivationSite::convolution;
@@ -519,7 +522,7 @@ Runner add_repair(CLI::App& app, bool single_process) {
               "                      [--k N,...] [--name TEMPLATE]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
               "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]\n"
-              "                                          [--sam RHO] [--distill W[,T]]]\n"
+              "                                          [--sam RHO [--sam-adaptive]] [--distill W[,T]]]\n"
               "                      [--weights-only] [--onnx]\n"
               "                      --out DIR [--replace] [--quiet]",
               "Ranks the channels of the pruned layer (default: the last convolution whose pooled output feeds\n"
@@ -638,10 +641,15 @@ Runner add_repair(CLI::App& app, bool single_process) {
     sub->add_flag("--augment-flip", o->augment_flip,
                   "fine-tuning: flip each image left to right with probability 1/2 (only where the classes allow it)")
         ->needs(o->fine_tune_opt);
-    sub->add_option("--sam", o->sam, "fine-tuning: sharpness-aware steps (FT-SAM) with radius RHO (default 0, plain steps)")
-        ->check(CLI::Range(0.0, 100.0))
-        ->needs(o->fine_tune_opt)
-        ->type_name("RHO");
+    CLI::Option* sam_opt =
+        sub->add_option("--sam", o->sam, "fine-tuning: sharpness-aware steps (FT-SAM) with radius RHO (default 0, plain steps)")
+            ->check(CLI::Range(0.0, 100.0))
+            ->needs(o->fine_tune_opt)
+            ->type_name("RHO");
+    sub->add_flag("--sam-adaptive", o->sam_adaptive,
+                  "fine-tuning: adaptive SAM (ASAM, as FT-SAM): each weight w moved by RHO w^2 g / ||w g||, so zero "
+                  "weights stay and no layer's gradient scale takes the whole radius")
+        ->needs(sam_opt);
     sub->add_option("--distill", o->distill,
                     "fine-tuning: mix the label loss with W x T^2 KL(B's outputs at temperature T || B''s), W in [0, 1] "
                     "(default T 2; default 0, plain)")

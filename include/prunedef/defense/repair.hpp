@@ -149,6 +149,7 @@ struct FineTuneResult : RepairedFigures {
     std::size_t augment_shift = 0; // random shifts of up to this many pixels; 0: none
     bool augment_flip = false;     // random horizontal flips
     float sam_rho = 0;             // FT-SAM's radius; 0: plain steps
+    bool sam_adaptive = false;     // adaptive SAM (ASAM): perturbation in proportion to w^2
     float distill_weight = 0;      // agreement fine-tuning toward B: weight of the KL term; 0: none
     float distill_temperature = 1; // and its temperature
     std::size_t batch_size = 0;    // images per fine-tuning step

@@ -49,6 +49,9 @@ struct FinePruningOptions {
     /// FT-SAM: sharpness-aware fine-tuning with this radius (sam.hpp, TrainOptions::sam_rho;
     /// Zhu et al., ICCV 2023); 0: plain steps (the default). About twice the fine-tuning time.
     float sam_rho = 0.0f;
+    /// With sam_rho > 0: adaptive SAM (ASAM, sam.hpp), as FT-SAM fine-tunes: each weight perturbed
+    /// in proportion to its square, so pruned (zero) weights are not moved.
+    bool sam_adaptive = false;
     /// Agreement fine-tuning toward B (distillation.hpp): the loss mixes the label cross-entropy
     /// with weight x T^2 KL(B's softened outputs || B''s) on each (augmented) fine-tuning batch,
     /// B run unpruned; weight 0: plain (the default). About 1.3 times the fine-tuning time.
@@ -64,7 +67,8 @@ struct FinePruningOptions {
 };
 
 /// Refuses settings fine-tuning cannot run with (argument_error), before any work: a rate that is
-/// not positive, a negative weight decay or SAM radius, a distillation weight outside [0, 1].
+/// not positive, a negative weight decay or SAM radius, adaptive SAM without a radius, a
+/// distillation weight outside [0, 1].
 inline void check_fine_pruning_options(const FinePruningOptions& o) {
     if (!(o.learning_rate > 0.0f) || !std::isfinite(o.learning_rate))
         throw argument_error("fine-pruning: the learning rate must be finite and > 0, got " + std::to_string(o.learning_rate));
@@ -73,6 +77,8 @@ inline void check_fine_pruning_options(const FinePruningOptions& o) {
         throw argument_error("fine-pruning: the weight decay must be finite and >= 0, got " + std::to_string(o.weight_decay));
     if (!(o.sam_rho >= 0.0f) || !std::isfinite(o.sam_rho))
         throw argument_error("fine-pruning: the SAM radius must be finite and >= 0, got " + std::to_string(o.sam_rho));
+    if (o.sam_adaptive && o.sam_rho == 0.0f)
+        throw argument_error("fine-pruning: adaptive SAM needs a radius > 0 (sam_rho is 0)");
     check_distillation(o.distillation);
 }
 
@@ -109,6 +115,7 @@ Net fine_tune_pruned(const Net& b, const ChannelMask& mask, const LabelledImages
     train_options.train_trunk = !options.head_only;
     train_options.on_epoch = on_epoch;
     train_options.sam_rho = options.sam_rho;
+    train_options.sam_adaptive = options.sam_adaptive;
     train_options.distillation = options.distillation;
     if (options.distillation.weight > 0.0f)
         train_options.teacher = [&b](const Tensor& images, Tensor& logits) { b.logits(images, logits); };
@@ -217,6 +224,7 @@ template <class Net>
 std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const RepairData& data,
                                 const FinePruningOptions& options, std::size_t batch_size = 256,
                                 const TrainingForm<Net>& form = {}) {
+    check_fine_pruning_options(options);
     std::optional<Net> trainable;
     if (form.to_training) trainable = form.to_training(b);
     const LabelledImages all_valid = read_all(*data.valid);
@@ -266,6 +274,7 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.augment_shift = options.augmentation.max_shift;
         f.augment_flip = options.augmentation.horizontal_flip;
         f.sam_rho = options.sam_rho;
+        f.sam_adaptive = options.sam_adaptive && options.sam_rho > 0.0f;
         f.distill_weight = options.distillation.weight;
         f.distill_temperature = options.distillation.temperature;
         f.batch_size = options.batch_size;

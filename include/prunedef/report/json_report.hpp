@@ -141,6 +141,7 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"augment_shift", f->augment_shift},
             {"augment_flip", f->augment_flip},
             {"sam_rho", json_number(f->sam_rho)},
+            {"sam_adaptive", f->sam_adaptive},
             {"distillation", f->distill_weight > 0 ? Json{{"weight", json_number(f->distill_weight)},
                                                           {"temperature", json_number(f->distill_temperature)}}
                                                     : Json(nullptr)},

@@ -324,7 +324,9 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                (first.augment_shift > 0 ? ", random shifts of up to " + std::to_string(first.augment_shift) + " pixels"
                                         : std::string()) +
                (first.augment_flip ? ", random horizontal flips" : "") +
-               (first.sam_rho > 0 ? ", sharpness-aware (SAM) steps of radius " + detail::md_float(first.sam_rho)
+               (first.sam_rho > 0 ? std::string(first.sam_adaptive ? ", adaptive sharpness-aware (ASAM)"
+                                                                   : ", sharpness-aware (SAM)") +
+                                        " steps of radius " + detail::md_float(first.sam_rho)
                                   : std::string()) +
                (first.distill_weight > 0 ? ", agreement with B (distillation weight " + detail::md_float(first.distill_weight) +
                                                ", temperature " + detail::md_float(first.distill_temperature) + ")"

@@ -5,9 +5,16 @@
 // trained array together), computes the gradient there, puts the weights back and lets the
 // optimizer step from w with that second gradient. Zhu, Zhang, Wu, Wang and Yang ("Enhancing
 // Fine-Tuning Based Backdoor Defense with Sharpness-Aware Minimization", ICCV 2023, FT-SAM) fine-
-// tune backdoored networks this way (they scale the perturbation per neuron by its weight norm;
-// this is the plain SAM of Foret et al.). Cost: two forward and backward passes per step, about
-// twice a plain fine-tuning step (on DeepID as on any network).
+// tune backdoored networks with the adaptive form (below), whose perturbation of each weight grows
+// with the weight. Cost: two forward and backward passes per step, about twice a plain fine-tuning
+// step (on DeepID as on any network).
+//
+// Adaptive SAM (ASAM; Kwon, Kim, Park and Choi, "ASAM: Adaptive Sharpness-Aware Minimization for
+// Scale-Invariant Learning of Deep Neural Networks", ICML 2021, element-wise operator T_w = |w|):
+// w += rho w^2 g / ||w g|| (products element-wise). A weight of 0, such as a pruned channel's, is
+// not moved, and no layer's perturbation is dominated by another's gradient scale: plain SAM on a
+// network that reads raw pixels (0..255) puts nearly all of rho on conv_1, whose gradient is the
+// largest (benchmarks/README.md, FT-SAM).
 // The norm is summed in double in a fixed order (arrays in visit order, entries in storage
 // order): the perturbation does not depend on the thread count.
 
@@ -24,14 +31,20 @@ namespace prunedef {
 /// the radius rho, restore() puts back the weights it saved. Gradients are left as they are.
 class SamPerturbation {
 public:
-    /// w += rho g / ||g|| for every trained array; nothing (and restore() a no-op) when rho is 0 or
-    /// every gradient is zero. Returns ||g||.
-    double perturb(const std::vector<ParameterRef>& params, float rho) {
+    /// w += rho g / ||g|| for every trained array (adaptive: w += rho w^2 g / ||w g||); nothing (and
+    /// restore() a no-op) when rho is 0 or the norm is zero. Returns the norm, ||g|| or ||w g||.
+    double perturb(const std::vector<ParameterRef>& params, float rho, bool adaptive = false) {
         if (!(rho >= 0.0f) || !std::isfinite(rho)) throw argument_error("SAM: rho must be finite and >= 0");
         saved_.clear();
         double sum = 0.0;
-        for (const ParameterRef& p : params)
-            for (float g : *p.gradient) sum += double(g) * double(g);
+        for (const ParameterRef& p : params) {
+            const auto& w = *p.value;
+            const auto& g = *p.gradient;
+            for (std::size_t i = 0; i < g.size(); ++i) {
+                const double t = adaptive ? double(w[i]) * double(g[i]) : double(g[i]);
+                sum += t * t;
+            }
+        }
         const double norm = std::sqrt(sum);
         if (!std::isfinite(norm)) throw numeric_error("SAM: the gradient is not finite");
         if (rho == 0.0f || norm == 0.0) return norm;
@@ -41,7 +54,10 @@ public:
             saved_.push_back(*p.value);
             auto& w = *p.value;
             const auto& g = *p.gradient;
-            for (std::size_t i = 0; i < w.size(); ++i) w[i] = static_cast<float>(double(w[i]) + scale * double(g[i]));
+            for (std::size_t i = 0; i < w.size(); ++i) {
+                const double wi = w[i];
+                w[i] = static_cast<float>(wi + scale * (adaptive ? wi * wi : 1.0) * double(g[i]));
+            }
         }
         detail::parameters_changed(params);
         return norm;

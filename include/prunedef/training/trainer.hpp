@@ -82,6 +82,9 @@ struct TrainOptions {
     /// Sharpness-aware minimisation radius (sam.hpp): each step takes the gradient at the weights
     /// moved by sam_rho g / ||g|| (the constraint applied there too); 0: plain steps (the default).
     float sam_rho = 0.0f;
+    /// With sam_rho > 0: adaptive SAM (ASAM, sam.hpp), the weights moved by
+    /// sam_rho w^2 g / ||w g|| instead.
+    bool sam_adaptive = false;
     /// Agreement loss toward teacher (distillation.hpp); weight 0 (the default): plain
     /// cross-entropy, the teacher unused. teacher(images, logits) writes the teacher's logits of
     /// the mini-batch as trained on (after augmentation).
@@ -154,7 +157,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
             loss_sum += batch_loss(logits) * double(count);
             backward(net, cache, dlogits);
             if (options.sam_rho > 0.0f) {
-                sam.perturb(params, options.sam_rho);
+                sam.perturb(params, options.sam_rho, options.sam_adaptive);
                 if (sam.perturbed()) {
                     constrain(net);
                     forward_train(net, images, sam_logits, cache, options.train_trunk);
