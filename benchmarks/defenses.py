@@ -25,7 +25,7 @@ goal are met. "run (s)" is the whole repair (sweep, pruning and fine-tuning, rep
 for a run's two stages.
 
 usage: defenses.py PRUNEDEF WORK [--seeds 1 2 3 4 5] [--kinds baseline pruning-aware]
-                   [--defenses activation clp anp distill sam anp-distill] [--reuse]
+                   [--defenses activation clp anp distill sam asam anp-distill] [--reuse]
 --reuse keeps BadNets, clean references and repairs already in WORK (their outputs complete).
 Needs dataset-fashion-mnist (Debian) for make-badnet.
 """
@@ -54,7 +54,10 @@ DEFENSES = {
     "anp": ("ANP (Wu & Wang, paper's defaults)", ["--policy", "anp"]),
     # chosen on the held-out part of the shared BadNet's valid.h5 (benchmarks/README.md)
     "distill": ("increasing, agreement toward B (--distill 0.9,4 --lr 2e-4)", ["--distill", "0.9,4", "--lr", "2e-4"]),
-    "sam": ("increasing, FT-SAM (--sam 0.05)", ["--sam", "0.05"]),
+    "sam": ("increasing, plain SAM (--sam 0.05)", ["--sam", "0.05"]),
+    # FT-SAM's adaptive perturbation; the radius chosen on the held-out part of the shared
+    # BadNet's valid.h5 among 0.05, 0.1, 0.2, 0.5, 1 and 2 (benchmarks/README.md)
+    "asam": ("increasing, FT-SAM: adaptive SAM (--sam 0.2 --sam-adaptive)", ["--sam", "0.2", "--sam-adaptive"]),
     "anp-distill": ("ANP, agreement toward B (--distill 0.9,4 --lr 2e-4)",
                     ["--policy", "anp", "--distill", "0.9,4", "--lr", "2e-4"]),
 }
