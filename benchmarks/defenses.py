@@ -140,7 +140,11 @@ def summary(rows, kinds, defenses):
                      "G detects (%) | run (s) | seeds within: ASR / lost / false pos. / all three |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for d in defenses:
-            for stage in ("pruned", "fine-tuned"):
+            # a defense that prunes in the order of another one listed (distill, sam, asam after
+            # activation; anp-distill after anp) shows its fine-tuned rows only
+            same_order = {"distill": "activation", "sam": "activation", "asam": "activation", "anp-distill": "anp"}
+            stages = ("fine-tuned",) if same_order.get(d) in defenses else ("pruned", "fine-tuned")
+            for stage in stages:
                 for x in sorted({r["x"] for r in of_kind}):
                     sel = [r for r in of_kind if r["defense"] == d and r["stage"] == stage and r["x"] == x]
                     if not sel:
