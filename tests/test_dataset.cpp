@@ -366,6 +366,33 @@ TEST_CASE("dataset: malformed files are reported with exact messages") {
     }
 }
 
+TEST_CASE("dataset: files the fuzzer found are refused with an error (tests/fuzz/regressions/dataset)") {
+    // label_int64_precision_15680.h5: a 64-bit integer label type declaring 15,680 bits of
+    // precision; HDF5 converted it by writing past a stack buffer (fuzz_dataset, stack smashing
+    // inside H5Dread). prunedef refuses the type before reading. scripts/fuzz.sh replays these too.
+    const std::string dir = std::string(PRUNEDEF_FUZZ_REGRESSIONS_DIR) + "/dataset/";
+    const std::string path = dir + "label_int64_precision_15680.h5";
+    CHECK_THROWS_WITH_AS(DatasetReader{path},
+                         (path + ": /label: corrupt integer type: 8 bytes declaring 15680 bits of precision at bit "
+                                 "offset 0 (at most 64 bits in all)")
+                             .c_str(),
+                         format_error);
+}
+
+TEST_CASE("dataset: integer labels of a reduced precision inside their bytes are read") {
+    const std::string path = (scratch_dir("dataset_12bit") / "labels.h5").string();
+    hid_t file = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(file >= 0);
+    write_dataset<std::uint8_t>(file, "data", {2, 1, 2, 2}, H5T_NATIVE_UINT8, H5T_STD_U8LE, std::vector<std::uint8_t>(8, 7));
+    hid_t twelve = H5Tcopy(H5T_STD_I32LE);
+    REQUIRE(H5Tset_precision(twelve, 12) >= 0);
+    write_dataset<std::int32_t>(file, "label", {2}, H5T_NATIVE_INT32, twelve, {3, 1000});
+    H5Tclose(twelve);
+    H5Fclose(file);
+    DatasetReader r(path);
+    CHECK(r.labels() == std::vector<int>{3, 1000});
+}
+
 TEST_CASE("dataset: the shared Fashion-MNIST validation set" * doctest::test_suite("shared") *
           doctest::skip(!prunedef_test::shared_available("fmnist_badnet/valid.h5"))) {
     const std::string path = prunedef_test::shared_path("fmnist_badnet/valid.h5");

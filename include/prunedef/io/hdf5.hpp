@@ -386,6 +386,34 @@ inline const char* h5_class_name(H5T_class_t c) {
     }
 }
 
+/// Refuses (format_error naming `where`) a number type whose bits do not lie inside its bytes:
+/// HDF5 1.10 converts such a type by copying bits past a buffer of its own (the fuzzer made a
+/// 64-bit integer declaring 15,680 bits of precision: a stack overflow inside H5Dread). Checks
+/// the size (1 to 16 bytes), precision and offset, and a float's sign, exponent and mantissa.
+inline void h5_check_number_type(hid_t type, const std::string& where) {
+    const H5T_class_t cls = H5Tget_class(type);
+    const char* kind = cls == H5T_INTEGER ? "integer" : "floating-point";
+    const std::size_t size = H5Tget_size(type);  // 0 on failure
+    if (size == 0 || size > 16)
+        throw format_error(where + ": numbers of " + std::to_string(size) + " bytes are not a supported number type");
+    const std::size_t bits = 8 * size;
+    const std::size_t precision = H5Tget_precision(type);  // 0 on failure
+    const int offset = H5Tget_offset(type);                 // negative on failure
+    if (precision == 0 || offset < 0 || std::size_t(offset) > bits || precision > bits - std::size_t(offset))
+        throw format_error(where + ": corrupt " + kind + " type: " + std::to_string(size) + " bytes declaring " +
+                           std::to_string(precision) + " bits of precision at bit offset " + std::to_string(offset) +
+                           " (at most " + std::to_string(bits) + " bits in all)");
+    if (cls != H5T_FLOAT) return;
+    std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    const std::size_t end = std::size_t(offset) + precision;
+    if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0 || spos >= end || esize == 0 || esize > 32 ||
+        epos > end || esize > end - epos || msize == 0 || msize > 112 || mpos > end || msize > end - mpos)
+        throw format_error(where + ": corrupt floating-point type: sign at bit " + std::to_string(spos) + ", exponent " +
+                           std::to_string(esize) + " bits at " + std::to_string(epos) + ", mantissa " +
+                           std::to_string(msize) + " bits at " + std::to_string(mpos) + " in " + std::to_string(end) +
+                           " bits");
+}
+
 template <class T>
 hid_t h5_native_type();
 template <>
@@ -407,6 +435,11 @@ void h5_read_numeric(const H5Object& ds, std::vector<T>& out, std::size_t start 
     const H5T_class_t cls = h5_dataset_class(ds);
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(ds.where() + ": expected a numeric dataset, found " + h5_class_name(cls));
+    {
+        H5Handle type(H5Dget_type(ds.id()), H5Tclose);
+        if (!type.valid()) throw format_error(ds.where() + ": cannot read datatype");
+        h5_check_number_type(type.id(), ds.where());
+    }
     H5Handle file_space(H5Dget_space(ds.id()), H5Sclose);
     if (!file_space.valid()) throw format_error(ds.where() + ": cannot read dataspace");
     std::vector<std::size_t> dims = h5_space_dims(file_space.id(), ds.where());
@@ -494,9 +527,7 @@ inline std::vector<double> h5_read_numeric_attribute(const H5Object& loc, const 
     const H5T_class_t cls = h5_check(H5Tget_class(type.id()), where + ": cannot read the datatype class");
     if (cls != H5T_INTEGER && cls != H5T_FLOAT)
         throw format_error(where + ": expected a number, found " + h5_class_name(cls));
-    const std::size_t element_size = H5Tget_size(type.id());
-    if (element_size == 0 || element_size > 16)
-        throw format_error(where + ": numbers of " + std::to_string(element_size) + " bytes are not a supported number type");
+    h5_check_number_type(type.id(), where);
     const std::vector<std::size_t> dims = h5_space_dims(space.id(), where);  // a named vector: GCC 12 warns
     const std::size_t count = h5_element_count(dims);                         // (falsely) on the temporary
     if (count > (1u << 24)) throw format_error(where + ": " + std::to_string(count) + " values is too many");
