@@ -274,7 +274,7 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.augment_shift = options.augmentation.max_shift;
         f.augment_flip = options.augmentation.horizontal_flip;
         f.sam_rho = options.sam_rho;
-        f.sam_adaptive = options.sam_adaptive && options.sam_rho > 0.0f;
+        f.sam_adaptive = options.sam_adaptive;
         f.distill_weight = options.distillation.weight;
         f.distill_temperature = options.distillation.temperature;
         f.batch_size = options.batch_size;

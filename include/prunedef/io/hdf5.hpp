@@ -272,6 +272,34 @@ inline std::size_t h5_element_count(const std::vector<std::size_t>& dims) {
     return n;
 }
 
+/// Refuses (format_error naming `where`) a number type whose bits do not lie inside its bytes:
+/// HDF5 1.10 converts such a type by copying bits past a buffer of its own (the fuzzer made a
+/// 64-bit integer declaring 15,680 bits of precision: a stack overflow inside H5Dread). Checks
+/// the size (1 to 16 bytes), precision and offset, and a float's sign, exponent and mantissa.
+inline void h5_check_number_type(hid_t type, const std::string& where) {
+    const H5T_class_t cls = H5Tget_class(type);
+    const char* kind = cls == H5T_INTEGER ? "integer" : "floating-point";
+    const std::size_t size = H5Tget_size(type);  // 0 on failure
+    if (size == 0 || size > 16)
+        throw format_error(where + ": numbers of " + std::to_string(size) + " bytes are not a supported number type");
+    const std::size_t bits = 8 * size;
+    const std::size_t precision = H5Tget_precision(type);  // 0 on failure
+    const int offset = H5Tget_offset(type);                 // negative on failure
+    if (precision == 0 || offset < 0 || std::size_t(offset) > bits || precision > bits - std::size_t(offset))
+        throw format_error(where + ": corrupt " + kind + " type: " + std::to_string(size) + " bytes declaring " +
+                           std::to_string(precision) + " bits of precision at bit offset " + std::to_string(offset) +
+                           " (at most " + std::to_string(bits) + " bits in all)");
+    if (cls != H5T_FLOAT) return;
+    std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
+    const std::size_t end = std::size_t(offset) + precision;
+    if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0 || spos >= end || esize == 0 || esize > 32 ||
+        epos > end || esize > end - epos || msize == 0 || msize > 112 || mpos > end || msize > end - mpos)
+        throw format_error(where + ": corrupt floating-point type: sign at bit " + std::to_string(spos) + ", exponent " +
+                           std::to_string(esize) + " bits at " + std::to_string(epos) + ", mantissa " +
+                           std::to_string(msize) + " bits at " + std::to_string(mpos) + " in " + std::to_string(end) +
+                           " bits");
+}
+
 /// Checks, before anything is allocated for it, that a dataset of the given dimensions holds at
 /// most max_elements values and that the file really stores them: no external or virtual
 /// storage (data in other files), and at least as many bytes stored as declared (uncompressed),
@@ -292,11 +320,9 @@ inline void h5_check_dataset_storage(const H5Object& ds, const std::vector<std::
         throw format_error(ds.where() + ": unsupported storage layout (virtual datasets are not read)");
     if (h5_check(H5Pget_external_count(dcpl.id()), ds.where() + ": cannot read the external storage count") != 0)
         throw format_error(ds.where() + ": data stored in external files is not read");
-    const std::size_t element_size = H5Tget_size(type.id());  // 0 on failure, refused below
     const H5T_class_t cls = h5_check(H5Tget_class(type.id()), ds.where() + ": cannot read the datatype class");
-    if ((cls == H5T_INTEGER || cls == H5T_FLOAT) && (element_size == 0 || element_size > 16))
-        throw format_error(ds.where() + ": numbers of " + std::to_string(element_size) +
-                           " bytes are not a supported number type");
+    if (cls == H5T_INTEGER || cls == H5T_FLOAT) h5_check_number_type(type.id(), ds.where());
+    const std::size_t element_size = H5Tget_size(type.id());  // 0 on failure, refused below
     const int nfilters = h5_check(H5Pget_nfilters(dcpl.id()), ds.where() + ": cannot read the filters");
     for (int i = 0; i < nfilters; ++i) {  // a filter this HDF5 lacks would fail every read as "corrupt"
         unsigned flags = 0, config = 0;
@@ -384,34 +410,6 @@ inline const char* h5_class_name(H5T_class_t c) {
         case H5T_BITFIELD: return "bitfield";
         default: return "unknown";
     }
-}
-
-/// Refuses (format_error naming `where`) a number type whose bits do not lie inside its bytes:
-/// HDF5 1.10 converts such a type by copying bits past a buffer of its own (the fuzzer made a
-/// 64-bit integer declaring 15,680 bits of precision: a stack overflow inside H5Dread). Checks
-/// the size (1 to 16 bytes), precision and offset, and a float's sign, exponent and mantissa.
-inline void h5_check_number_type(hid_t type, const std::string& where) {
-    const H5T_class_t cls = H5Tget_class(type);
-    const char* kind = cls == H5T_INTEGER ? "integer" : "floating-point";
-    const std::size_t size = H5Tget_size(type);  // 0 on failure
-    if (size == 0 || size > 16)
-        throw format_error(where + ": numbers of " + std::to_string(size) + " bytes are not a supported number type");
-    const std::size_t bits = 8 * size;
-    const std::size_t precision = H5Tget_precision(type);  // 0 on failure
-    const int offset = H5Tget_offset(type);                 // negative on failure
-    if (precision == 0 || offset < 0 || std::size_t(offset) > bits || precision > bits - std::size_t(offset))
-        throw format_error(where + ": corrupt " + kind + " type: " + std::to_string(size) + " bytes declaring " +
-                           std::to_string(precision) + " bits of precision at bit offset " + std::to_string(offset) +
-                           " (at most " + std::to_string(bits) + " bits in all)");
-    if (cls != H5T_FLOAT) return;
-    std::size_t spos = 0, epos = 0, esize = 0, mpos = 0, msize = 0;
-    const std::size_t end = std::size_t(offset) + precision;
-    if (H5Tget_fields(type, &spos, &epos, &esize, &mpos, &msize) < 0 || spos >= end || esize == 0 || esize > 32 ||
-        epos > end || esize > end - epos || msize == 0 || msize > 112 || mpos > end || msize > end - mpos)
-        throw format_error(where + ": corrupt floating-point type: sign at bit " + std::to_string(spos) + ", exponent " +
-                           std::to_string(esize) + " bits at " + std::to_string(epos) + ", mantissa " +
-                           std::to_string(msize) + " bits at " + std::to_string(mpos) + " in " + std::to_string(end) +
-                           " bits");
 }
 
 template <class T>
