@@ -58,6 +58,11 @@ DEFENSES = {
     # FT-SAM's adaptive perturbation; the radius chosen on the held-out part of the shared
     # BadNet's valid.h5 among 0.05, 0.1, 0.2, 0.5, 1 and 2 (benchmarks/README.md)
     "asam": ("increasing, FT-SAM: adaptive SAM (--sam 0.2 --sam-adaptive)", ["--sam", "0.2", "--sam-adaptive"]),
+    # random erasing at the paper's probability (Zhong et al. 2020), not tuned; with agreement,
+    # B sees each image unerased (the distill setting above)
+    "erase": ("increasing, random erasing (--augment-erase 0.5)", ["--augment-erase", "0.5"]),
+    "erase-distill": ("increasing, agreement toward B, random erasing (--distill 0.9,4 --lr 2e-4 --augment-erase 0.5)",
+                      ["--distill", "0.9,4", "--lr", "2e-4", "--augment-erase", "0.5"]),
     "anp-distill": ("ANP, agreement toward B (--distill 0.9,4 --lr 2e-4)",
                     ["--policy", "anp", "--distill", "0.9,4", "--lr", "2e-4"]),
 }
@@ -140,9 +145,10 @@ def summary(rows, kinds, defenses):
                      "G detects (%) | run (s) | seeds within: ASR / lost / false pos. / all three |")
         lines.append("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         for d in defenses:
-            # a defense that prunes in the order of another one listed (distill, sam, asam after
-            # activation; anp-distill after anp) shows its fine-tuned rows only
-            same_order = {"distill": "activation", "sam": "activation", "asam": "activation", "anp-distill": "anp"}
+            # a defense that prunes in the order of another one listed (distill, sam, asam, erase,
+            # erase-distill after activation; anp-distill after anp) shows its fine-tuned rows only
+            same_order = {"distill": "activation", "sam": "activation", "asam": "activation", "erase": "activation",
+                          "erase-distill": "activation", "anp-distill": "anp"}
             stages = ("fine-tuned",) if same_order.get(d) in defenses else ("pruned", "fine-tuned")
             for stage in stages:
                 for x in sorted({r["x"] for r in of_kind}):

@@ -255,13 +255,18 @@ grep -q "^prunedef repair: ANP: [0-9]* of 64 channels end with a mask below 0.2"
 grep -q -- "--anp-eps: only with --policy anp" "$work/anp_refused.err" || fail "--anp-eps alone: $(cat "$work/anp_refused.err")"
 # 4h. Fine-tuning with weight decay and augmentation: the reports name them.
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \
-  --weight-decay 0.001 --augment-shift 2 --augment-flip --quiet --out "$work/fpaug" > /dev/null \
-  || fail "repair --weight-decay --augment-shift --augment-flip exit code"
-grep -q "decoupled weight decay 0.001, random shifts of up to 2 pixels, random horizontal flips, batches of 32, seed 1)" "$work/fpaug/report.md" \
+  --weight-decay 0.001 --augment-shift 2 --augment-flip --augment-erase 0.5 --quiet --out "$work/fpaug" > /dev/null \
+  || fail "repair --weight-decay --augment-shift --augment-flip --augment-erase exit code"
+grep -q "decoupled weight decay 0.001, random shifts of up to 2 pixels, random horizontal flips, random erasing of probability 0.5, batches of 32, seed 1)" "$work/fpaug/report.md" \
   || fail "report.md does not name the weight decay and augmentation"
 grep -q '"weight_decay": 0.001' "$work/fpaug/report.json" || fail "report.json: weight_decay"
 grep -q '"augment_shift": 2' "$work/fpaug/report.json" || fail "report.json: augment_shift"
 grep -q '"augment_flip": true' "$work/fpaug/report.json" || fail "report.json: augment_flip"
+grep -q '"augment_erase": 0.5' "$work/fpaug/report.json" || fail "report.json: augment_erase"
+grep -q '"augment_erase": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.json: augment_erase is not 0 by default"
+"$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --augment-erase 1.5 \
+  --quiet --out "$work/fperase_bad" > /dev/null 2> "$work/fperase_bad.err" && fail "--augment-erase 1.5 accepted"
+grep -q -- "--augment-erase" "$work/fperase_bad.err" || fail "--augment-erase 1.5: $(cat "$work/fperase_bad.err")"
 grep -q '"weight_decay": 0\(\.0\)\?,\?$' "$work/fp/report.json" || fail "report.json: weight_decay is not 0 by default"
 # 4i. FT-SAM and agreement fine-tuning toward B run end to end (doctests check the steps).
 "$tool" repair --model "$lab3" --scale 1 --valid "$data/clean_samples.h5" --drops 4 --fine-tune 1 --batch 32 \

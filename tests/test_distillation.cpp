@@ -199,6 +199,46 @@ TEST_CASE("distillation: weight 0 is plain training bit for bit; the teacher see
     CHECK(moved_e > 1e-3);
 }
 
+TEST_CASE("distillation: with random erasing the teacher sees each image whole, the student erased") {
+    Rng rng(5);
+    LabelledImages data;
+    data.images.resize(48, {26, 26, 1});
+    for (std::size_t i = 0; i < data.images.size(); ++i) data.images.data()[i] = float(1.0 + rng.uniform());
+    for (std::size_t i = 0; i < 48; ++i) data.labels.push_back(int(i % 4));
+    const DeepID teacher = distill_net(14);
+    TrainOptions options;
+    options.epochs = 1;
+    options.batch_size = 16;
+    options.augmentation.erasing.probability = 1.0;
+    options.distillation = {1.0f, 2.0f};
+    std::size_t whole = 0, seen = 0;
+    options.teacher = [&](const Tensor& images, Tensor& logits) {
+        for (std::size_t i = 0; i < images.batch(); ++i, ++seen)
+            for (std::size_t j = 0; j < data.size(); ++j)
+                if (std::equal(images.image(i), images.image(i) + images.image_size(), data.images.image(j))) {
+                    ++whole;
+                    break;
+                }
+        teacher.logits(images, logits);
+    };
+    DeepID student = distill_net(15);
+    Adam adam(1e-3f);
+    train(student, data, adam, options);
+    CHECK(seen == 48);
+    CHECK(whole == 48);  // every image the teacher saw is a training image as it is
+    // the student trained on erased images: the same run without erasing ends elsewhere
+    TrainOptions unerased = options;
+    unerased.augmentation.erasing = {};
+    DeepID plain = distill_net(15);
+    Adam adam_plain(1e-3f);
+    train(plain, data, adam_plain, unerased);
+    CHECK(weights(plain) != weights(student));
+    // an erasing probability above 1 is refused before training
+    TrainOptions bad = unerased;
+    bad.augmentation.erasing.probability = 2.0;
+    CHECK_THROWS_AS(train(plain, data, adam_plain, bad), argument_error);
+}
+
 TEST_CASE("distillation: bad settings are refused; fine-pruning toward B keeps pruned channels at zero") {
     Tensor z = normal_tensor(2, {1, 1, 3}, 4, 1.0f), d;
     const int labels[2] = {0, 1};

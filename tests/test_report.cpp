@@ -533,6 +533,7 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
     f.learning_rate = 0.005f;
     f.lr_drop = 8;
     f.head_only = true;
+    f.augment_erase = 0.25;
     f.sam_rho = 0.05f;
     f.sam_adaptive = true;
     f.distill_weight = 0.5f;
@@ -561,6 +562,7 @@ TEST_CASE("report: JSON of a Fine-Pruning result, with float settings in their s
                                {"weight_decay", 0.0},
                                {"augment_shift", 0},
                                {"augment_flip", false},
+                               {"augment_erase", 0.25},
                                {"sam_rho", 0.05},
                                {"sam_adaptive", true},
                                {"distillation", {{"weight", 0.5}, {"temperature", 2.0}}},

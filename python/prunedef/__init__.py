@@ -112,7 +112,7 @@ def repair(model: Union[Model, str, os.PathLike], scale: Any = None, valid: Opti
            fine_tune: int = 0, lr: float = 5e-3, batch: int = 64, lr_drop: Optional[int] = None,
            head_only: bool = False, holdout: float = 0.2, seed: int = 1, last_epoch: bool = False,
            max_fpr: Optional[float] = None, weight_decay: float = 0.0, augment_shift: int = 0,
-           augment_flip: bool = False, sam: float = 0.0, sam_adaptive: bool = False,
+           augment_flip: bool = False, augment_erase: float = 0.0, sam: float = 0.0, sam_adaptive: bool = False,
            distill: Optional[Tuple[float, float]] = None,
            anp_eps: Optional[float] = None, anp_iterations: Optional[int] = None,
            progress: Optional[Callable[[str, int, int], Any]] = None) -> RepairResult:
@@ -127,7 +127,7 @@ def repair(model: Union[Model, str, os.PathLike], scale: Any = None, valid: Opti
     order: 'increasing' (Liu et al.), 'decreasing', 'l1', 'clp' or 'anp' (with anp_eps and
     anp_iterations), as the tool's --order. site: 'pooled' or 'conv'.
     fine_tune: Fine-Pruning epochs (0: none), with lr, batch, lr_drop, head_only, holdout, seed,
-    last_epoch, weight_decay, augment_shift, augment_flip, sam, sam_adaptive and
+    last_epoch, weight_decay, augment_shift, augment_flip, augment_erase, sam, sam_adaptive and
     distill=(weight, temperature) as the tool's options.
     progress: called as progress(stage, done, total) after each batch (from the computing thread,
     with the GIL held); Ctrl-C stops the run.
@@ -155,7 +155,7 @@ def repair(model: Union[Model, str, os.PathLike], scale: Any = None, valid: Opti
     result = _core.repair(m, _source(valid, "valid", layout), None if test is None else _source(test, "test", layout),
                           sets, [float(x) for x in drops], relative, order, site, int(fine_tune), float(lr),
                           int(batch), lr_drop, head_only, float(holdout), int(seed), last_epoch, max_fpr,
-                          float(weight_decay), int(augment_shift), bool(augment_flip), float(sam), bool(sam_adaptive),
+                          float(weight_decay), int(augment_shift), bool(augment_flip), float(augment_erase), float(sam), bool(sam_adaptive),
                           None if distill is None else (float(distill[0]), float(distill[1])),
                           None if anp_eps is None else float(anp_eps),
                           None if anp_iterations is None else int(anp_iterations), progress)

@@ -119,7 +119,8 @@ def repair(model: Union[Model, _Path], scale: Union[float, str, None] = None, va
            site: str = "pooled", layer: Optional[str] = None, layout: _Layout = None, fine_tune: int = 0,
            lr: float = 5e-3, batch: int = 64, lr_drop: Optional[int] = None, head_only: bool = False,
            holdout: float = 0.2, seed: int = 1, last_epoch: bool = False, max_fpr: Optional[float] = None,
-           weight_decay: float = 0.0, augment_shift: int = 0, augment_flip: bool = False, sam: float = 0.0,
+           weight_decay: float = 0.0, augment_shift: int = 0, augment_flip: bool = False, augment_erase: float = 0.0,
+           sam: float = 0.0,
            sam_adaptive: bool = False, distill: Optional[Tuple[float, float]] = None, anp_eps: Optional[float] = None,
            anp_iterations: Optional[int] = None,
            progress: Optional[Callable[[str, int, int], Any]] = None) -> RepairResult: ...

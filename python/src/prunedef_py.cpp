@@ -584,7 +584,8 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
                                         const std::string& site, std::size_t fine_tune, float lr, std::size_t batch,
                                         std::optional<std::size_t> lr_drop, bool head_only, double holdout,
                                         std::uint64_t seed, bool last_epoch, std::optional<double> max_fpr,
-                                        float weight_decay, std::size_t augment_shift, bool augment_flip, float sam, bool sam_adaptive,
+                                        float weight_decay, std::size_t augment_shift, bool augment_flip, double augment_erase, float sam,
+                                        bool sam_adaptive,
                                         std::optional<std::pair<float, float>> distill, std::optional<float> anp_eps,
                                         std::optional<std::size_t> anp_iterations, const py::object& progress) {
     if (!is_pruning_order_name(order)) {
@@ -632,6 +633,7 @@ std::shared_ptr<RepairState> run_repair(Model b, const py::handle& valid_spec, c
         fine.weight_decay = weight_decay;
         fine.augmentation.max_shift = augment_shift;
         fine.augmentation.horizontal_flip = augment_flip;
+        fine.augmentation.erasing.probability = augment_erase;
         fine.sam_rho = sam;
         fine.sam_adaptive = sam_adaptive;
         if (distill) fine.distillation = Distillation{distill->first, distill->second};
@@ -926,7 +928,8 @@ PYBIND11_MODULE(_core, m) {
           py::arg("drops"), py::arg("relative"), py::arg("order"), py::arg("site"), py::arg("fine_tune"), py::arg("lr"),
           py::arg("batch"), py::arg("lr_drop"), py::arg("head_only"), py::arg("holdout"), py::arg("seed"),
           py::arg("last_epoch"), py::arg("max_fpr"), py::arg("weight_decay"), py::arg("augment_shift"),
-          py::arg("augment_flip"), py::arg("sam"), py::arg("sam_adaptive"), py::arg("distill"), py::arg("anp_eps"), py::arg("anp_iterations"),
+          py::arg("augment_flip"), py::arg("augment_erase"), py::arg("sam"), py::arg("sam_adaptive"), py::arg("distill"),
+          py::arg("anp_eps"), py::arg("anp_iterations"),
           py::arg("progress"));
     m.def("read_dataset", [](const std::string& path, const std::optional<std::string>& layout, const std::string& label) {
         Tensor images;

@@ -185,15 +185,16 @@ def test_regularised_fine_tuning_equals_the_tools(tool, fmnist, tmp_path):
     out = tmp_path / "tool"
     run_tool(tool, "repair", "--model", fmnist["bd_weights.h5"], "--scale", "1", "--valid", fmnist["valid.h5"],
              "--drops", "4", "--fine-tune", "1", "--weight-decay", "0.01", "--augment-shift", "2", "--augment-flip",
-             "--sam", "0.05", "--sam-adaptive", "--distill", "0.5,2", "--out", out, "--quiet")
+             "--augment-erase", "0.5", "--sam", "0.05", "--sam-adaptive", "--distill", "0.5,2", "--out", out, "--quiet")
     r = prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
-                        weight_decay=0.01, augment_shift=2, augment_flip=True, sam=0.05, sam_adaptive=True,
-                        distill=(0.5, 2))
+                        weight_decay=0.01, augment_shift=2, augment_flip=True, augment_erase=0.5, sam=0.05,
+                        sam_adaptive=True, distill=(0.5, 2))
     tuned = json.loads(r.json())["thresholds"][0]["fine_tuned"]
     assert tuned == json.loads((out / "report.json").read_text())["thresholds"][0]["fine_tuned"]
     assert tuned["weight_decay"] == pytest.approx(0.01) and tuned["sam_rho"] == pytest.approx(0.05)
     assert tuned["distillation"] == {"weight": 0.5, "temperature": 2.0}
     assert tuned["sam_adaptive"] is True
+    assert tuned["augment_erase"] == pytest.approx(0.5)
 
 
 def test_order_and_fine_tuning_options_are_checked(fmnist):
@@ -207,3 +208,6 @@ def test_order_and_fine_tuning_options_are_checked(fmnist):
     with pytest.raises(prunedef.ArgumentError, match="adaptive SAM needs a radius"):
         prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
                         sam_adaptive=True)
+    with pytest.raises(prunedef.ArgumentError, match="random erasing: the probability must be in"):
+        prunedef.repair(fmnist["bd_weights.h5"], scale=1, valid=fmnist["valid.h5"], drops=[4], fine_tune=1,
+                        augment_erase=1.5)

@@ -49,6 +49,7 @@ struct RepairOptionsCli {
     float weight_decay = 0;             // --weight-decay
     std::size_t augment_shift = 0;      // --augment-shift
     bool augment_flip = false;          // --augment-flip
+    double augment_erase = 0;           // --augment-erase
     float sam = 0;                      // --sam
     bool sam_adaptive = false;          // --sam-adaptive
     std::string distill;                // --distill WEIGHT[,T]
@@ -268,6 +269,7 @@ int run_repair_on(const RepairOptionsCli& o, const Communicator& comm) {
         fine.weight_decay = o.weight_decay;
         fine.augmentation.max_shift = o.augment_shift;
         fine.augmentation.horizontal_flip = o.augment_flip;
+        fine.augmentation.erasing.probability = o.augment_erase;
         fine.sam_rho = o.sam;
         fine.sam_adaptive = o.sam_adaptive;
         if (!o.distill.empty()) fine.distillation = parse_distill(o.distill);
@@ -522,6 +524,7 @@ Runner add_repair(CLI::App& app, bool single_process) {
               "                      [--k N,...] [--name TEMPLATE]\n"
               "                      [--fine-tune EPOCHS [--lr R] [--batch B] [--head-only] [--holdout F] [--last-epoch]\n"
               "                                          [--weight-decay L] [--augment-shift S] [--augment-flip]\n"
+              "                                          [--augment-erase P]\n"
               "                                          [--sam RHO [--sam-adaptive]] [--distill W[,T]]]\n"
               "                      [--weights-only] [--onnx]\n"
               "                      --out DIR [--replace] [--quiet]",
@@ -641,6 +644,13 @@ Runner add_repair(CLI::App& app, bool single_process) {
     sub->add_flag("--augment-flip", o->augment_flip,
                   "fine-tuning: flip each image left to right with probability 1/2 (only where the classes allow it)")
         ->needs(o->fine_tune_opt);
+    sub->add_option("--augment-erase", o->augment_erase,
+                    "fine-tuning: random erasing (Zhong et al. 2020): with probability P each image gets a rectangle "
+                    "of 2-40 % of its area filled with random values; with --distill, B sees the image unerased "
+                    "(default 0, none)")
+        ->check(CLI::Range(0.0, 1.0))
+        ->needs(o->fine_tune_opt)
+        ->type_name("P");
     CLI::Option* sam_opt =
         sub->add_option("--sam", o->sam, "fine-tuning: sharpness-aware steps (FT-SAM) with radius RHO (default 0, plain steps)")
             ->check(CLI::Range(0.0, 100.0))

@@ -148,6 +148,7 @@ struct FineTuneResult : RepairedFigures {
     float weight_decay = 0;        // decoupled (AdamW) weight decay; 0: none
     std::size_t augment_shift = 0; // random shifts of up to this many pixels; 0: none
     bool augment_flip = false;     // random horizontal flips
+    double augment_erase = 0;      // random erasing's probability per image (Zhong et al.); 0: none
     float sam_rho = 0;             // FT-SAM's radius; 0: plain steps
     bool sam_adaptive = false;     // adaptive SAM (ASAM): perturbation in proportion to w^2
     float distill_weight = 0;      // agreement fine-tuning toward B: weight of the KL term; 0: none

@@ -43,8 +43,10 @@ struct FinePruningOptions {
     /// Decoupled weight decay of Adam (AdamW, optimizer.hpp): every step shrinks each weight by
     /// learning rate x weight_decay of itself; 0: none.
     float weight_decay = 0.0f;
-    /// Random shifts (up to augmentation.max_shift pixels, zero padding) and horizontal flips of
-    /// the fine-tuning images (augmentation.hpp); none by default.
+    /// Random shifts (up to augmentation.max_shift pixels, zero padding), horizontal flips and
+    /// random erasing of the fine-tuning images (augmentation.hpp); none by default. With
+    /// distillation, B sees each image before erasing, so B' learns B's output on the whole image
+    /// from a partly erased one.
     Augmentation augmentation{};
     /// FT-SAM: sharpness-aware fine-tuning with this radius (sam.hpp, TrainOptions::sam_rho;
     /// Zhu et al., ICCV 2023); 0: plain steps (the default). About twice the fine-tuning time.
@@ -68,7 +70,7 @@ struct FinePruningOptions {
 
 /// Refuses settings fine-tuning cannot run with (argument_error), before any work: a rate that is
 /// not positive, a negative weight decay or SAM radius, adaptive SAM without a radius, a
-/// distillation weight outside [0, 1].
+/// distillation weight outside [0, 1], an erasing probability outside [0, 1].
 inline void check_fine_pruning_options(const FinePruningOptions& o) {
     if (!(o.learning_rate > 0.0f) || !std::isfinite(o.learning_rate))
         throw argument_error("fine-pruning: the learning rate must be finite and > 0, got " + std::to_string(o.learning_rate));
@@ -80,6 +82,7 @@ inline void check_fine_pruning_options(const FinePruningOptions& o) {
     if (o.sam_adaptive && o.sam_rho == 0.0f)
         throw argument_error("fine-pruning: adaptive SAM needs a radius > 0 (sam_rho is 0)");
     check_distillation(o.distillation);
+    check_random_erasing(o.augmentation.erasing);
 }
 
 /// How a network type is trained when its fast form cannot be (a GraphNetwork with
@@ -273,6 +276,7 @@ std::vector<Net> fine_prune_all(const Net& b, RepairResult& result, const Repair
         f.weight_decay = options.weight_decay;
         f.augment_shift = options.augmentation.max_shift;
         f.augment_flip = options.augmentation.horizontal_flip;
+        f.augment_erase = options.augmentation.erasing.probability;
         f.sam_rho = options.sam_rho;
         f.sam_adaptive = options.sam_adaptive;
         f.distill_weight = options.distillation.weight;

@@ -140,6 +140,7 @@ inline Json json_fine_tuned(const std::optional<FineTuneResult>& f, const Repair
             {"weight_decay", json_number(f->weight_decay)},
             {"augment_shift", f->augment_shift},
             {"augment_flip", f->augment_flip},
+            {"augment_erase", json_number(f->augment_erase)},
             {"sam_rho", json_number(f->sam_rho)},
             {"sam_adaptive", f->sam_adaptive},
             {"distillation", f->distill_weight > 0 ? Json{{"weight", json_number(f->distill_weight)},

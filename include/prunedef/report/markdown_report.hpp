@@ -324,6 +324,9 @@ inline std::string markdown_report(const RepairResult& result, const ReportConte
                (first.augment_shift > 0 ? ", random shifts of up to " + std::to_string(first.augment_shift) + " pixels"
                                         : std::string()) +
                (first.augment_flip ? ", random horizontal flips" : "") +
+               (first.augment_erase > 0 ? ", random erasing of probability " +
+                                              detail::md_float(static_cast<float>(first.augment_erase))
+                                        : std::string()) +
                (first.sam_rho > 0 ? std::string(first.sam_adaptive ? ", adaptive sharpness-aware (ASAM)"
                                                                    : ", sharpness-aware (SAM)") +
                                         " steps of radius " + detail::md_float(first.sam_rho)

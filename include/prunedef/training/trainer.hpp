@@ -4,8 +4,10 @@
 // and applies a constraint to the network before training and after every step (Fine-Pruning
 // keeps B''s pruned channels at zero this way). Optional data augmentation (augmentation.hpp):
 // each mini-batch is shifted and flipped after it is gathered, with its own seeded generator.
-// Optional sharpness-aware steps (sam.hpp) and an agreement loss toward a teacher network
-// (distillation.hpp; the teacher sees each mini-batch as augmented).
+// Random erasing (augmentation.hpp) comes after the shift and flip, with values drawn in the
+// range of the training images. Optional sharpness-aware steps (sam.hpp) and an agreement loss
+// toward a teacher network (distillation.hpp; the teacher sees each mini-batch shifted and
+// flipped but not erased: the student learns the teacher's output on the whole image).
 
 #include <prunedef/core/error.hpp>
 #include <prunedef/core/percent.hpp>
@@ -21,6 +23,7 @@
 #include <prunedef/training/optimizer.hpp>
 #include <prunedef/training/sam.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
@@ -76,7 +79,7 @@ struct TrainOptions {
     std::size_t batch_size = 64;
     std::uint64_t seed = 1;
     bool train_trunk = true;                    // false: only the layers after the pruned one
-    /// Shifts and flips of each mini-batch (none by default); drawn from Rng(seed ^
+    /// Shifts, flips and erasing of each mini-batch (none by default); drawn from Rng(seed ^
     /// augmentation_seed_mix), so turning it on leaves the shuffle as it was.
     Augmentation augmentation{};
     /// Sharpness-aware minimisation radius (sam.hpp): each step takes the gradient at the weights
@@ -87,7 +90,7 @@ struct TrainOptions {
     bool sam_adaptive = false;
     /// Agreement loss toward teacher (distillation.hpp); weight 0 (the default): plain
     /// cross-entropy, the teacher unused. teacher(images, logits) writes the teacher's logits of
-    /// the mini-batch as trained on (after augmentation).
+    /// the mini-batch after its shift and flip, before erasing.
     Distillation distillation{};
     std::function<void(const Tensor& images, Tensor& logits)> teacher;
     /// Learning rate for an epoch (1-based); empty keeps the optimizer's.
@@ -123,6 +126,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
     if (!(options.sam_rho >= 0.0f) || !std::isfinite(options.sam_rho))
         throw argument_error("train: the SAM radius must be finite and >= 0");
     check_distillation(options.distillation);
+    check_random_erasing(options.augmentation.erasing);
     const bool distill = options.distillation.weight > 0.0f;
     if (distill && !options.teacher) throw argument_error("train: distillation without a teacher");
     constrain(net);
@@ -136,6 +140,13 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
     Tensor images, logits, dlogits, teacher_logits, sam_logits;
     std::vector<int> labels;
     SamPerturbation sam;
+    float erase_low = 0.0f, erase_high = 0.0f;  // the training images' range, for erasing
+    if (options.augmentation.erasing.active()) {
+        const float* v = data.images.data();
+        const auto [low, high] = std::minmax_element(v, v + data.images.size());
+        erase_low = *low;
+        erase_high = *high;
+    }
     const auto batch_loss = [&](const Tensor& z) {
         return distill ? distillation_loss(z, teacher_logits, labels.data(), options.distillation, dlogits)
                        : softmax_cross_entropy(z, labels.data(), dlogits);
@@ -151,6 +162,7 @@ std::vector<EpochReport> train(Net& net, const LabelledImages& data, Optimizer& 
             gather(data, order.data() + first, count, images, labels);
             augment_batch(images, options.augmentation, augment_rng);
             if (distill) options.teacher(images, teacher_logits);
+            erase_batch(images, options.augmentation.erasing, erase_low, erase_high, augment_rng);
             forward_train(net, images, logits, cache, options.train_trunk);
             const std::vector<int> predicted = argmax(logits);
             for (std::size_t i = 0; i < count; ++i) correct += predicted[i] == labels[i];
