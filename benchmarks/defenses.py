@@ -25,7 +25,7 @@ goal are met. "run (s)" is the whole repair (sweep, pruning and fine-tuning, rep
 for a run's two stages.
 
 usage: defenses.py PRUNEDEF WORK [--seeds 1 2 3 4 5] [--kinds baseline pruning-aware]
-                   [--defenses activation clp anp distill sam asam anp-distill] [--reuse]
+                   [--defenses activation clp anp distill sam asam erase erase-distill anp-distill] [--reuse]
 --reuse keeps BadNets, clean references and repairs already in WORK (their outputs complete).
 Needs dataset-fashion-mnist (Debian) for make-badnet.
 """
