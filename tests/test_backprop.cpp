@@ -155,6 +155,46 @@ TEST_CASE("backprop: max-pool routes each gradient to its window's maximum") {
     }, "max-pool input", 1e-3);
 }
 
+TEST_CASE("backprop: max-pool's backward pass equals the scalar rule, ties and overlapping windows included") {
+    // the rule, one channel at a time: the first maximum of each window (row by row) takes the
+    // output's gradient; overlapping windows add theirs in output order
+    const auto reference = [](const Tensor& in, std::size_t pool, std::size_t stride, const Tensor& dout) {
+        std::vector<float> din(in.size(), 0.0f);
+        const std::size_t C = in.channels(), W = in.width();
+        for (std::size_t n = 0; n < in.batch(); ++n)
+            for (std::size_t y = 0; y < dout.height(); ++y)
+                for (std::size_t xo = 0; xo < dout.width(); ++xo)
+                    for (std::size_t c = 0; c < C; ++c) {
+                        std::size_t best = (y * stride * W + xo * stride) * C + c;
+                        for (std::size_t py = 0; py < pool; ++py)
+                            for (std::size_t px = 0; px < pool; ++px) {
+                                const std::size_t i = ((y * stride + py) * W + xo * stride + px) * C + c;
+                                if (in.image(n)[i] > in.image(n)[best]) best = i;
+                            }
+                        din[n * in.image_size() + best] += dout.image(n)[(y * dout.width() + xo) * C + c];
+                    }
+        return din;
+    };
+    struct Case {
+        std::size_t height, width, channels, pool, stride;
+    };
+    for (const Case k : {Case{7, 5, 3, 2, 2}, Case{9, 8, 17, 3, 2}, Case{6, 6, 40, 2, 1}, Case{5, 4, 1, 3, 3}}) {
+        Tensor x(3, {k.height, k.width, k.channels});
+        // few distinct values: many ties inside windows
+        std::uniform_int_distribution<int> level(0, 3);
+        for (std::size_t i = 0; i < x.size(); ++i) x.data()[i] = float(level(rng));
+        Tensor out;
+        maxpool2d(x, k.pool, k.stride, out);
+        const Tensor g = random_tensor(3, out.shape());
+        Tensor dx;
+        dx.resize(1, {1, 1, 1});
+        dx.data()[0] = 7.0f;  // a stale value: the backward pass must not keep it
+        maxpool2d_backward(x, k.pool, k.stride, g, dx);
+        INFO("pool " << k.pool << " stride " << k.stride << " channels " << k.channels);
+        CHECK(std::vector<float>(dx.data(), dx.data() + dx.size()) == reference(x, k.pool, k.stride, g));
+    }
+}
+
 TEST_CASE("backprop: softmax cross-entropy gradient") {
     Tensor logits = random_tensor(3, {1, 1, 6});
     const int labels[3] = {0, 5, 2};

@@ -21,6 +21,7 @@
 #include <prunedef/model/network.hpp>
 #include <prunedef/training/graph_backprop.hpp>  // before the templates below: they call its overloads
 
+#include <array>
 #include <tuple>
 #include <type_traits>
 
@@ -32,14 +33,18 @@ template <class Layer>
 struct TrainCache {
     Tensor input, output;
 };
+/// A Sequential's layers' caches, and the tensors between its layers in each direction, kept
+/// from step to step so that their storage is reused (no allocation and zero-filling per step).
 template <class... Layers>
 struct TrainCache<Sequential<Layers...>> {
     std::tuple<TrainCache<Layers>...> layers;
+    std::array<Tensor, sizeof...(Layers)> forward_between, backward_between;
 };
 template <class A, class B>
 struct TrainCache<Sum<A, B>> {
     TrainCache<A> a;
     TrainCache<B> b;
+    Tensor out_a, out_b, dout_a, din_a, din_b;  // reused from step to step
 };
 
 /// d *= f'(z) expressed through the output y = f(z).
@@ -131,7 +136,7 @@ void sequential_forward_train(const Sequential<Ls...>& s, const Tensor& in, Tens
     if constexpr (I + 1 == sizeof...(Ls)) {
         forward_train(s.template layer<I>(), in, out, std::get<I>(c.layers));
     } else {
-        Tensor next;
+        Tensor& next = c.forward_between[I];
         forward_train(s.template layer<I>(), in, next, std::get<I>(c.layers));
         sequential_forward_train<I + 1>(s, next, out, c);
     }
@@ -146,7 +151,7 @@ void sequential_backward(Sequential<Ls...>& s, TrainCache<Sequential<Ls...>>& c,
     if constexpr (I == 0) {
         backward(s.template layer<0>(), std::get<0>(c.layers), dout, din);
     } else {
-        Tensor dprev;
+        Tensor& dprev = c.backward_between[I];
         backward(s.template layer<I>(), std::get<I>(c.layers), dout, &dprev);
         sequential_backward<I - 1>(s, c, dprev, din);
     }
@@ -158,17 +163,16 @@ void backward(Sequential<Ls...>& s, TrainCache<Sequential<Ls...>>& c, Tensor& do
 
 template <class A, class B>
 void forward_train(const Sum<A, B>& s, const Tensor& in, Tensor& out, TrainCache<Sum<A, B>>& c) {
-    Tensor ta, tb;
-    forward_train(s.first(), in, ta, c.a);
-    forward_train(s.second(), in, tb, c.b);
-    add(ta, tb, out);
+    forward_train(s.first(), in, c.out_a, c.a);
+    forward_train(s.second(), in, c.out_b, c.b);
+    add(c.out_a, c.out_b, out);
 }
 template <class A, class B>
 void backward(Sum<A, B>& s, TrainCache<Sum<A, B>>& c, Tensor& dout, Tensor* din) {
-    Tensor da = dout, db_in, da_in;
-    backward(s.first(), c.a, da, din ? &da_in : nullptr);
-    backward(s.second(), c.b, dout, din ? &db_in : nullptr);
-    if (din) add(da_in, db_in, *din);
+    c.dout_a = dout;
+    backward(s.first(), c.a, c.dout_a, din ? &c.din_a : nullptr);
+    backward(s.second(), c.b, dout, din ? &c.din_b : nullptr);
+    if (din) add(c.din_a, c.din_b, *din);
 }
 
 }  // namespace detail
@@ -182,6 +186,8 @@ struct NetworkTrainCache {
     detail::TrainCache<typename Net::reduce_type> reduce;
     detail::TrainCache<typename Net::head_type> head;
     bool trunk = true;  // whether the trunk's caches were filled
+    // between the parts, in each direction, reused from step to step
+    Tensor scaled, stem_out, conv_out, dfeatures, dconv, dstem;
 };
 
 /// Forward pass for training. With train_trunk false only the head keeps caches (fine-tuning
@@ -190,12 +196,15 @@ template <class Net>
 void forward_train(const Net& net, const Tensor& images, Tensor& logits, NetworkTrainCache<Net>& c, bool train_trunk = true) {
     c.trunk = train_trunk;
     if (train_trunk) {
-        Tensor scaled = images, stem_out, conv_out;
-        if (net.input_scale() != 1.0f)
-            for (std::size_t i = 0; i < scaled.size(); ++i) scaled.data()[i] *= net.input_scale();
-        detail::forward_train(net.stem(), scaled, stem_out, c.stem);
-        detail::forward_train(net.pruned_layer(), stem_out, conv_out, c.pruned);
-        detail::forward_train(net.reduce(), conv_out, c.features, c.reduce);
+        const Tensor* input = &images;
+        if (net.input_scale() != 1.0f) {
+            c.scaled = images;
+            for (std::size_t i = 0; i < c.scaled.size(); ++i) c.scaled.data()[i] *= net.input_scale();
+            input = &c.scaled;
+        }
+        detail::forward_train(net.stem(), *input, c.stem_out, c.stem);
+        detail::forward_train(net.pruned_layer(), c.stem_out, c.conv_out, c.pruned);
+        detail::forward_train(net.reduce(), c.conv_out, c.features, c.reduce);
     } else {
         net.features(images, c.features);
     }
@@ -209,11 +218,10 @@ void backward(Net& net, NetworkTrainCache<Net>& c, Tensor& dlogits) {
         detail::backward(net.head(), c.head, dlogits, nullptr);
         return;
     }
-    Tensor dfeatures, dconv, dstem;
-    detail::backward(net.head(), c.head, dlogits, &dfeatures);
-    detail::backward(net.reduce(), c.reduce, dfeatures, &dconv);
-    detail::backward(net.pruned_layer(), c.pruned, dconv, &dstem);
-    detail::backward(net.stem(), c.stem, dstem, nullptr);
+    detail::backward(net.head(), c.head, dlogits, &c.dfeatures);
+    detail::backward(net.reduce(), c.reduce, c.dfeatures, &c.dconv);
+    detail::backward(net.pruned_layer(), c.pruned, c.dconv, &c.dstem);
+    detail::backward(net.stem(), c.stem, c.dstem, nullptr);
 }
 
 }  // namespace prunedef
